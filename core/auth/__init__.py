@@ -1,0 +1,31 @@
+from core.auth.service import (
+    API_KEY_PREFIX,
+    ROLE_RANK,
+    ROLES,
+    Identity,
+    authenticate,
+    create_api_key,
+    create_user,
+    ensure_first_admin,
+    generate_password,
+    get_user,
+    hash_password,
+    identity_from_api_key,
+    identity_from_token,
+    issue_token,
+    list_api_keys,
+    list_users,
+    require_role,
+    revoke_api_key,
+    role_allows,
+    set_password,
+    set_role,
+    verify_password,
+)
+
+__all__ = [
+    "API_KEY_PREFIX", "ROLE_RANK", "ROLES", "Identity", "authenticate", "create_api_key", "create_user",
+    "ensure_first_admin", "generate_password", "get_user", "hash_password", "identity_from_api_key",
+    "identity_from_token", "issue_token", "list_api_keys", "list_users", "require_role", "revoke_api_key",
+    "role_allows", "set_password", "set_role", "verify_password",
+]

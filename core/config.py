@@ -1,0 +1,160 @@
+"""One settings object for every process, built once and validated at start-up.
+
+Every value comes from an environment variable prefixed ``SOPHIA_`` (or a ``.env`` file in the
+working directory). Nothing else in the code base reads ``os.environ`` for configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from core.errors import ConfigError
+
+SECRET_KEY_FILE = "secret_key"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SOPHIA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    env: Literal["development", "production", "test"] = "development"
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    redis_url: str | None = None
+    secret_key: str | None = Field(default=None, repr=False)
+
+    admin_user: str = "admin"
+    admin_password: str | None = Field(default=None, repr=False)
+
+    # object store: a local folder under the data dir unless an S3 bucket is named
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+
+    jwt_ttl_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_json: bool | None = None  # None: JSON when stderr is not a terminal
+
+    cookie_expiry_days: float = Field(default=1.0, gt=0, le=90)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_db_url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        scheme = v.split("://", 1)[0] if "://" in v else ""
+        if scheme.startswith("postgres"):
+            # one driver everywhere: psycopg 3
+            rest = v.split("://", 1)[1]
+            return f"postgresql+psycopg://{rest}"
+        if scheme.startswith("sqlite"):
+            return v
+        raise ValueError("must be a sqlite:/// or postgresql:// URL")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _check_redis_url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// or rediss:// URL")
+        return v
+
+    @field_validator("secret_key")
+    @classmethod
+    def _check_secret(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if len(v) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters")
+        if v.lower() in {"changeme", "secret", "change-me"} or len(set(v)) < 8:
+            raise ValueError("looks like a placeholder; use a random value")
+        return v
+
+    @model_validator(mode="after")
+    def _resolve_paths(self) -> "Settings":
+        self.data_dir = self.data_dir.expanduser().resolve()
+        return self
+
+    # ---- derived values -------------------------------------------------------------------
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'sophia.db'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    def ensure_data_dir(self) -> None:
+        try:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"SOPHIA_DATA_DIR: cannot create {self.data_dir}: {exc.strerror}") from exc
+
+    def signing_key(self) -> str:
+        """The secret key: the setting, or one generated once and kept in the data folder."""
+        if self.secret_key:
+            return self.secret_key
+        self.ensure_data_dir()
+        path = self.data_dir / SECRET_KEY_FILE
+        if not path.exists():
+            key = secrets.token_urlsafe(48)
+            # create with 0600 and never overwrite a key another process wrote first
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(key)
+        key = path.read_text().strip()
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise ConfigError(f"SOPHIA_SECRET_KEY: the key in {path} is too short; delete it to regenerate")
+        self.secret_key = key
+        return key
+
+    def child_env(self) -> dict[str, str]:
+        """Environment for processes started by ``sophia up``: same data dir, same secret."""
+        env = dict(os.environ)
+        env["SOPHIA_DATA_DIR"] = str(self.data_dir)
+        env["SOPHIA_SECRET_KEY"] = self.signing_key()
+        return env
+
+
+def _first_error_line(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    field = str(err["loc"][0]) if err.get("loc") else "?"
+    msg = err.get("msg", "invalid value").removeprefix("Value error, ")
+    return f"SOPHIA_{field.upper()}: {msg}"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build and validate settings; a bad value raises ConfigError naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise ConfigError(_first_error_line(exc)) from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,1 @@
+"""Database: engine/sessions (engine.py), tables (models/), migrations (migrate.py)."""

@@ -1,0 +1,39 @@
+"""All tables. Import models from here so every table is registered on ``Base.metadata``."""
+
+from core.db.models.base import Base, SourceRecord
+from core.db.models.business import (
+    HEALTH,
+    LIFECYCLE,
+    SEGMENTS,
+    Account,
+    Activity,
+    Call,
+    CallParticipant,
+    Contact,
+    Deal,
+    DealStageHistory,
+    Employee,
+    Goal,
+    Invoice,
+    JobChange,
+    Payment,
+    Prospect,
+    RentPaymentVolume,
+    Review,
+    SlackMessage,
+    TranscriptSegment,
+)
+from core.db.models.platform import (
+    ApiKey,
+    AuditLog,
+    Chunk,
+    Document,
+    Insight,
+    Meta,
+    PipelineRun,
+    Role,
+    SyncState,
+    User,
+)
+
+__all__ = [name for name in dir() if not name.startswith("_")]
