@@ -11,6 +11,12 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+FOREIGN_TABLES = {"apscheduler_jobs"}  # owned by APScheduler's job store, not by our migrations
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+    """Autogenerate's filter: compare our tables only."""
+    return not (type_ == "table" and name in FOREIGN_TABLES)
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -18,8 +18,14 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, process:
     global _configured
     if json is None:
         json = not sys.stderr.isatty()
+    def add_process(_logger, _name, event: dict) -> dict:
+        if process:
+            event.setdefault("process", process)
+        return event
+
     shared = [
         structlog.contextvars.merge_contextvars,
+        add_process,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -40,8 +46,7 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, process:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    if process:
-        structlog.contextvars.bind_contextvars(process=process)
+    logging.getLogger("apscheduler").setLevel(max(root.level, logging.WARNING))  # one line per run is noise
     _configured = True
 
 
