@@ -1,0 +1,61 @@
+"""The one place the API turns errors into responses: ``{"error": {"code", "message"}}`` with a status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from core.errors import AuthError, SophiaError
+
+BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+_HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
+_WHERE = {"query": "query parameter", "path": "path parameter", "header": "header", "body": "field"}
+
+
+def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+async def _sophia_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, SophiaError)
+    headers = BEARER_CHALLENGE if isinstance(exc, AuthError) else None
+    return error_response(exc.status, exc.code, exc.message, headers)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, "invalid_input", validation_message(exc.errors()))
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}) or None)
+
+
+async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    # Starlette re-raises after this response, so the server logs the traceback once.
+    return error_response(500, "internal_error", "internal error; the server log has the details")
+
+
+def validation_message(errors: Sequence[Any]) -> str:
+    """``query parameter segment: Input should be 'smb', 'mid_market' or 'enterprise'``; several joined by ``; ``."""
+    parts = []
+    for err in errors:
+        loc = [str(p) for p in err.get("loc", ())]
+        name = ".".join(loc[1:])
+        where = f"{_WHERE.get(loc[0], loc[0])} {name}" if name else (f"request {loc[0]}" if loc else "request")
+        parts.append(f"{where}: {err.get('msg', 'invalid value')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(SophiaError, _sophia_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,60 @@
+"""Probes and metrics, unauthenticated: liveness, readiness (database, Redis when configured), Prometheus."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from api.deps import RuntimeDep
+from api.schemas import Health, Readiness
+from core import bus
+from core.config import Settings
+from core.runtime import Runtime
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz")
+def healthz() -> Health:
+    """The process serves requests. Touches nothing else."""
+    return Health()
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness}})
+def readyz(runtime: RuntimeDep) -> JSONResponse:
+    """Ready when every backend the process needs answers; 503 naming the one that did not."""
+    checks = {"database": _check_database(runtime), "redis": _check_redis(runtime.settings)}
+    ready = all(v in ("ok", "not_configured") for v in checks.values())
+    body = Readiness(status="ready" if ready else "not_ready", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
+
+
+@router.get("/metrics", response_class=Response, include_in_schema=False)
+def metrics() -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+def _check_database(runtime: Runtime) -> str:
+    try:
+        runtime.ping_db()
+    except Exception as exc:  # a probe reports what failed; it never fails itself
+        return _describe(exc)
+    return "ok"
+
+
+def _check_redis(settings: Settings) -> str:
+    if not settings.redis_url:
+        return "not_configured"
+    try:
+        cache = bus.make_cache(settings)
+        try:
+            return "ok" if cache.ping() else "Redis did not answer PING (SOPHIA_REDIS_URL)"
+        finally:
+            cache.close()
+    except Exception as exc:
+        return _describe(exc)
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

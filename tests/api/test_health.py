@@ -1,0 +1,107 @@
+"""Liveness, readiness and metrics: unauthenticated, as the cluster probes and scrapes them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from core.runtime import open_runtime
+from tests.conftest import make_settings
+from tests.utils.services import redis_url_or_fail
+
+
+def test_healthz(client: TestClient) -> None:
+    resp = client.get("/healthz")
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "ok"}
+
+
+def test_readyz_without_redis(client: TestClient) -> None:
+    resp = client.get("/readyz")
+    assert resp.status_code == 200
+    assert resp.json() == {"status": "ready", "checks": {"database": "ok", "redis": "not_configured"}}
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # nothing listens once the socket is closed
+
+
+def test_readyz_redis_down(tmp_path: Path) -> None:
+    rt = open_runtime(make_settings(tmp_path, redis_url=f"redis://127.0.0.1:{_closed_port()}/0"))
+    try:
+        resp = TestClient(create_app(rt)).get("/readyz")
+    finally:
+        rt.engine.dispose()
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body["status"] == "not_ready"
+    assert body["checks"]["database"] == "ok"
+    assert "Redis" in body["checks"]["redis"]
+
+
+def test_readyz_database_down(tmp_path: Path) -> None:
+    rt = open_runtime(make_settings(tmp_path, database_url=f"postgresql://nobody@127.0.0.1:{_closed_port()}/none"))
+    try:
+        resp = TestClient(create_app(rt)).get("/readyz")
+    finally:
+        rt.engine.dispose()
+    assert resp.status_code == 503
+    body = resp.json()
+    assert body["status"] == "not_ready"
+    assert body["checks"]["database"].startswith("database unreachable")
+
+
+@pytest.mark.redis
+def test_readyz_with_real_redis(tmp_path: Path) -> None:
+    rt = open_runtime(make_settings(tmp_path, redis_url=redis_url_or_fail()))
+    try:
+        resp = TestClient(create_app(rt)).get("/readyz")
+    finally:
+        rt.engine.dispose()
+    assert resp.status_code == 200
+    assert resp.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_metrics_count_requests(client: TestClient, seeded: dict[str, int]) -> None:
+    client.get("/api/v1/accounts")  # 401: no credentials
+    client.get("/api/v1/accounts/12345", headers={"X-API-Key": "nope"})
+    resp = client.get("/metrics")
+    assert resp.status_code == 200
+    assert resp.headers["content-type"].startswith("text/plain")
+    text = resp.text
+    assert 'sophia_http_requests_total{method="GET",route="/api/v1/accounts",status="401"}' in text
+    # counted by route template, not by the path that was asked for
+    assert 'route="/api/v1/accounts/{account_id}"' in text
+    assert "/api/v1/accounts/12345" not in text
+    assert any(
+        line.startswith("sophia_http_request_duration_seconds_count{") and 'route="/api/v1/accounts"' in line
+        for line in text.splitlines()
+    )
+
+
+def test_unknown_path_is_404_in_the_error_shape(client: TestClient) -> None:
+    resp = client.get("/no/such/thing")
+    assert resp.status_code == 404
+    assert resp.json() == {"error": {"code": "not_found", "message": "Not Found"}}
+
+
+def test_docs_are_served(client: TestClient) -> None:
+    assert client.get("/docs").status_code == 200
+    spec = client.get("/openapi.json").json()
+    assert "/api/v1/accounts" in spec["paths"] and "/auth/token" in spec["paths"]
+
+
+def test_import_touches_no_data(tmp_path: Path) -> None:
+    data = tmp_path / "never-made"
+    env = {**os.environ, "SOPHIA_DATA_DIR": str(data)}
+    subprocess.run([sys.executable, "-c", "import api.main"], check=True, env=env, cwd=Path(__file__).parents[2])
+    assert not data.exists()

@@ -1,0 +1,40 @@
+"""Request ids and the access log."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi.testclient import TestClient
+from structlog.testing import capture_logs
+
+from tests.api.conftest import bearer
+
+
+def test_request_id_is_echoed(client: TestClient) -> None:
+    resp = client.get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert resp.headers["x-request-id"] == "abc-123"
+
+
+def test_request_id_is_made_when_missing_or_unsafe(client: TestClient) -> None:
+    made = client.get("/healthz").headers["x-request-id"]
+    assert made and made != client.get("/healthz").headers["x-request-id"]
+    unsafe = client.get("/healthz", headers={"X-Request-ID": "a b\tc" + "x" * 200})
+    assert unsafe.headers["x-request-id"] not in ("", "a b\tc" + "x" * 200)
+
+
+def test_errors_carry_the_request_id(client: TestClient) -> None:
+    resp = client.get("/api/v1/accounts", headers={"X-Request-ID": "req-401"})
+    assert resp.status_code == 401
+    assert resp.headers["x-request-id"] == "req-401"
+
+
+def test_one_access_line_per_request_carrying_the_id(client: TestClient) -> None:
+    headers = bearer(client) | {"X-Request-ID": "trace-me"}
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as lines:
+        client.get("/api/v1/accounts", params={"segment": "smb"}, headers=headers)
+    access = [line for line in lines if line["event"] == "request"]
+    assert len(access) == 1
+    line = access[0]
+    assert line["request_id"] == "trace-me"
+    assert (line["method"], line["route"], line["status"]) == ("GET", "/api/v1/accounts", 200)
+    assert isinstance(line["duration_ms"], float)
+    assert "Bearer" not in repr(lines)  # no credentials in the log
