@@ -6,12 +6,15 @@ import functools
 import os
 from collections.abc import Callable
 
+from core.bus import make_bus, make_cache
 from core.db.models import Meta
 from core.observability.logging import bound, get_logger, new_id
 from core.db.types import utcnow
 from core.runtime import get_runtime
 
 HEARTBEAT_KEY = "scheduler"
+EVENT_RETENTION_S = 7 * 24 * 3600  # the bus is for live views and triggers, not an archive
+BUS_STREAMS = ("records",)
 log = get_logger("jobs")
 
 
@@ -35,3 +38,17 @@ def heartbeat() -> None:
         row = session.get(Meta, HEARTBEAT_KEY) or Meta(key=HEARTBEAT_KEY, value={})
         row.value = {"heartbeat_at": utcnow().isoformat(), "pid": os.getpid()}
         session.merge(row)
+
+
+@job
+def housekeeping() -> None:
+    """Drop expired cache entries and bus events older than the retention."""
+    settings = get_runtime().settings
+    cache, bus = make_cache(settings), make_bus(settings)
+    try:
+        purged = cache.purge_expired()
+        trimmed = sum(bus.trim(stream, EVENT_RETENTION_S) for stream in BUS_STREAMS)
+        log.info("housekeeping done", cache_purged=purged, events_trimmed=trimmed)
+    finally:
+        cache.close()
+        bus.close()
