@@ -6,6 +6,8 @@ working directory). Nothing else in the code base reads ``os.environ`` for confi
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from functools import lru_cache
@@ -131,6 +133,11 @@ class Settings(BaseSettings):
             raise ConfigError(f"SOPHIA_SECRET_KEY: the key in {path} is too short; delete it to regenerate")
         self.secret_key = key
         return key
+
+    def derived_key(self, purpose: str) -> str:
+        """A key for one purpose (e.g. the app's sign-in cookie), derived from the secret key, so a
+        value signed for one purpose is never valid for another."""
+        return hmac.new(self.signing_key().encode(), purpose.encode(), hashlib.sha256).hexdigest()
 
     def child_env(self) -> dict[str, str]:
         """Environment for processes started by ``sophia up``: same data dir, same secret."""

@@ -15,9 +15,11 @@ from core.auth.service import (
     issue_token,
     list_api_keys,
     list_users,
+    record_sign_in,
     require_role,
     revoke_api_key,
     role_allows,
+    set_active,
     set_password,
     set_role,
     verify_password,
@@ -26,6 +28,6 @@ from core.auth.service import (
 __all__ = [
     "API_KEY_PREFIX", "ROLE_RANK", "ROLES", "Identity", "authenticate", "create_api_key", "create_user",
     "ensure_first_admin", "generate_password", "get_user", "hash_password", "identity_from_api_key",
-    "identity_from_token", "issue_token", "list_api_keys", "list_users", "require_role", "revoke_api_key",
-    "role_allows", "set_password", "set_role", "verify_password",
+    "identity_from_token", "issue_token", "list_api_keys", "list_users", "record_sign_in", "require_role", "revoke_api_key",
+    "role_allows", "set_active", "set_password", "set_role", "verify_password",
 ]

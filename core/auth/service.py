@@ -84,6 +84,9 @@ def _check_password(password: str) -> None:
         raise InvalidInput(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
     if len(password.encode()) > MAX_PASSWORD_BYTES:
         raise InvalidInput(f"password must be at most {MAX_PASSWORD_BYTES} bytes")
+    if password != password.strip():
+        # the sign-in form strips what is typed, so such a password could never be entered there
+        raise InvalidInput("password must not start or end with a space")
 
 
 # ---- users --------------------------------------------------------------------------------
@@ -148,6 +151,24 @@ def set_password(*, session: Session, username: str, password: str, actor: str) 
     user = get_user(session=session, username=username)
     user.password_hash = hash_password(password)
     audit(session=session, actor=actor, action="user.set_password", target=username)
+
+
+def set_active(*, session: Session, username: str, active: bool, actor: str) -> User:
+    """Disable or re-enable a user; a disabled user cannot sign in and their keys stop working."""
+    user = get_user(session=session, username=username)
+    if not active and user.role == "admin" and user.active and _active_admins(session) <= 1:
+        raise Conflict(f"{username} is the last active admin; make another admin first")
+    if user.active != active:
+        user.active = active
+        audit(session=session, actor=actor, action="user.enable" if active else "user.disable", target=username)
+    return user
+
+
+def record_sign_in(*, session: Session, username: str) -> None:
+    """Note a sign-in that a face verified itself (the Streamlit form checks the bcrypt hash)."""
+    user = get_user(session=session, username=username)
+    user.last_login_at = utcnow()
+    audit(session=session, actor=username, action="user.sign_in", target=username)
 
 
 def _active_admins(session: Session) -> int:

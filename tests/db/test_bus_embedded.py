@@ -4,6 +4,8 @@ work across processes (spawned and forked) sharing one data folder."""
 from __future__ import annotations
 
 import multiprocessing
+import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +16,13 @@ from core.config import Settings, load_settings
 from tests.db.bus_contract import WAIT_S, BusContract, CacheContract, read_until, wait_until
 
 spawn = multiprocessing.get_context("spawn")
+
+
+@pytest.fixture(autouse=True)
+def _plain_main_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spawned child re-imports the parent's __main__; after Streamlit's AppTest ran a script as
+    __main__ in this process, that would be the app. Spawn children from a blank __main__ instead."""
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
 
 
 def _settings(data_dir: Path) -> Settings:

@@ -86,3 +86,22 @@ def test_tokens_expire_and_follow_the_user(runtime) -> None:
         forged = jwt.encode({"sub": "admin", "iss": "sophia"}, "another-secret-key-of-enough-length!", algorithm="HS256")
         with pytest.raises(AuthError, match="invalid token"):
             auth.identity_from_token(session=s, settings=settings, token=forged)
+
+
+def test_disabled_users_cannot_sign_in_or_use_keys(runtime) -> None:
+    with runtime.session() as s:
+        auth.create_user(session=s, username="vera", role="viewer", password="viewer-pass-1", actor="admin")
+        _, key = auth.create_api_key(session=s, username="vera", actor="admin")
+        auth.set_active(session=s, username="vera", active=False, actor="admin")
+        with pytest.raises(Conflict, match="last active admin"):
+            auth.set_active(session=s, username="admin", active=False, actor="admin")
+    with runtime.session() as s:
+        with pytest.raises(AuthError):
+            auth.authenticate(session=s, username="vera", password="viewer-pass-1")
+        with pytest.raises(AuthError, match="disabled"):
+            auth.identity_from_api_key(session=s, key=key)
+
+
+def test_passwords_with_outer_spaces_are_refused(runtime) -> None:
+    with runtime.session() as s, pytest.raises(InvalidInput, match="space"):
+        auth.create_user(session=s, username="sam", role="viewer", password=" padded-pass ", actor="admin")

@@ -1,0 +1,43 @@
+"""Sophia's Streamlit entry point: page config, the sign-in gate, the sidebar and the navigation.
+
+Run with ``streamlit run app/streamlit_app.py`` (``sophia up`` does). The pages live in the top-level
+``pages/`` folder, a sibling of ``app/``, and are registered here with ``st.navigation``; pages only
+lay out what ``core`` computes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `streamlit run app/streamlit_app.py` puts only app/ on the path
+    sys.path.insert(0, str(ROOT))
+
+import streamlit as st  # noqa: E402
+
+from app import ui  # noqa: E402
+from app.auth import authenticator, login_gate, sidebar_account  # noqa: E402
+
+PAGES_DIR = ROOT / "pages"
+
+st.set_page_config(page_title="Sophia · PayReady", page_icon="◆", layout="wide", initial_sidebar_state="expanded")
+ui.inject_css()
+
+runtime = ui.runtime()
+auth = authenticator(runtime)
+identity = login_gate(runtime, auth)
+if identity is not None:
+    identity = sidebar_account(runtime, identity, auth)
+
+dashboard = st.Page(PAGES_DIR / "dashboard.py", title="Dashboard", icon=":material/monitoring:", default=True)
+admin = st.Page(PAGES_DIR / "admin.py", title="Admin", icon=":material/admin_panel_settings:")
+
+if identity is None:
+    # Signed out, the form is drawn above. The pages stay registered (a deep link keeps its URL for
+    # after sign-in instead of "page not found") but hidden, and none of them runs.
+    st.set_page_config(initial_sidebar_state="collapsed")
+    st.navigation([dashboard, admin], position="hidden")
+    st.stop()
+
+st.navigation([dashboard, admin] if identity.can("admin") else [dashboard]).run()

@@ -1,0 +1,293 @@
+"""Shared pieces of the Streamlit face: the runtime handle, formatting, the filters bar, KPI cards,
+chart and table cards, empty states and the house style (CSS and the Plotly template).
+
+Pages lay out; everything they show comes from ``core`` calls made with ``runtime()``'s sessions.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import sys
+from datetime import date
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+import streamlit as st
+
+from core.metrics import PERIODS, DashboardFilters, FilterOptions
+from core.runtime import Runtime, get_runtime, prepare
+
+# ---- the runtime ---------------------------------------------------------------------------
+
+
+@st.cache_resource(show_spinner=False)
+def runtime() -> Runtime:
+    """The process-wide runtime (settings, engine, sessions), prepared once per server process."""
+    rt = get_runtime()
+    prepared = prepare(rt)
+    if prepared.admin_password:  # this process created the database: say the password once, like the CLI
+        print(
+            f"Sophia: created the first admin {prepared.admin_user!r} with password {prepared.admin_password} "
+            "(shown once; only its hash is stored)",
+            file=sys.stderr,
+        )
+    return rt
+
+
+# ---- palette, CSS, Plotly template ----------------------------------------------------------
+
+NAVY = "#0F2A4A"
+TEAL = "#12A39A"
+TEAL_LIGHT = "#8FD9D1"
+AMBER = "#F2A541"
+RED = "#E05D5D"
+SLATE = "#8A99AD"
+GRID = "#E9EDF2"
+INK = "#1F2D3D"
+COLORWAY = [NAVY, TEAL, AMBER, "#5B7DB1", TEAL_LIGHT, RED, SLATE]
+HEALTH_COLORS = {"healthy": TEAL, "at_risk": AMBER, "critical": RED, "unknown": SLATE}
+FONT = '"Source Sans 3", "Source Sans Pro", "Helvetica Neue", Arial, sans-serif'
+
+pio.templates["sophia"] = go.layout.Template(
+    layout={
+        "font": {"family": FONT, "color": INK, "size": 13},
+        "colorway": COLORWAY,
+        "paper_bgcolor": "rgba(0,0,0,0)",
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "margin": {"l": 8, "r": 8, "t": 8, "b": 8},
+        "xaxis": {"showgrid": False, "linecolor": "#CBD3DD", "ticks": "", "tickfont": {"color": "#5A6B7F"},
+                  "automargin": True},
+        "yaxis": {"gridcolor": GRID, "zeroline": False, "tickfont": {"color": "#5A6B7F"}, "automargin": True},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "title": {"text": ""}},
+        "hoverlabel": {"font": {"family": FONT}},
+        "bargap": 0.35,
+    }
+)
+CHART_HEIGHT = 300
+PLOTLY_CONFIG = {"displayModeBar": False, "responsive": True}
+
+_CSS = f"""
+<style>
+  /* streamlit-authenticator's cookie component is an invisible iframe; take no room for it */
+  div[data-testid="stElementContainer"]:has(iframe[height="0"]) {{ display: none; }}
+  .block-container {{ padding-top: 2.2rem; }}
+  div[data-testid="stMetric"] label p {{ color: #5A6B7F; font-weight: 600; }}
+  div[data-testid="stMetricValue"] {{ color: {NAVY}; }}
+  .sophia-brand {{ text-align: center; margin: 3.5rem 0 1.2rem 0; }}
+  .sophia-brand .mark {{ display: inline-flex; width: 52px; height: 52px; border-radius: 14px;
+      background: linear-gradient(135deg, {NAVY} 0%, {TEAL} 100%); color: white; font-size: 28px;
+      font-weight: 700; align-items: center; justify-content: center; }}
+  .sophia-brand h1 {{ font-size: 1.9rem; margin: .6rem 0 0 0; padding: 0; color: {NAVY}; }}
+  .sophia-brand p {{ color: #5A6B7F; margin: .2rem 0 0 0; }}
+  .sophia-user {{ display: flex; gap: .7rem; align-items: center; padding: .2rem 0 .6rem 0; }}
+  .sophia-user .avatar {{ width: 36px; height: 36px; border-radius: 50%; background: {TEAL}; color: white;
+      display: flex; align-items: center; justify-content: center; font-weight: 700; }}
+  .sophia-user .name {{ font-weight: 600; line-height: 1.1; }}
+  .sophia-user .meta {{ font-size: .8rem; opacity: .75; }}
+  .sophia-role {{ display: inline-block; padding: 0 .45rem; border-radius: .6rem; font-size: .72rem;
+      font-weight: 600; background: #E3F4F2; color: #0B7D76; text-transform: uppercase; letter-spacing: .03em; }}
+  .sophia-empty {{ text-align: center; padding: 2rem 1rem 0 1rem; }}
+  .sophia-empty .icon {{ color: {TEAL}; }}
+  .sophia-empty h3 {{ color: {NAVY}; margin-bottom: .3rem; }}
+  .sophia-empty p {{ color: #5A6B7F; }}
+  .sophia-muted {{ color: #5A6B7F; font-size: .9rem; padding: 1.2rem 0; text-align: center; }}
+</style>
+"""
+
+
+def inject_css() -> None:
+    st.markdown(_CSS, unsafe_allow_html=True)
+
+
+def brand_html() -> str:
+    return (
+        '<div class="sophia-brand"><div class="mark">S</div><h1>Sophia</h1>'
+        "<p>PayReady operations platform</p></div>"
+    )
+
+
+def user_badge_html(*, name: str, username: str, role: str) -> str:
+    initial = html.escape((name or username or "?")[:1].upper())
+    return (
+        f'<div class="sophia-user"><div class="avatar">{initial}</div><div>'
+        f'<div class="name">{html.escape(name)}</div>'
+        f'<div class="meta">{html.escape(username)} · <span class="sophia-role">{html.escape(role)}</span></div>'
+        "</div></div>"
+    )
+
+
+# ---- formatting ---------------------------------------------------------------------------
+
+DASH = "—"
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def money(value: float | None) -> str:
+    """$950, $12.5K, $312K, $1.2M, $3.4B."""
+    if _missing(value):
+        return DASH
+    sign = "-" if value < 0 else ""
+    amount = abs(value)
+    if amount < 1000:
+        return f"{sign}${amount:,.0f}"
+    for unit, suffix in ((1e3, "K"), (1e6, "M"), (1e9, "B")):
+        scaled = amount / unit
+        text = f"{scaled:.1f}" if scaled < 100 else f"{scaled:.0f}"
+        if float(text) < 1000 or suffix == "B":
+            return f"{sign}${text.removesuffix('.0')}{suffix}"
+    raise AssertionError("unreachable")
+
+
+def money_exact(value: float | None) -> str:
+    return DASH if _missing(value) else f"${value:,.2f}".removesuffix(".00")
+
+
+def pct(value: float | None, digits: int = 1) -> str:
+    return DASH if _missing(value) else f"{value * 100:.{digits}f}%"
+
+
+def count(value: int | None) -> str:
+    return DASH if _missing(value) else f"{value:,}"
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (words or word + 's')}"
+
+
+def short_name(name: str) -> str:
+    """'Anthony Gonzalez' -> 'Anthony G.' (an email stays as it is)."""
+    parts = name.split()
+    return f"{parts[0]} {parts[-1][0]}." if len(parts) > 1 and "@" not in name else name
+
+
+def segment_label(segment: str) -> str:
+    return {"smb": "SMB", "mid_market": "Mid-market", "enterprise": "Enterprise"}.get(
+        segment, str(segment).replace("_", " ").title()
+    )
+
+
+def month_label(month: date) -> str:
+    return month.strftime("%b %Y")
+
+
+def day_label(day: date) -> str:
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+# ---- layout pieces ------------------------------------------------------------------------
+
+
+def page_header(title: str, subtitle: str | None = None) -> None:
+    st.title(title, anchor=False)
+    if subtitle:
+        st.caption(subtitle)
+
+
+ALL = ""  # the "no filter" choice of a filter select box
+
+
+def filters_bar(options: FilterOptions, as_of: date) -> DashboardFilters:
+    """Owner, segment and period in one row; returns the filters they choose."""
+    owners = {o.email: o.name for o in options.owners}
+    with st.container(border=True):
+        c_owner, c_segment, c_period = st.columns([1.3, 1, 1.5], vertical_alignment="bottom")
+        owner = c_owner.selectbox(
+            "Owner",
+            [ALL, *owners],
+            format_func=lambda e: "All owners" if e == ALL else owners.get(e, e),
+            key="filter_owner",
+            help="Deals by deal owner, calls by the rep, everything else by account owner.",
+        )
+        segment = c_segment.selectbox(
+            "Segment",
+            [ALL, *options.segments],
+            format_func=lambda s: "All segments" if s == ALL else segment_label(s),
+            key="filter_segment",
+        )
+        period = c_period.segmented_control(
+            "Period",
+            list(PERIODS),
+            default=90,
+            required=True,
+            format_func=lambda d: f"{d} days",
+            key="filter_period",
+            help="The horizon of the weighted forecast and the window of the bookings total.",
+        )
+    return DashboardFilters(as_of=as_of, owner=owner or None, segment=segment or None, period_days=int(period or 90))
+
+
+def kpi(
+    label: str,
+    value: str,
+    *,
+    delta: str | None = None,
+    delta_color: str = "off",
+    delta_arrow: str = "off",
+    description: str | None = None,
+    help: str | None = None,  # noqa: A002 (Streamlit's own name)
+) -> None:
+    st.metric(
+        label,
+        value,
+        delta,
+        delta_color=delta_color,  # type: ignore[arg-type]
+        delta_arrow=delta_arrow,  # type: ignore[arg-type]
+        delta_description=description if delta else None,
+        help=help,
+        border=True,
+    )
+
+
+def month_axis(fig: go.Figure) -> None:
+    """A monthly x axis labelled every other month ("Nov '25")."""
+    fig.update_xaxes(type="date", dtick="M1", tickformat="%b '%y", tickangle=0, ticklabelstep=2)
+
+
+def chart_card(title: str, fig: go.Figure | None, *, caption: str | None = None, empty: str = "Nothing to show yet.",
+               key: str) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{html.escape(title)}**")
+        if caption:
+            st.caption(caption)
+        if fig is None:
+            st.markdown(f'<div class="sophia-muted">{html.escape(empty)}</div>', unsafe_allow_html=True)
+            return
+        fig.update_layout(template="sophia", height=CHART_HEIGHT)
+        st.plotly_chart(fig, theme=None, config=PLOTLY_CONFIG, key=key)
+
+
+def table_card(title: str, frame: pd.DataFrame, *, caption: str | None = None, empty: str,
+               column_config: dict | None = None, key: str) -> None:
+    with st.container(border=True):
+        st.markdown(f"**{html.escape(title)}**")
+        if caption:
+            st.caption(caption)
+        if frame.empty:
+            st.markdown(f'<div class="sophia-muted">{html.escape(empty)}</div>', unsafe_allow_html=True)
+            return
+        st.dataframe(frame, hide_index=True, column_config=column_config, key=key)
+
+
+_EMPTY_ICON = (  # an inbox tray, drawn inline so it needs no icon font
+    '<svg width="44" height="44" viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.6" '
+    'stroke-linecap="round" stroke-linejoin="round"><path d="M22 12h-6l-2 3h-4l-2-3H2"/>'
+    '<path d="M5.45 5.11 2 12v6a2 2 0 0 0 2 2h16a2 2 0 0 0 2-2v-6l-3.45-6.89A2 2 0 0 0 16.76 4H7.24a2 2 0 0 0-1.79 1.11z"/>'
+    "</svg>"
+)
+
+
+def empty_state(title: str, body: str) -> None:
+    """A bordered, centred "nothing here yet" panel; ``body`` is Markdown."""
+    with st.container(border=True):
+        st.markdown(
+            f'<div class="sophia-empty"><div class="icon">{_EMPTY_ICON}</div><h3>{html.escape(title)}</h3></div>',
+            unsafe_allow_html=True,
+        )
+        _, middle, _ = st.columns([1, 2, 1])
+        middle.markdown(body)
