@@ -22,6 +22,9 @@ app.add_typer(data.db_app, name="db")
 app.add_typer(data.demo_app, name="demo")
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.keys_app, name="api-keys")
+from app.cli import connectors as _connectors  # noqa: E402 - `connectors ...`, `sync`, `runs`
+
+_connectors.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -38,8 +38,8 @@ LOST = "closed_lost"
 VENDOR_STAGES: dict[str, dict[str, str]] = {
     # HubSpot default sales pipeline (internal stage ids)
     "hubspot": {
-        "appointmentscheduled": "discovery",
-        "qualifiedtobuy": "qualified",
+        "appointmentscheduled": "qualified",  # first meeting booked (20 % in HubSpot)
+        "qualifiedtobuy": "discovery",  # after the first meeting (40 %): keeps HubSpot order
         "presentationscheduled": "demo",
         "decisionmakerboughtin": "proposal",
         "contractsent": "negotiation",

@@ -23,6 +23,7 @@ from core.db.models.business import (
     SlackMessage,
     TranscriptSegment,
 )
+from core.db.models.pipelines import ConfiguredConnector, QuarantinedRecord
 from core.db.models.platform import (
     ApiKey,
     AuditLog,

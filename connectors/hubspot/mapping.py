@@ -1,0 +1,405 @@
+"""HubSpot's shape -> our model. Pure functions over the documented wire shape (hubspot.md 2):
+``{"id", "properties": {name: string|null}, "createdAt", "updatedAt", "propertiesWithHistory"?,
+"associations"?}``. A record that cannot be mapped raises RecordError and is quarantined.
+
+Deal stages map through ONE table: ``core.metrics.stages`` (HubSpot's default pipeline ids), in front
+of which a connector's ``stage_map`` setting puts the tenant's own pipeline stage ids; a stage found in
+neither falls back to its pipeline metadata (a closed stage with probability 1 or 0), else the deal is
+quarantined with a message saying which ``stage_map`` entry to add.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from html.parser import HTMLParser
+from typing import Any
+
+from connectors.base import RecordError
+from core.db import models as m
+from core.metrics.stages import BY_NAME, LOST, WON, canonical_stage
+
+SOURCE = "hubspot"
+
+# HubSpot company lifecycle stages (default ids) -> our account lifecycle. Other ids are left unset.
+LIFECYCLE: dict[str, str] = {
+    "subscriber": "prospect",
+    "lead": "prospect",
+    "marketingqualifiedlead": "prospect",
+    "salesqualifiedlead": "prospect",
+    "opportunity": "prospect",
+    "customer": "live",
+    "evangelist": "live",
+    "other": "prospect",
+}
+
+# HubSpot deal types (default ids) -> ours (new | expansion | renewal). Other ids are left unset.
+DEAL_TYPES: dict[str, str] = {"newbusiness": "new", "existingbusiness": "expansion", "renewal": "renewal"}
+
+# Our segments by units managed (see core.db.models.business.SEGMENTS): <2,000 / <15,000 / more.
+SEGMENT_LIMITS: tuple[tuple[int, str], ...] = ((2_000, "smb"), (15_000, "mid_market"))
+LARGEST_SEGMENT = "enterprise"
+
+# Association types HubSpot defines as primary (contact->company 1, deal->company 5); v4 also labels them.
+PRIMARY_TYPE_IDS = frozenset({1, 5})
+PRIMARY_LABEL = "Primary"
+
+NOTE_SUBJECT_CHARS = 120
+
+US_STATES: dict[str, str] = {
+    "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA", "colorado": "CO",
+    "connecticut": "CT", "delaware": "DE", "district of columbia": "DC", "florida": "FL", "georgia": "GA",
+    "hawaii": "HI", "idaho": "ID", "illinois": "IL", "indiana": "IN", "iowa": "IA", "kansas": "KS",
+    "kentucky": "KY", "louisiana": "LA", "maine": "ME", "maryland": "MD", "massachusetts": "MA",
+    "michigan": "MI", "minnesota": "MN", "mississippi": "MS", "missouri": "MO", "montana": "MT",
+    "nebraska": "NE", "nevada": "NV", "new hampshire": "NH", "new jersey": "NJ", "new mexico": "NM",
+    "new york": "NY", "north carolina": "NC", "north dakota": "ND", "ohio": "OH", "oklahoma": "OK",
+    "oregon": "OR", "pennsylvania": "PA", "rhode island": "RI", "south carolina": "SC", "south dakota": "SD",
+    "tennessee": "TN", "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA", "washington": "WA",
+    "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY",
+}
+
+
+# ---- context the mapping needs beyond the record --------------------------------------------
+
+
+@dataclass(frozen=True)
+class PipelineStage:
+    pipeline: str
+    label: str
+    is_closed: bool
+    probability: float | None
+
+
+@dataclass(frozen=True)
+class MappingContext:
+    owners: Mapping[str, str] = field(default_factory=dict)  # owner id -> email
+    stage_map: Mapping[str, str] = field(default_factory=dict)  # tenant stage id -> our stage
+    pipeline_stages: Mapping[str, PipelineStage] = field(default_factory=dict)  # stage id -> its pipeline metadata
+    units_property: str | None = None  # the tenant's company property holding units managed, if any
+
+
+def pipeline_stages(pipelines: list[Mapping[str, Any]]) -> dict[str, PipelineStage]:
+    """``GET /crm/v3/pipelines/deals`` results -> stage id -> metadata (metadata values are strings)."""
+    found: dict[str, PipelineStage] = {}
+    for pipe in pipelines:
+        for stage in pipe.get("stages", []):
+            meta = stage.get("metadata") or {}
+            prob = meta.get("probability")
+            try:
+                probability = float(prob) if prob not in (None, "") else None
+            except ValueError:
+                probability = None
+            found[str(stage["id"])] = PipelineStage(
+                pipeline=str(pipe.get("label") or pipe.get("id")),
+                label=str(stage.get("label") or stage["id"]),
+                is_closed=str(meta.get("isClosed", "")).lower() == "true",
+                probability=probability,
+            )
+    return found
+
+
+def our_stage(stage_id: str, ctx: MappingContext) -> str:
+    """A HubSpot deal stage id as one of our stages (lead ... closed_lost)."""
+    if stage_id in ctx.stage_map:
+        return ctx.stage_map[stage_id]
+    found = canonical_stage(stage_id, source=SOURCE)
+    if found:
+        return found
+    info = ctx.pipeline_stages.get(stage_id)
+    if info is not None:
+        by_label = info.label.strip().lower().replace(" ", "_")
+        if by_label in BY_NAME:
+            return by_label
+        if info.is_closed and info.probability == 1.0:
+            return WON
+        if info.is_closed and info.probability == 0.0:
+            return LOST
+    where = f" ({info.label!r} in pipeline {info.pipeline!r})" if info else ""
+    raise RecordError(
+        f"deal stage {stage_id!r}{where} maps to none of our stages; "
+        f"set stage_map.{stage_id}=<{'|'.join(BY_NAME)}> on the connector"
+    )
+
+
+# ---- value parsing ----------------------------------------------------------------------------
+
+
+def text(value: Any) -> str | None:
+    """A property value as clean text: NUL bytes dropped (PostgreSQL refuses them), blank -> None."""
+    if value is None:
+        return None
+    out = str(value).replace("\x00", "").strip()
+    return out or None
+
+
+def fit(model: type[m.Base], column: str, value: str | None) -> str | None:
+    """Text cut to the column's length: a long vendor value must not fail the whole batch."""
+    if value is None:
+        return None
+    length = getattr(model.__table__.c[column].type, "length", None)
+    return value[:length] if length else value
+
+
+def parse_time(value: Any, what: str) -> datetime | None:
+    """HubSpot datetimes: ISO-8601 UTC (``...Z``), a date, or epoch milliseconds as a string."""
+    raw = text(value)
+    if raw is None:
+        return None
+    try:
+        if raw.isdigit():
+            return datetime.fromtimestamp(int(raw) / 1000, tz=UTC)
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError):
+        raise RecordError(f"{what}: {raw[:40]!r} is not a date or time") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def parse_date(value: Any, what: str) -> date | None:
+    parsed = parse_time(value, what)
+    return parsed.date() if parsed else None
+
+
+def parse_number(value: Any, what: str) -> float | None:
+    raw = text(value)
+    if raw is None:
+        return None
+    try:
+        number = float(raw.replace(",", ""))
+    except ValueError:
+        raise RecordError(f"{what}: {raw[:40]!r} is not a number") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise RecordError(f"{what}: {raw[:40]!r} is not a number")
+    return number
+
+
+def time_ms(value: Any) -> int | None:
+    """A HubSpot timestamp as epoch milliseconds (for cursors); None when absent or unreadable."""
+    try:
+        parsed = parse_time(value, "time")
+    except RecordError:
+        return None
+    return int(parsed.timestamp() * 1000) if parsed else None
+
+
+class _Text(HTMLParser):
+    BLOCKS = frozenset({"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "blockquote"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: Any) -> None:
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def html_text(value: Any) -> str | None:
+    """Note and email bodies arrive as HTML; search and people want the text."""
+    raw = text(value)
+    if raw is None or "<" not in raw:
+        return raw
+    parser = _Text()
+    parser.feed(raw)
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).splitlines())
+    return text("\n".join(line for line in lines if line))
+
+
+def us_state(value: Any) -> str | None:
+    raw = text(value)
+    if raw is None:
+        return None
+    if len(raw) == 2 and raw.isalpha():
+        return raw.upper()
+    return US_STATES.get(raw.lower())
+
+
+def segment(units: int | None) -> str | None:
+    if units is None:
+        return None
+    return next((name for limit, name in SEGMENT_LIMITS if units < limit), LARGEST_SEGMENT)
+
+
+def primary_association(obj: Mapping[str, Any], to_type: str) -> str | None:
+    """The id of the primary associated record of a type (else the first one), or None."""
+    results = ((obj.get("associations") or {}).get(to_type) or {}).get("results") or []
+    for assoc in results:
+        for kind in assoc.get("associationTypes") or []:
+            if kind.get("label") == PRIMARY_LABEL or (
+                kind.get("category") == "HUBSPOT_DEFINED" and kind.get("typeId") in PRIMARY_TYPE_IDS
+            ):
+                return str(assoc["id"])
+    return str(results[0]["id"]) if results else None
+
+
+# ---- records ----------------------------------------------------------------------------------
+
+
+def _envelope(obj: Mapping[str, Any], external_id: str) -> dict[str, Any]:
+    """What every record carries: ids, the source's timestamps, the payload as received."""
+    if not text(obj.get("id")):
+        raise RecordError("record has no id")
+    record: dict[str, Any] = {"external_id": external_id, "raw": dict(obj)}
+    created = parse_time(obj.get("createdAt"), "createdAt")
+    updated = parse_time(obj.get("updatedAt"), "updatedAt")
+    if created:
+        record["created_at"] = created
+    if updated:
+        record["updated_at"] = updated
+    return record
+
+
+def _props(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    props = obj.get("properties")
+    if not isinstance(props, Mapping):
+        raise RecordError("record has no properties object")
+    return props
+
+
+def map_company(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
+    p = _props(obj)
+    rec = _envelope(obj, str(obj.get("id")))
+    name = text(p.get("name")) or text(p.get("domain"))
+    if name is None:
+        raise RecordError("company has neither a name nor a domain")
+    rec.update(
+        name=fit(m.Account, "name", name),
+        domain=fit(m.Account, "domain", text(p.get("domain"))),
+        city=fit(m.Account, "city", text(p.get("city"))),
+        state=us_state(p.get("state")),
+        owner=ctx.owners.get(text(p.get("hubspot_owner_id")) or ""),
+    )
+    lifecycle = LIFECYCLE.get((text(p.get("lifecyclestage")) or "").lower())
+    if lifecycle:
+        rec["lifecycle_stage"] = lifecycle
+    if ctx.units_property:
+        units = parse_number(p.get(ctx.units_property), ctx.units_property)
+        rec["units_managed"] = None if units is None else int(units)
+        rec["segment"] = segment(rec["units_managed"])
+    return rec
+
+
+def map_contact(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
+    p = _props(obj)
+    rec = _envelope(obj, str(obj.get("id")))
+    email = text(p.get("email"))
+    rec.update(
+        first_name=fit(m.Contact, "first_name", text(p.get("firstname"))),
+        last_name=fit(m.Contact, "last_name", text(p.get("lastname"))),
+        email=fit(m.Contact, "email", email.lower() if email else None),
+        title=fit(m.Contact, "title", text(p.get("jobtitle"))),
+        phone=fit(m.Contact, "phone", text(p.get("phone"))),
+        account_ref=primary_association(obj, "companies"),
+    )
+    return rec
+
+
+def stage_history(obj: Mapping[str, Any], ctx: MappingContext) -> list[dict[str, Any]] | None:
+    """``propertiesWithHistory.dealstage`` as our stages in time order, repeats of one stage collapsed."""
+    entries = (obj.get("propertiesWithHistory") or {}).get("dealstage")
+    if entries is None:
+        return None
+    timed = []
+    for entry in entries:
+        value = text(entry.get("value"))
+        at = parse_time(entry.get("timestamp"), "dealstage history timestamp")
+        if value is None or at is None:
+            continue
+        timed.append((at, our_stage(value, ctx)))
+    history: list[dict[str, Any]] = []
+    for at, stage in sorted(timed, key=lambda t: t[0]):
+        if history and history[-1]["stage"] == stage:
+            continue  # two HubSpot stages that are one of ours, or the same stage set twice
+        history.append({"stage": stage, "entered_at": at})
+    return history
+
+
+def map_deal(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
+    p = _props(obj)
+    rec = _envelope(obj, str(obj.get("id")))
+    name = text(p.get("dealname"))
+    if name is None:
+        raise RecordError("deal has no dealname")
+    stage_id = text(p.get("dealstage"))
+    if stage_id is None:
+        raise RecordError("deal has no dealstage")
+    stage = our_stage(stage_id, ctx)
+    rec.update(
+        name=fit(m.Deal, "name", name),
+        stage=stage,
+        close_date=parse_date(p.get("closedate"), "closedate"),
+        owner=ctx.owners.get(text(p.get("hubspot_owner_id")) or ""),
+        account_ref=primary_association(obj, "companies"),
+    )
+    amount = parse_number(p.get("amount"), "amount")
+    if amount is not None:
+        rec["amount"] = round(amount, 2)
+    currency = text(p.get("deal_currency_code"))
+    if currency and re.fullmatch(r"[A-Za-z]{3}", currency):
+        rec["currency"] = currency.upper()
+    deal_type = DEAL_TYPES.get((text(p.get("dealtype")) or "").lower())
+    if deal_type:
+        rec["deal_type"] = deal_type
+    history = stage_history(obj, ctx)
+    if history is not None:
+        rec["stage_history"] = history
+        entered = next((h["entered_at"] for h in reversed(history) if h["stage"] == stage), None)
+        rec["stage_entered_at"] = entered
+        rec["closed_at"] = entered if not BY_NAME[stage].is_open else None
+    return rec
+
+
+# ---- engagements -> activities ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Engagement:
+    type: str  # our activity type
+    subject: str | None  # the property holding a subject line
+    bodies: tuple[str, ...]  # properties holding the body, best first
+    status: str | None
+
+
+ENGAGEMENTS: dict[str, Engagement] = {
+    "notes": Engagement("note", None, ("hs_note_body",), None),
+    "emails": Engagement("email", "hs_email_subject", ("hs_email_text", "hs_email_html"), "hs_email_status"),
+    "meetings": Engagement("meeting", "hs_meeting_title", ("hs_meeting_body",), "hs_meeting_outcome"),
+    "calls": Engagement("call", "hs_call_title", ("hs_call_body",), "hs_call_status"),
+}
+
+
+def engagement_id(object_type: str, hubspot_id: Any) -> str:
+    """Activities from four HubSpot object types share one table: the type keeps their ids apart."""
+    return f"{ENGAGEMENTS[object_type].type}:{hubspot_id}"
+
+
+def engagement_mapper(object_type: str) -> Callable[[Mapping[str, Any], MappingContext], dict[str, Any]]:
+    kind = ENGAGEMENTS[object_type]
+
+    def map_engagement(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
+        p = _props(obj)
+        rec = _envelope(obj, engagement_id(object_type, obj.get("id")))
+        occurred = parse_time(p.get("hs_timestamp"), "hs_timestamp") or rec.get("created_at")
+        if occurred is None:
+            raise RecordError(f"{kind.type} has neither hs_timestamp nor createdAt")
+        body = next((b for b in (html_text(p.get(name)) for name in kind.bodies) if b), None)
+        subject = text(p.get(kind.subject)) if kind.subject else (body.splitlines()[0][:NOTE_SUBJECT_CHARS] if body else None)
+        rec.update(
+            type=kind.type,
+            subject=fit(m.Activity, "subject", subject),
+            body=body,
+            occurred_at=occurred,
+            owner=fit(m.Activity, "owner", ctx.owners.get(text(p.get("hubspot_owner_id")) or "")),
+            status=fit(m.Activity, "status", text(p.get(kind.status)) if kind.status else None),
+            account_ref=primary_association(obj, "companies"),
+            contact_ref=primary_association(obj, "contacts"),
+            deal_ref=primary_association(obj, "deals"),
+        )
+        return rec
+
+    return map_engagement

@@ -1,0 +1,134 @@
+"""The command-line contract, run as real processes against the fake HubSpot:
+connectors list/add/test, sync, runs; and a sync killed mid-request that resumes without loss."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from core.runtime import open_runtime, prepare
+from tests.conftest import TEST_SECRET, make_settings
+from tests.contract.fake_hubspot import FakeHubSpot
+from tests.contract.hubspot_utils import TEST_SETTINGS, add_hubspot, snapshot, sync
+
+
+def sophia(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli.main", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")}
+    return {**base, "SOPHIA_DATA_DIR": str(tmp_path / "data"), "SOPHIA_SECRET_KEY": TEST_SECRET,
+            "SOPHIA_ADMIN_PASSWORD": "admin-password-1"}
+
+
+def settings_args(fake: FakeHubSpot) -> list[str]:
+    args = ["--set", f"base_url={fake.url}"]
+    for key, value in TEST_SETTINGS.items():
+        args += ["--set", f"{key}={value}"]
+    return args
+
+
+def test_connectors_add_list_test_sync_runs(env: dict[str, str], fake: FakeHubSpot) -> None:
+    listed = json.loads(sophia("connectors", "list", "--json", env=env).stdout)
+    kinds = {k["kind"]: k["status"] for k in listed["kinds"]}
+    assert kinds == {"hubspot": "available", **{k: "not yet available" for k in
+                     ("salesforce", "gong", "slack", "netsuite", "lattice", "apollo", "usergems")}}
+    refused = sophia("connectors", "add", "gong", "--name", "g", "--set", "base_url=http://x", env=env)
+    assert refused.returncode == 1 and refused.stderr == "error: Gong connectors are not yet available (available now: hubspot)\n"
+
+    added = sophia("connectors", "add", "hubspot", "--name", "crm", "--set", f"token={fake.token}",
+                   *settings_args(fake), env=env)
+    assert added.returncode == 0, added.stderr
+    assert fake.token not in added.stdout + added.stderr and "••••" + fake.token[-4:] in added.stdout
+    with_env = sophia("connectors", "add", "hubspot", "--name", "crm-env", *settings_args(fake),
+                      env={**env, "SOPHIA_HUBSPOT_TOKEN": fake.token})
+    assert with_env.returncode == 0, with_env.stderr
+
+    listed = json.loads(sophia("connectors", "list", "--json", env=env).stdout)
+    shown = {c["name"]: c["config"]["token"] for c in listed["connectors"]}
+    assert shown == {"crm": "••••" + fake.token[-4:], "crm-env": "env:SOPHIA_HUBSPOT_TOKEN"}
+    db = open(os.path.join(env["SOPHIA_DATA_DIR"], "sophia.db"), "rb").read()
+    assert fake.token.encode() not in db  # encrypted at rest
+
+    ok = sophia("connectors", "test", "crm", env=env)
+    assert ok.returncode == 0 and ok.stdout.startswith("ok: crm: HubSpot at ") and len(ok.stdout.splitlines()) == 1
+    no_env = sophia("connectors", "test", "crm-env", env=env)
+    assert no_env.returncode == 1 and "SOPHIA_HUBSPOT_TOKEN, which is not set" in no_env.stderr
+    assert sophia("connectors", "test", "crm-env", env={**env, "SOPHIA_HUBSPOT_TOKEN": fake.token}).returncode == 0
+
+    synced = sophia("sync", "crm", "--json", env=env)
+    assert synced.returncode == 0, synced.stderr
+    record = json.loads(synced.stdout)
+    assert record["status"] == "succeeded" and record["records_read"] == 12 + 24 + 12 + 48
+    assert [r["stream"] for r in record["runs"]] == ["companies", "contacts", "deals", "notes", "emails", "meetings", "calls"]
+    assert all(r["cursor_after"]["since_ms"] for r in record["runs"])
+    assert "Syncing crm" in synced.stderr  # the progress bar
+
+    one = sophia("sync", "crm", "--stream", "deals", env=env)
+    assert one.returncode == 0 and one.stdout.startswith("deals ")
+
+    runs = json.loads(sophia("runs", "--connector", "crm", "--json", env=env).stdout)
+    assert [r["stream"] for r in runs][:2] == ["deals", "calls"] and runs[0]["status"] == "succeeded"
+    assert sophia("runs", "--connector", "nope", env=env).returncode == 1
+
+
+def test_a_failed_sync_exits_non_zero_and_says_why(env: dict[str, str], fake: FakeHubSpot) -> None:
+    assert sophia("connectors", "add", "hubspot", "--name", "crm", "--set", "token=pat-na1-wrong-token-000",
+                  *settings_args(fake), env=env).returncode == 0
+
+    tested = sophia("connectors", "test", "crm", env=env)
+    assert tested.returncode == 1
+    assert tested.stderr.startswith("error: HubSpot refused the credentials (401)") and tested.stderr.count("\n") == 1
+
+    failed = sophia("sync", "crm", "--json", env=env)
+    assert failed.returncode == 1
+    assert failed.stderr.splitlines()[-1].startswith("error: sync of crm failed at stream companies: HubSpot refused")
+    assert "wrong-token" not in failed.stdout + failed.stderr
+    assert json.loads(failed.stdout)["status"] == "failed"
+
+
+def test_a_sync_killed_mid_request_resumes_to_what_a_clean_sync_gives(
+    env: dict[str, str], fake: FakeHubSpot, tmp_path
+) -> None:
+    runtime = open_runtime(make_settings(tmp_path, data_dir=env["SOPHIA_DATA_DIR"]))
+    clean = open_runtime(make_settings(tmp_path / "clean"))
+    try:
+        prepare(runtime)
+        prepare(clean)
+        add_hubspot(runtime, fake)
+        fake.fail(path="/crm/v3/objects/contacts/search", after=2, hang=True)
+        proc = subprocess.Popen([sys.executable, "-m", "app.cli.main", "sync", "hs"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            assert fake.hanging.wait(60), "the sync never reached the third page of contacts"
+            proc.send_signal(signal.SIGKILL)  # no cleanup of any kind
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        fake.recover()
+
+        resumed = sophia("sync", "hs", "--json", env=env)
+        assert resumed.returncode == 0, resumed.stderr
+        record = json.loads(resumed.stdout)
+        by_stream = {r["stream"]: r["records_read"] for r in record["runs"]}
+        assert by_stream["companies"] == 0 and by_stream["contacts"] == 24 - 10  # two pages of 5 were committed
+        history = json.loads(sophia("runs", "--json", env=env).stdout)
+        killed = [r for r in history if r["status"] == "failed"]
+        assert len(killed) == 1 and killed[0]["stream"] == "contacts" and killed[0]["error"].startswith("interrupted")
+
+        add_hubspot(clean, fake)
+        assert sync(clean).status == "succeeded"
+        assert snapshot(runtime) == snapshot(clean)
+    finally:
+        runtime.engine.dispose()
+        clean.engine.dispose()
