@@ -10,6 +10,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from core import auth
+from core.bus import EventBus, make_bus
 from core.auth import Identity
 from core.errors import AuthError, BackendUnavailable
 from core.runtime import Runtime
@@ -29,6 +30,14 @@ def app_runtime(request: Request) -> Runtime:
 
 
 RuntimeDep = Annotated[Runtime, Depends(app_runtime)]
+
+
+def app_bus(request: Request) -> EventBus:
+    """The process's event bus, made on first use (Redis Streams or the embedded bus)."""
+    bus = getattr(request.app.state, "bus", None)
+    if bus is None:
+        bus = request.app.state.bus = make_bus(app_runtime(request).settings)
+    return bus
 
 
 def get_session(runtime: RuntimeDep) -> Iterator[Session]:

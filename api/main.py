@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import accounts, auth, health, me, users
+from api.routes import accounts, auth, estuary, health, me, users
 from core.config import get_settings
 from core.observability.logging import configure_logging, get_logger
 from core.runtime import Runtime, get_runtime
@@ -43,6 +43,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        bus = getattr(app.state, "bus", None)
+        if bus is not None:
+            bus.close()
         if owned:
             app.state.runtime.engine.dispose()
 
@@ -55,9 +58,10 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.runtime = runtime
+    app.state.bus = None
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
-    for module in (health, auth, me, accounts, users):
+    for module in (health, auth, me, accounts, users, estuary):
         app.include_router(module.router)
     return app
 

@@ -7,7 +7,7 @@ import sys
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.29 carries its own click
 
-from app.cli import admin, data, up
+from app.cli import admin, connectors, data, estuary, up
 from core.errors import SophiaError
 
 app = typer.Typer(
@@ -22,9 +22,8 @@ app.add_typer(data.db_app, name="db")
 app.add_typer(data.demo_app, name="demo")
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.keys_app, name="api-keys")
-from app.cli import connectors as _connectors  # noqa: E402 - `connectors ...`, `sync`, `runs`
-
-_connectors.register(app)
+app.add_typer(estuary.estuary_app, name="estuary")
+connectors.register(app)  # `connectors ...`, `sync`, `runs`
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -81,3 +81,15 @@ def test_api_key_is_printed_alone_on_the_last_line_and_revocable(env) -> None:
     assert key not in json.dumps(listed)
     assert sophia("api-keys", "revoke", listed[0]["id"], env=env).returncode == 0
     assert json.loads(sophia("api-keys", "list", "--json", env=env).stdout)[0]["revoked"] is True
+
+
+def test_estuary_feed_secret_is_printed_last_and_bad_bindings_are_refused(env) -> None:
+    bad = sophia("estuary", "add-feed", "crm", "--bind", "warehouse/accounts=entity:widgets@platform", env=env)
+    assert bad.returncode == 1 and "unknown entity" in bad.stderr
+    ok = sophia("estuary", "add-feed", "crm", "--bind", "warehouse/accounts=entity:accounts@platform", env=env)
+    assert ok.returncode == 0, ok.stderr
+    secret = ok.stdout.strip().splitlines()[-1]
+    assert len(secret) >= 40 and " " not in secret
+    feeds = json.loads(sophia("estuary", "list", "--json", env=env).stdout)
+    assert feeds[0]["bindings"] == {"warehouse/accounts": {"target": "entity:accounts@platform", "key": "/id"}}
+    assert secret not in json.dumps(feeds)

@@ -24,6 +24,7 @@ from core.db.models.business import (
     TranscriptSegment,
 )
 from core.db.models.pipelines import ConfiguredConnector, QuarantinedRecord
+from core.db.models.estuary import EstuaryDocState, EstuaryFeed
 from core.db.models.platform import (
     ApiKey,
     AuditLog,
