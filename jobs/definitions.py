@@ -6,9 +6,12 @@ import functools
 import os
 from collections.abc import Callable
 
+from connectors.registry import KINDS
 from core.bus import make_bus, make_cache
 from core.db.models import Meta
 from core.observability.logging import bound, get_logger, new_id
+from core.pipelines import sync_connector
+from core.pipelines.health import due_connectors
 from core.db.types import utcnow
 from core.runtime import get_runtime
 
@@ -51,4 +54,25 @@ def housekeeping() -> None:
         log.info("housekeeping done", cache_purged=purged, events_trimmed=trimmed)
     finally:
         cache.close()
+        bus.close()
+
+
+@job
+def sync_due_connectors() -> None:
+    """Sync every enabled connector whose interval has passed, one after another. A failing connector
+    is recorded in its run and logged; it does not stop the others."""
+    rt = get_runtime()
+    with rt.session() as session:
+        due = due_connectors(session=session)
+    if not due:
+        return
+    bus = make_bus(rt.settings)
+    try:
+        for name in due:
+            try:
+                result = sync_connector(runtime=rt, kinds=KINDS, name=name, bus=bus)
+                log.info("scheduled sync done", connector=name, status=result.status, error=result.error)
+            except Exception as exc:  # a connector that cannot even start (bad config, lease held)
+                log.warning("scheduled sync could not run", connector=name, error=str(exc)[:300])
+    finally:
         bus.close()

@@ -29,6 +29,7 @@ class JobSpec:
 
 JOBS = (
     JobSpec("heartbeat", "jobs.definitions:heartbeat", 30, "scheduler liveness"),
+    JobSpec("sync_due_connectors", "jobs.definitions:sync_due_connectors", 60, "sync connectors whose interval passed"),
     JobSpec("housekeeping", "jobs.definitions:housekeeping", 600, "expire cache entries, trim the event bus"),
 )
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from api.deps import RuntimeDep
 from api.schemas import Health, Readiness
+from connectors.registry import KINDS
 from core import bus
 from core.config import Settings
+from core.pipelines.health import PipelineCollector
 from core.runtime import Runtime
 
 router = APIRouter(tags=["operations"])
@@ -31,8 +33,12 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response, include_in_schema=False)
-def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+def metrics(runtime: RuntimeDep) -> Response:
+    """This process's request metrics, plus the pipelines' metrics read from the database (so runs made
+    by the scheduler or the CLI are counted too)."""
+    pipelines = CollectorRegistry(auto_describe=False)
+    pipelines.register(PipelineCollector(runtime, KINDS))
+    return Response(generate_latest() + generate_latest(pipelines), media_type=CONTENT_TYPE_LATEST)
 
 
 def _check_database(runtime: Runtime) -> str:
