@@ -35,6 +35,9 @@ class Document(Base):
     text: Mapped[str] = mapped_column(Text)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
     author: Mapped[str | None] = mapped_column(String(255))
+    owner: Mapped[str | None] = mapped_column(String(255), index=True)  # the account/deal owner's email
+    occurred_at: Mapped[datetime | None] = mapped_column(index=True)  # when it happened (call, email, message)
+    min_role: Mapped[str] = mapped_column(String(16), default="viewer", server_default="viewer")  # the least role that may see it
     url: Mapped[str | None] = mapped_column(String(1024))
     record_table: Mapped[str | None] = mapped_column(String(64))
     record_id: Mapped[int | None] = mapped_column(Integer)
@@ -55,6 +58,30 @@ class Chunk(Base):
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)  # float32 little-endian
     embedding_model: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ChunkChange(Base):
+    """The change log of the chunks table, written in the same transaction as the chunks: every vector
+    backend consumes it after its own position, so a backend that was down catches up with nothing lost."""
+
+    __tablename__ = "chunk_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chunk_id: Mapped[int] = mapped_column(Integer, index=True)  # no FK: the chunk may be gone (op "d")
+    op: Mapped[str] = mapped_column(String(1))  # u (inserted or updated) | d (deleted)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IndexSyncState(Base):
+    """Per vector backend: how far it has consumed chunk_changes, and its last error."""
+
+    __tablename__ = "index_sync_state"
+    backend: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_change_id: Mapped[int] = mapped_column(Integer, default=0)
+    chunks_indexed: Mapped[int] = mapped_column(Integer, default=0)
+    last_sync_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    error_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
