@@ -21,6 +21,7 @@ from core.errors import ConfigError
 
 SECRET_KEY_FILE = "secret_key"
 MIN_SECRET_KEY_LENGTH = 32
+VECTOR_BACKENDS = ("embedded", "pinecone", "weaviate")
 
 
 class Settings(BaseSettings):
@@ -48,6 +49,37 @@ class Settings(BaseSettings):
     log_json: bool | None = None  # None: JSON when stderr is not a terminal
 
     cookie_expiry_days: float = Field(default=1.0, gt=0, le=90)
+
+    # search: vector backends kept in sync from the chunks table
+    vector_backends: str = "embedded"  # comma list of embedded, pinecone, weaviate
+    pinecone_api_key: str | None = Field(default=None, repr=False)
+    pinecone_index: str | None = None
+    pinecone_host: str | None = None  # the index's data-plane URL: no control-plane call needed when set
+    weaviate_url: str | None = None
+    weaviate_grpc_port: int = Field(default=50051, ge=1, le=65535)
+    weaviate_api_key: str | None = Field(default=None, repr=False)
+
+    @field_validator("vector_backends")
+    @classmethod
+    def _check_backends(cls, v: str) -> str:
+        names = [n.strip().lower() for n in v.split(",") if n.strip()]
+        unknown = sorted(set(names) - set(VECTOR_BACKENDS))
+        if unknown:
+            raise ValueError(f"unknown backend {unknown[0]!r}; expected a comma list of {', '.join(VECTOR_BACKENDS)}")
+        if not names:
+            raise ValueError("name at least one backend (embedded is the default)")
+        return ",".join(dict.fromkeys(names))
+
+    @model_validator(mode="after")
+    def _check_backend_settings(self) -> "Settings":
+        wanted = self.vector_backend_names
+        if "pinecone" in wanted and not self.pinecone_api_key:
+            raise ValueError("SOPHIA_PINECONE_API_KEY is required when pinecone is in SOPHIA_VECTOR_BACKENDS")
+        if "pinecone" in wanted and not (self.pinecone_host or self.pinecone_index):
+            raise ValueError("SOPHIA_PINECONE_HOST or SOPHIA_PINECONE_INDEX is required for pinecone")
+        if "weaviate" in wanted and not self.weaviate_url:
+            raise ValueError("SOPHIA_WEAVIATE_URL is required when weaviate is in SOPHIA_VECTOR_BACKENDS")
+        return self
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -97,6 +129,10 @@ class Settings(BaseSettings):
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'sophia.db'}"
+
+    @property
+    def vector_backend_names(self) -> list[str]:
+        return self.vector_backends.split(",")
 
     @property
     def is_sqlite(self) -> bool:
@@ -149,9 +185,10 @@ class Settings(BaseSettings):
 
 def _first_error_line(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    field = str(err["loc"][0]) if err.get("loc") else "?"
     msg = err.get("msg", "invalid value").removeprefix("Value error, ")
-    return f"SOPHIA_{field.upper()}: {msg}"
+    if not err.get("loc"):  # a rule across settings: its message names them
+        return msg
+    return f"SOPHIA_{str(err['loc'][0]).upper()}: {msg}"
 
 
 def load_settings(**overrides: object) -> Settings:
