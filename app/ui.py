@@ -94,6 +94,8 @@ _CSS = f"""
   .sophia-empty h3 {{ color: {NAVY}; margin-bottom: .3rem; }}
   .sophia-empty p {{ color: #5A6B7F; }}
   .sophia-muted {{ color: #5A6B7F; font-size: .9rem; padding: 1.2rem 0; text-align: center; }}
+  /* metrics inside a card: give the container a key starting with "compact" */
+  div[class*="st-key-compact"] div[data-testid="stMetricValue"] {{ font-size: 1.45rem; }}
 </style>
 """
 

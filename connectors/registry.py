@@ -48,12 +48,12 @@ KINDS: dict[str, Kind] = {
     k.kind: k
     for k in (
         Kind("hubspot", "HubSpot", "connectors.hubspot:HubSpotConnector"),
-        Kind("salesforce", "Salesforce", None),
-        Kind("gong", "Gong", None),
-        Kind("slack", "Slack", None),
-        Kind("netsuite", "NetSuite", None),
-        Kind("lattice", "Lattice", None),
-        Kind("apollo", "Apollo.io", None),
-        Kind("usergems", "UserGems", None),
+        Kind("salesforce", "Salesforce", "connectors.salesforce:SalesforceConnector"),
+        Kind("gong", "Gong", "connectors.gong:GongConnector"),
+        Kind("slack", "Slack", "connectors.slack:SlackConnector"),
+        Kind("netsuite", "NetSuite", "connectors.netsuite:NetSuiteConnector"),
+        Kind("lattice", "Lattice", "connectors.lattice:LatticeConnector"),
+        Kind("apollo", "Apollo.io", "connectors.apollo:ApolloConnector"),
+        Kind("usergems", "UserGems", "connectors.usergems:UserGemsConnector"),
     )
 }

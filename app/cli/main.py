@@ -7,7 +7,7 @@ import sys
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.29 carries its own click
 
-from app.cli import admin, connectors, data, estuary, up
+from app.cli import admin, connectors, data, estuary, up, usergems
 from core.errors import SophiaError
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(data.demo_app, name="demo")
 app.add_typer(admin.users_app, name="users")
 app.add_typer(admin.keys_app, name="api-keys")
 app.add_typer(estuary.estuary_app, name="estuary")
+app.add_typer(usergems.usergems_app, name="usergems")
 connectors.register(app)  # `connectors ...`, `sync`, `runs`
 
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.orm import Session
 
 from connectors.base.policy import RetrySettings
 from core.pipelines.contract import Failure, FailureBudget, Page, StreamSpec
@@ -54,6 +56,10 @@ class ConnectorConfig(BaseModel):
 UNEXPECTED_SHAPE = (KeyError, TypeError, ValueError, AttributeError, IndexError)
 
 
+# Sessions on our own database (``Runtime.session``): what the runner lends a connector for reading.
+LocalSessions = Callable[[], AbstractContextManager[Session]]
+
+
 class RecordError(Exception):
     """A vendor record we cannot take in. It becomes a quarantined Failure; the run goes on."""
 
@@ -98,6 +104,14 @@ class Connector(ABC):
             return Failure(self.external_id(stream, record), str(exc), record)
         except UNEXPECTED_SHAPE as exc:  # a record shaped unlike the vendor's docs: still one record's problem
             return Failure(self.external_id(stream, record), f"unexpected {type(exc).__name__}: {exc}"[:500], record)
+
+    # Our own database, lent by the runner (``attach_local``) for READING only: a stream that works from our
+    # records (Apollo enriches our accounts) or compares a full pass with what is stored (Lattice deletes by
+    # absence). Writes still go through the page the runner commits. None until attached.
+    local: LocalSessions | None = None
+
+    def attach_local(self, sessions: LocalSessions) -> None:
+        self.local = sessions
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

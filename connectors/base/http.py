@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from typing import Any
 
 import httpx
@@ -55,13 +55,18 @@ class HttpClient:
         params: Mapping[str, Any] | None = None,
         json: Any = None,
         limits: Sequence[RateLimit] | None = None,
+        empty_when: Callable[[Problem], bool] | None = None,
     ) -> Any:
-        """The decoded JSON body (None when empty)."""
+        """The decoded JSON body (None when empty). ``empty_when`` names failed responses that mean "no data"
+        (e.g. Gong answers an empty date window with a 404): those return None instead of raising."""
 
         def once() -> Any:
             response = self._client.request(method, path, params=params, json=json)
             if not response.is_success:
-                raise BadResponse(Problem(response.status_code, dict(response.headers), response.text))
+                problem = Problem(response.status_code, dict(response.headers), response.text)
+                if empty_when is not None and empty_when(problem):
+                    return None
+                raise BadResponse(problem)
             return response.json() if response.content else None
 
         return self.policy.call(once, limits=self.limits if limits is None else limits, what=f"{method} {path}")

@@ -12,11 +12,16 @@ from sqlalchemy import Engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 FOREIGN_TABLES = {"apscheduler_jobs"}  # owned by APScheduler's job store, not by our migrations
+RAW_SQL_PREFIXES = ("chunks_fts", "ix_chunks_text_tsv")  # the keyword index: raw SQL in a migration, no model
+
+
+def unmodelled(name: str) -> bool:
+    return name in FOREIGN_TABLES or name.startswith(RAW_SQL_PREFIXES)
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
-    """Autogenerate's filter: compare our tables only."""
-    return not (type_ == "table" and name in FOREIGN_TABLES)
+    """Autogenerate's filter: compare our modelled tables only."""
+    return not (type_ in ("table", "index") and name is not None and unmodelled(name))
 
 
 def alembic_config(engine: Engine) -> Config:

@@ -22,7 +22,7 @@ from functools import cache
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, create_model
-from sqlalchemy import Date, delete, insert, select
+from sqlalchemy import Date, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,10 @@ class EntitySpec:
     model: type[m.Base]
     refs: Mapping[str, type[m.Base]] = field(default_factory=dict)  # "account" -> Account (column account_id)
     children: Mapping[str, Child] = field(default_factory=dict)
+    # A patch entity sets only these columns of records that already exist, whatever their source (an
+    # enrichment source such as Apollo adding the fields it is authoritative for to CRM accounts); see
+    # ``_patch_records``.
+    patch: tuple[str, ...] = ()
 
 
 ENTITIES: dict[str, EntitySpec] = {
@@ -72,6 +76,8 @@ ENTITIES: dict[str, EntitySpec] = {
     "goals": EntitySpec(m.Goal, refs={"employee": m.Employee}),
     "prospects": EntitySpec(m.Prospect),
     "job_changes": EntitySpec(m.JobChange, refs={"contact": m.Contact, "account": m.Account}),
+    # enrichment: the PMS an account runs, from a firmographics source's technographics (Apollo)
+    "account_enrichment": EntitySpec(m.Account, patch=("pms",)),
 }
 
 
@@ -172,6 +178,8 @@ def ingest_records(
     if not source or len(source) > 32:
         raise InvalidInput("source must be 1-32 characters")
     result = IngestResult(entity=entity, source=source)
+    if spec.patch:
+        return _patch_records(session, spec, source, records, result)
     validator = _validator(spec.model)
     now = utcnow()
 
@@ -230,6 +238,40 @@ def ingest_records(
     for name, child in spec.children.items():
         parents = {result.ids[row["external_id"]]: kids[name] for row, _, kids in staged if name in kids}
         _replace_children(session, child, parents)
+    return result
+
+
+def _patch_records(
+    session: Session, spec: EntitySpec, source: str, records: Iterable[Mapping[str, Any]], result: IngestResult
+) -> IngestResult:
+    """Set the patch columns of existing records: each record is ``{"external_id": <the patch's id>,
+    "target_ref": <the record to patch, as a reference>, <column>: <value>, ...}``. A value of None leaves the
+    column as it is (a patch never erases what the owning source wrote); raw and timestamps are untouched; a
+    target that is not stored (yet) is counted as unresolved, not created."""
+    model = spec.model
+    others = frozenset(c.name for c in model.__table__.columns if c.name not in spec.patch)
+    validator = _validator(model, others)
+    for rec in records:
+        rec = dict(rec)
+        rec.pop("raw", None)
+        ext, target = rec.pop("external_id", None), rec.pop("target_ref", None)
+        if ext is None or target is None:
+            result.failures.append(Failure(ext, "a patch needs external_id and target_ref", rec))
+            continue
+        try:
+            values = validator.model_validate(rec).model_dump(exclude_unset=True, exclude_none=True)
+        except ValidationError as exc:
+            result.failures.append(Failure(str(ext), _format_error(exc), rec))
+            continue
+        key = _ref_key(target, source)
+        row_id = _resolve(session, model, {key}).get(key)
+        if row_id is None:
+            result.unresolved_refs += 1
+            continue
+        if values:
+            session.execute(update(model).where(model.id == row_id).values(**values))
+        result.ids[str(ext)] = row_id
+        result.written += 1
     return result
 
 

@@ -145,7 +145,11 @@ def build_source(*, runtime: Runtime, kinds: Mapping[str, KindInfo], name: str) 
         row = get_connector(session=session, name=name)
         info = get_kind(kinds, row.kind)
         config = load_config(row=row, box=SecretBox.from_settings(runtime.settings), kinds=kinds)
-    return info.build(config, name=name)
+    source = info.build(config, name=name)
+    attach = getattr(source, "attach_local", None)  # connectors that read our own records (see Connector.local)
+    if attach is not None:
+        attach(runtime.session)
+    return source
 
 
 def check_connector(*, runtime: Runtime, kinds: Mapping[str, KindInfo], name: str) -> str:
@@ -264,11 +268,19 @@ def _check_budget(ctx: _Context, tally: Tally, failures: list[Failure]) -> None:
 
 
 def _quarantine(session: Session, ctx: _Context, spec: StreamSpec, run_id: int, failures: list[Failure]) -> None:
+    quarantine(session=session, connector=ctx.name, stream=spec.name, run_id=run_id, failures=failures)
+
+
+def quarantine(
+    *, session: Session, connector: str, stream: str, run_id: int | None, failures: Sequence[Failure]
+) -> None:
+    """Each failure as one quarantined record (its error and payload), in the caller's transaction. Also
+    used by imports that feed the ingest path outside a sync (e.g. a UserGems CSV)."""
     for f in failures:
         session.add(
             QuarantinedRecord(
-                connector=ctx.name,
-                stream=spec.name,
+                connector=connector,
+                stream=stream,
                 external_id=None if f.external_id is None else str(f.external_id)[:191],
                 error=f.error,
                 payload=_json_payload(f.payload),

@@ -50,7 +50,7 @@ def test_a_secret_from_the_environment(any_runtime: Runtime, monkeypatch: pytest
 @pytest.mark.parametrize(
     ("kind", "name", "values", "needle"),
     [
-        ("salesforce", "sf", {"base_url": "https://x"}, "Salesforce connectors are not yet available"),
+        ("salesforce", "sf", {"base_url": "https://x"}, "give token, or refresh_token"),
         ("zendesk", "z", {}, "unknown connector kind 'zendesk'"),
         ("hubspot", "Bad Name", {"token": TOKEN}, "use 1-64 lowercase letters"),
         ("hubspot", "hs", {}, "hubspot needs token"),

@@ -1,0 +1,57 @@
+"""The command-line contract with the real Apollo connector, as real processes against the fake Apollo."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import TEST_SECRET
+from tests.contract.fake_apollo import TEST_SETTINGS, FakeApollo, populate
+
+
+def sophia(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app.cli.main", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")}
+    return {**base, "SOPHIA_DATA_DIR": str(tmp_path / "data"), "SOPHIA_SECRET_KEY": TEST_SECRET,
+            "SOPHIA_ADMIN_PASSWORD": "admin-password-1"}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeApollo]:
+    apollo = FakeApollo().start()
+    populate(apollo)
+    yield apollo
+    apollo.stop()
+
+
+def test_add_test_sync_through_the_cli(env: dict[str, str], fake: FakeApollo) -> None:
+    args = ["--set", f"base_url={fake.base_url}"]
+    args += [a for k, v in TEST_SETTINGS.items() for a in ("--set", f"{k}={v}")]
+    env = {**env, "SOPHIA_APOLLO_API_KEY": fake.api_key}  # the key from the environment
+    added = sophia("connectors", "add", "apollo", "--name", "prospecting", *args, env=env)
+    assert added.returncode == 0, added.stderr
+    assert fake.api_key not in added.stdout + added.stderr and "env:SOPHIA_APOLLO_API_KEY" in added.stdout
+
+    ok = sophia("connectors", "test", "prospecting", env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("ok: prospecting: Apollo at ") and len(ok.stdout.splitlines()) == 1
+
+    synced = sophia("sync", "prospecting", "--json", env=env)
+    assert synced.returncode == 0, synced.stderr
+    record = json.loads(synced.stdout)
+    assert record["status"] == "succeeded" and record["records_read"] == 12  # no accounts of ours to enrich yet
+    assert [r["stream"] for r in record["runs"]] == ["prospects", "account_enrichment"]
+
+    refused = sophia("sync", "prospecting", "--json", env={**env, "SOPHIA_APOLLO_API_KEY": "wrong-key-123456"})
+    assert refused.returncode == 1 and "Apollo refused the credentials (401)" in refused.stderr.splitlines()[-1]
+    assert "wrong-key-123456" not in refused.stdout + refused.stderr

@@ -1,0 +1,58 @@
+"""The command-line contract with the real Lattice connector, as real processes against the fake Lattice."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import TEST_SECRET
+from tests.contract.fake_lattice import TEST_SETTINGS, FakeLattice, populate
+
+
+def sophia(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app.cli.main", *args], env=env, capture_output=True, text=True,
+                          timeout=120)
+
+
+@pytest.fixture
+def env(tmp_path) -> dict[str, str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")}
+    return {**base, "SOPHIA_DATA_DIR": str(tmp_path / "data"), "SOPHIA_SECRET_KEY": TEST_SECRET,
+            "SOPHIA_ADMIN_PASSWORD": "admin-password-1"}
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeLattice]:
+    lattice = FakeLattice().start()
+    populate(lattice)
+    yield lattice
+    lattice.stop()
+
+
+def test_add_test_sync_through_the_cli(env: dict[str, str], fake: FakeLattice) -> None:
+    args = ["--set", f"base_url={fake.base_url}", "--set", f"api_key={fake.api_key}"]
+    args += [a for k, v in TEST_SETTINGS.items() for a in ("--set", f"{k}={v}")]
+    added = sophia("connectors", "add", "lattice", "--name", "hr", *args, env=env)
+    assert added.returncode == 0, added.stderr
+    assert fake.api_key not in added.stdout + added.stderr and "••••" + fake.api_key[-4:] in added.stdout
+
+    ok = sophia("connectors", "test", "hr", env=env)
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("ok: hr: Lattice at ") and len(ok.stdout.splitlines()) == 1
+
+    synced = sophia("sync", "hr", "--json", env=env)
+    assert synced.returncode == 0, synced.stderr
+    record = json.loads(synced.stdout)
+    assert record["status"] == "succeeded" and record["records_read"] == 8 + 6 + 6
+    assert [r["stream"] for r in record["runs"]] == ["users", "goals", "reviews"]
+    assert all(r["cursor_after"]["last_complete"] for r in record["runs"])
+
+    fake.api_key = "revoked-key-000000000000"
+    failed = sophia("sync", "hr", "--json", env=env)
+    assert failed.returncode == 1
+    assert failed.stderr.splitlines()[-1].startswith("error: sync of hr failed at stream users: Lattice refused")
