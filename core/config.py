@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     pinecone_api_key: str | None = Field(default=None, repr=False)
     pinecone_index: str | None = None
     pinecone_host: str | None = None  # the index's data-plane URL: no control-plane call needed when set
+    pinecone_control_url: str | None = None  # the control plane, when not Pinecone's public API (tests, proxies)
     weaviate_url: str | None = None
     weaviate_grpc_port: int = Field(default=50051, ge=1, le=65535)
     weaviate_api_key: str | None = Field(default=None, repr=False)
