@@ -19,7 +19,7 @@ from typing import Any
 from connectors.registry import KINDS
 from core import pipelines
 from core.crypto import SecretBox
-from tests.contract.fake_netsuite import Reply, Seen, WireFake
+from tests.contract.fake_server import Reply, Seen, WireFake
 
 PER_PAGE_MAX = 100
 PAGE_CAP = 500

@@ -15,15 +15,13 @@ import base64
 import hashlib
 import json
 import random
-import socket
-import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.contract.fake_server import Fault, Reply, Seen, WireFake
 
 NO_CALLS = "No calls found corresponding to the provided filters"
 CURSOR_TTL_S = 600.0
@@ -74,79 +72,22 @@ class FakeCall:
         return out
 
 
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: Any
-    at: float
-    status: int = 0
+class FakeGong(WireFake):
+    content_type = "application/json; charset=utf-8"
+    keep_blank_values = False
 
-
-@dataclass
-class Fault:
-    path: str
-    method: str | None
-    after: int
-    times: int | None
-    status: int | None = None
-    drop: bool = False
-    hang: bool = False
-    headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] | None = None
-    seen: int = 0
-    fired: int = 0
-
-
-class FakeGong:
     def __init__(
         self, *, access_key: str = "GONGKEY0123456789", access_key_secret: str = "gong-secret-abcdefghijklmnop",
         page_size: int = 100, oauth_token: str | None = None,
     ) -> None:
+        super().__init__()
         self.oauth_token = oauth_token  # also accepted as Bearer when set (an OAuth app's access token)
         self.access_key = access_key
         self.access_key_secret = access_key_secret
         self.page_size = page_size
         self.users: list[dict[str, Any]] = []
         self.calls: dict[str, FakeCall] = {}
-        self.requests: list[Seen] = []
-        self.faults: list[Fault] = []
-        self.hanging = threading.Event()
-        self._release = threading.Event()
-        self._lock = threading.RLock()
         self._next = 7_700_000_000_000_000_000
-        self._server: ThreadingHTTPServer | None = None
-        self._sockets: set[Any] = set()
-
-    # ---- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> FakeGong:
-        fake = self
-
-        class Handler(_Handler):
-            gong = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            for sock in list(self._sockets):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
 
     # ---- data -----------------------------------------------------------------------------------
 
@@ -227,33 +168,6 @@ class FakeGong:
         with self._lock:
             del self.calls[cid]
 
-    # ---- faults ---------------------------------------------------------------------------------
-
-    def fail(
-        self, *, path: str = "", method: str | None = None, after: int = 0, times: int | None = 1,
-        status: int | None = None, drop: bool = False, hang: bool = False, headers: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> Fault:
-        fault = Fault(path, method, after, times, status, drop, hang, dict(headers or {}), body)
-        with self._lock:
-            self.faults.append(fault)
-        return fault
-
-    def recover(self) -> None:
-        with self._lock:
-            self.faults.clear()
-        self._release.set()
-
-    def _fault_for(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.path in path and (fault.method is None or fault.method == method):
-                    fault.seen += 1
-                    if fault.seen > fault.after and (fault.times is None or fault.fired < fault.times):
-                        fault.fired += 1
-                        return fault
-        return None
-
     # ---- what the client sent ------------------------------------------------------------------
 
     def bodies(self, path: str) -> list[Any]:
@@ -262,6 +176,23 @@ class FakeGong:
     def authorized(self, header: str | None) -> bool:
         basic = base64.b64encode(f"{self.access_key}:{self.access_key_secret}".encode()).decode()
         return header == f"Basic {basic}" or (self.oauth_token is not None and header == f"Bearer {self.oauth_token}")
+
+    # ---- the wire -------------------------------------------------------------------------------
+
+    def authenticate(self, seen: Seen, raw_query: str) -> Reply | None:
+        if not self.authorized(seen.headers.get("authorization")):
+            return 401, errors("Unauthorized: invalid access key or secret"), {}
+        return None
+
+    def route(self, seen: Seen) -> Reply:
+        status, out = self.handle(seen.method, seen.path, seen.query, seen.body)
+        return status, out, {}
+
+    def fault_body(self, status: int) -> Any:
+        return _fault_body(status)
+
+    def fault_payload(self, fault: Fault) -> Any:
+        return fault.body or self.fault_body(fault.status)
 
     # ---- the API --------------------------------------------------------------------------------
 
@@ -374,71 +305,6 @@ def _rid() -> str:
 def _q(query: dict[str, list[str]], key: str) -> str | None:
     values = query.get(key)
     return values[0] if values else None
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    gong: FakeGong
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.gong._sockets.add(self.connection)
-
-    def finish(self) -> None:
-        self.gong._sockets.discard(self.connection)
-        super().finish()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._serve("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._serve("POST")
-
-    def _serve(self, method: str) -> None:
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        seen = Seen(method, parts.path, parse_qs(parts.query), body, time.monotonic())
-        self.gong.requests.append(seen)
-        fault = self.gong._fault_for(method, parts.path)
-        if fault is not None and fault.hang:
-            self.gong.hanging.set()
-            self.gong._release.wait(60)
-            fault = None if fault.status is None and not fault.drop else fault
-        if fault is not None and fault.drop:
-            seen.status = -1
-            self.close_connection = True
-            return
-        if fault is not None and fault.status is not None:
-            self._send(fault.status, fault.body or _fault_body(fault.status), fault.headers, seen)
-            return
-        if not self.gong.authorized(self.headers.get("Authorization")):
-            self._send(401, errors("Unauthorized: invalid access key or secret"), {}, seen)
-            return
-        status, out = self.gong.handle(method, parts.path, seen.query, body)
-        self._send(status, out, {}, seen)
-
-    def _send(self, status: int, body: Any, headers: dict[str, str], seen: Seen) -> None:
-        seen.status = status
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        try:
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
 
 
 def _fault_body(status: int) -> dict[str, Any]:

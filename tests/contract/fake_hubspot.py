@@ -9,18 +9,14 @@ connection, after N matching requests, once or forever, and a hang (for killing 
 
 from __future__ import annotations
 
-import json
 import random
 import re
-import socket
-import threading
-import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+
+from tests.contract.fake_server import Fault, Reply, Seen, WireFake
 
 SEARCH_CAP = 10_000
 SEARCH_LIMIT_MAX = 200
@@ -87,76 +83,19 @@ def modified_property(object_type: str) -> str:
     return "lastmodifieddate" if object_type == "contacts" else "hs_lastmodifieddate"
 
 
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: Any
-    at: float
-    status: int = 0
+class FakeHubSpot(WireFake):
+    content_type = "application/json;charset=utf-8"
+    keep_blank_values = False
 
-
-@dataclass
-class Fault:
-    path: str  # a substring of the path (or "" for every request)
-    method: str | None
-    after: int  # matching requests let through first
-    times: int | None  # None: forever
-    status: int | None = None
-    drop: bool = False
-    hang: bool = False
-    headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] | None = None
-    seen: int = 0
-    fired: int = 0
-
-
-class FakeHubSpot:
     def __init__(self, *, token: str = "pat-na1-fake-token-0123456789", search_cap: int = SEARCH_CAP) -> None:
+        super().__init__()
         self.token = token
         self.search_cap = search_cap
         self.objects: dict[str, dict[str, FakeObject]] = {t: {} for t in OBJECT_TYPES}
         self.links: dict[tuple[str, str, str], dict[str, bool]] = {}  # (from type, from id, to type) -> {to id: primary}
         self.owners: list[dict[str, Any]] = []
         self.pipelines: list[dict[str, Any]] = [default_pipeline()]
-        self.requests: list[Seen] = []
-        self.faults: list[Fault] = []
-        self.hanging = threading.Event()  # set while a request hangs
-        self._release = threading.Event()
         self._next_id = 1000
-        self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._sockets: set[Any] = set()
-
-    # ---- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> FakeHubSpot:
-        fake = self
-
-        class Handler(_Handler):
-            hub = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            for sock in list(self._sockets):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
 
     # ---- data -----------------------------------------------------------------------------------
 
@@ -197,38 +136,31 @@ class FakeHubSpot:
     def live(self, object_type: str) -> list[FakeObject]:
         return [o for o in self.objects[object_type].values() if o.archived_at is None]
 
-    # ---- faults ---------------------------------------------------------------------------------
-
-    def fail(
-        self, *, path: str = "", method: str | None = None, after: int = 0, times: int | None = 1,
-        status: int | None = None, drop: bool = False, hang: bool = False, headers: dict[str, str] | None = None,
-        body: dict[str, Any] | None = None,
-    ) -> Fault:
-        fault = Fault(path, method, after, times, status, drop, hang, dict(headers or {}), body)
-        with self._lock:
-            self.faults.append(fault)
-        return fault
-
-    def recover(self) -> None:
-        with self._lock:
-            self.faults.clear()
-        self._release.set()
-
-    def _fault_for(self, method: str, path: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.path in path and (fault.method is None or fault.method == method):
-                    fault.seen += 1
-                    if fault.seen > fault.after and (fault.times is None or fault.fired < fault.times):
-                        fault.fired += 1
-                        return fault
-        return None
-
     # ---- what the client sent ------------------------------------------------------------------
 
     def searches(self, object_type: str | None = None) -> list[dict[str, Any]]:
         return [s.body for s in self.requests if s.method == "POST" and s.path.endswith("/search")
                 and (object_type is None or s.path == f"/crm/v3/objects/{object_type}/search")]
+
+    # ---- the wire -------------------------------------------------------------------------------
+
+    def authenticate(self, seen: Seen, raw_query: str) -> Reply | None:
+        if seen.headers.get("authorization") != f"Bearer {self.token}":
+            return 401, error("INVALID_AUTHENTICATION", "Authentication credentials not found."), {}
+        return None
+
+    def route(self, seen: Seen) -> Reply:
+        try:
+            status, out = self.handle(seen.method, seen.path, seen.query, seen.body)
+        except ApiError as exc:
+            status, out = exc.status, exc.body
+        return status, out, {}
+
+    def fault_body(self, status: int) -> Any:
+        return _fault_body(status)
+
+    def fault_payload(self, fault: Fault) -> Any:
+        return fault.body or self.fault_body(fault.status)
 
     # ---- the API --------------------------------------------------------------------------------
 
@@ -416,76 +348,6 @@ def _matches(obj: FakeObject, filters: list[dict[str, Any]]) -> bool:
 
 def _coerce(like: Any, value: Any) -> Any:
     return parse_ms(str(value)) if isinstance(like, int) and not str(value).lstrip("-").isdigit() else int(value)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    hub: FakeHubSpot
-
-    def setup(self) -> None:
-        super().setup()
-        # headers and body go out in two writes: without this, Nagle + delayed ACK add 40 ms to a response
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.hub._sockets.add(self.connection)
-
-    def finish(self) -> None:
-        self.hub._sockets.discard(self.connection)
-        super().finish()
-
-    def log_message(self, *args: Any) -> None:  # quiet
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._serve("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._serve("POST")
-
-    def _serve(self, method: str) -> None:
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        seen = Seen(method, parts.path, parse_qs(parts.query), body, time.monotonic())
-        self.hub.requests.append(seen)
-        fault = self.hub._fault_for(method, parts.path)
-        if fault is not None and fault.hang:
-            self.hub.hanging.set()
-            self.hub._release.wait(60)
-            fault = None if fault.status is None and not fault.drop else fault
-        if fault is not None and fault.drop:
-            seen.status = -1
-            self.close_connection = True
-            return
-        if fault is not None and fault.status is not None:
-            self._send(fault.status, fault.body or _fault_body(fault.status), fault.headers, seen)
-            return
-        if self.headers.get("Authorization") != f"Bearer {self.hub.token}":
-            body401 = error("INVALID_AUTHENTICATION", "Authentication credentials not found.")
-            self._send(401, body401, {}, seen)
-            return
-        try:
-            status, out = self.hub.handle(method, parts.path, seen.query, body)
-        except ApiError as exc:
-            status, out = exc.status, exc.body
-        self._send(status, out, {}, seen)
-
-    def _send(self, status: int, body: Any, headers: dict[str, str], seen: Seen) -> None:
-        seen.status = status
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json;charset=utf-8")
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        try:
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client went away (killed, timed out)
-            self.close_connection = True
 
 
 def _fault_body(status: int) -> dict[str, Any]:

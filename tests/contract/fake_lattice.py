@@ -17,7 +17,7 @@ from typing import Any
 from connectors.registry import KINDS
 from core import pipelines
 from core.crypto import SecretBox
-from tests.contract.fake_netsuite import Reply, Seen, WireFake
+from tests.contract.fake_server import Reply, Seen, WireFake
 
 LIMIT_DEFAULT, LIMIT_MAX = 10, 100
 EPOCH = 1_704_067_200  # 2024-01-01T00:00:00Z

@@ -1,5 +1,5 @@
 """A local NetSuite (SuiteTalk REST SuiteQL) speaking the documented shapes (../shared/reference/netsuite.md),
-on 127.0.0.1; and ``WireFake``, the small vendor-server base the Lattice and Apollo fakes reuse.
+on 127.0.0.1, on the shared ``WireFake`` base (fake_server.py).
 
 The SuiteQL endpoint really runs the query: the account's tables live in SQLite and the statement is
 translated only where SuiteQL and SQLite differ (``BUILTIN.DF(x.col)`` reads a stored display value,
@@ -19,16 +19,10 @@ import hashlib
 import hmac
 import json
 import re
-import socket
 import sqlite3
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote
 
 from sqlalchemy import select
 
@@ -37,190 +31,7 @@ from core import pipelines
 from core.crypto import SecretBox
 from core.db import models as m
 from core.ingest import ingest_records
-
-# ---- the generic wire server ----------------------------------------------------------------------------
-
-
-@dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: Any
-    headers: dict[str, str]
-    at: float
-    status: int = 0
-
-
-@dataclass
-class Fault:
-    path: str  # a substring of the path ("" for every request)
-    method: str | None
-    after: int  # matching requests let through first
-    times: int | None  # None: forever
-    status: int | None = None
-    drop: bool = False
-    hang: bool = False
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    when: Callable[[Seen], bool] | None = None  # e.g. only SuiteQL queries on invoices
-    seen: int = 0
-    fired: int = 0
-
-
-Reply = tuple[int, Any, dict[str, str]]
-
-
-class WireFake:
-    """A vendor API on 127.0.0.1: real HTTP/1.1 (keep-alive), a log of every request, faults at the wire
-    (a status after N matching requests, once or forever; a dropped connection; a hang to kill a client in).
-    Subclasses implement ``authenticate`` and ``route``."""
-
-    content_type = "application/json"
-
-    def __init__(self) -> None:
-        self.requests: list[Seen] = []
-        self.faults: list[Fault] = []
-        self.hanging = threading.Event()
-        self._release = threading.Event()
-        self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._sockets: set[Any] = set()
-
-    def start(self):  # noqa: ANN201 - returns the subclass
-        fake = self
-
-        class Handler(_Handler):
-            vendor = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            for sock in list(self._sockets):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
-
-    def fail(
-        self, *, path: str = "", method: str | None = None, after: int = 0, times: int | None = 1,
-        status: int | None = None, drop: bool = False, hang: bool = False, headers: dict[str, str] | None = None,
-        body: Any = None, when: Callable[[Seen], bool] | None = None,
-    ) -> Fault:
-        fault = Fault(path, method, after, times, status, drop, hang, dict(headers or {}), body, when)
-        with self._lock:
-            self.faults.append(fault)
-        return fault
-
-    def recover(self) -> None:
-        with self._lock:
-            self.faults.clear()
-        self._release.set()
-
-    def _fault_for(self, seen: Seen) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.path in seen.path and fault.method in (None, seen.method) and (
-                    fault.when is None or fault.when(seen)
-                ):
-                    fault.seen += 1
-                    if fault.seen > fault.after and (fault.times is None or fault.fired < fault.times):
-                        fault.fired += 1
-                        return fault
-        return None
-
-    # ---- what a vendor fills in -------------------------------------------------------------------------
-
-    def authenticate(self, seen: Seen, raw_query: str) -> Reply | None:
-        """None when the request's credentials are good, else the refusal."""
-        raise NotImplementedError
-
-    def route(self, seen: Seen) -> Reply:
-        raise NotImplementedError
-
-    def fault_body(self, status: int) -> Any:
-        return {"error": f"status {status}"}
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    vendor: WireFake
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle + delayed-ACK stall
-        self.vendor._sockets.add(self.connection)
-
-    def finish(self) -> None:
-        self.vendor._sockets.discard(self.connection)
-        super().finish()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._serve("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._serve("POST")
-
-    def _serve(self, method: str) -> None:
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        seen = Seen(method, parts.path, parse_qs(parts.query, keep_blank_values=True), body, headers, time.monotonic())
-        vendor = self.vendor
-        with vendor._lock:
-            vendor.requests.append(seen)
-        fault = vendor._fault_for(seen)
-        if fault is not None and fault.hang:
-            vendor.hanging.set()
-            vendor._release.wait(60)
-            fault = None if fault.status is None and not fault.drop else fault
-        if fault is not None and fault.drop:
-            seen.status = -1
-            self.close_connection = True
-            return
-        if fault is not None and fault.status is not None:
-            self._send(fault.status, fault.body if fault.body is not None else vendor.fault_body(fault.status),
-                       fault.headers, seen)
-            return
-        with vendor._lock:
-            refused = vendor.authenticate(seen, parts.query)
-            status, out, extra = refused if refused is not None else vendor.route(seen)
-        self._send(status, out, extra, seen)
-
-    def _send(self, status: int, body: Any, headers: dict[str, str], seen: Seen) -> None:
-        seen.status = status
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", self.vendor.content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        try:
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
+from tests.contract.fake_server import Reply, Seen, WireFake
 
 # ---- NetSuite -----------------------------------------------------------------------------------------
 

@@ -17,16 +17,15 @@ from __future__ import annotations
 import json
 import random
 import re
-import socket
-import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
+
+from tests.contract.fake_server import Reply, WireFake
+from tests.contract.fake_server import Seen as WireSeen
 
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 VERSIONS = ["57.0", "58.0", "59.0", "60.0", "61.0", "62.0"]
@@ -262,38 +261,22 @@ TYPE_NAMES = {"datetime": "dateTime", "date": "date", "bool": "boolean", "number
 
 
 @dataclass
-class Seen:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: dict[str, str]
-    body: str
-    at: float
-    status: int = 0
+class Seen(WireSeen):
+    body: str  # the raw text
 
     @property
     def soql(self) -> str | None:
         return (self.query.get("q") or [None])[0]
 
 
-@dataclass
-class Fault:
-    path: str
-    after: int
-    times: int | None
-    status: int | None = None
-    body: Any = None
-    headers: dict[str, str] = field(default_factory=dict)
-    drop: bool = False
-    hang: bool = False
-    when: Callable[[Seen], bool] | None = None
-    seen: int = 0
-    fired: int = 0
+class FakeSalesforce(WireFake):
+    content_type = "application/json;charset=UTF-8"
+    keep_blank_values = False
+    seen_type = Seen
 
-
-class FakeSalesforce:
     def __init__(self, *, token: str = "00DRO0000000fake!AQ0AQ-fake-access-token-0123456789", batch: int = BATCH_MAX,
                  multi_currency: bool = False) -> None:
+        super().__init__()
         self.token = token
         self.batch = batch
         self.schema = _schema()
@@ -305,47 +288,11 @@ class FakeSalesforce:
         self.rows: dict[str, dict[str, dict[str, Any]]] = {name: {} for name in self.schema}
         self.deleted_log: list[tuple[str, str, datetime]] = []
         self.locators: dict[str, tuple[list[dict[str, Any]], str]] = {}
-        self.requests: list[Seen] = []
-        self.faults: list[Fault] = []
         self.api_used = 0
         self.api_allocation = 100_000
         self.refresh_token: str | None = None
         self.client_id: str | None = None
-        self.hanging = threading.Event()
-        self._release = threading.Event()
         self._counter = 0
-        self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._sockets: set[Any] = set()
-
-    # ---- lifecycle ----------------------------------------------------------------------------------
-
-    def start(self) -> FakeSalesforce:
-        fake = self
-
-        class Handler(_Handler):
-            org = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            for sock in list(self._sockets):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
 
     # ---- data ---------------------------------------------------------------------------------------
 
@@ -410,37 +357,37 @@ class FakeSalesforce:
 
     # ---- faults -------------------------------------------------------------------------------------
 
-    def fail(self, *, path: str = "", after: int = 0, times: int | None = 1, status: int | None = None,
-             body: Any = None, headers: dict[str, str] | None = None, drop: bool = False, hang: bool = False,
-             when: Callable[[Seen], bool] | None = None) -> Fault:
-        fault = Fault(path, after, times, status, body, dict(headers or {}), drop, hang, when)
-        with self._lock:
-            self.faults.append(fault)
-        return fault
-
-    def recover(self) -> None:
-        with self._lock:
-            self.faults.clear()
-        self._release.set()
-
     def expire_locators(self) -> None:
         with self._lock:
             self.locators.clear()
-
-    def _fault_for(self, seen: Seen) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.path in seen.path and (fault.when is None or fault.when(seen)):
-                    fault.seen += 1
-                    if fault.seen > fault.after and (fault.times is None or fault.fired < fault.times):
-                        fault.fired += 1
-                        return fault
-        return None
 
     # ---- what the client sent ---------------------------------------------------------------------
 
     def queries(self, sobject: str | None = None) -> list[Seen]:
         return [s for s in self.requests if s.soql and (sobject is None or re.search(rf"\bFROM {sobject}\b", s.soql))]
+
+    # ---- the wire -----------------------------------------------------------------------------------
+
+    def parse_body(self, raw: bytes) -> str:
+        return raw.decode("utf-8", "replace") if raw else ""
+
+    def authenticate(self, seen: Seen, raw_query: str) -> Reply | None:
+        return None  # ``handle`` checks the session (the token endpoint takes none)
+
+    def route(self, seen: Seen) -> Reply:
+        try:
+            status, out = self.handle(seen)
+        except SfError as exc:
+            status, out = exc.status, exc.body()
+        return status, out, {}
+
+    def fault_body(self, status: int) -> Any:
+        return _fault_body(status)
+
+    def response_headers(self) -> dict[str, str]:
+        with self._lock:
+            self.api_used += 1
+            return {"Sforce-Limit-Info": f"api-usage={self.api_used}/{self.api_allocation}"}
 
     # ---- the API ------------------------------------------------------------------------------------
 
@@ -665,75 +612,6 @@ def _wire(value: Any) -> Any:
 
 def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, "") if value is None else (1, value)  # ASC puts nulls first (SOQL's default)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    org: FakeSalesforce
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.org._sockets.add(self.connection)
-
-    def finish(self) -> None:
-        self.org._sockets.discard(self.connection)
-        super().finish()
-
-    def log_message(self, *args: Any) -> None:  # quiet
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._serve("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._serve("POST")
-
-    def _serve(self, method: str) -> None:
-        parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length).decode("utf-8", "replace") if length else ""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        seen = Seen(method, parts.path, parse_qs(parts.query), headers, body, time.monotonic())
-        org = self.org
-        org.requests.append(seen)
-        fault = org._fault_for(seen)
-        if fault is not None and fault.hang:
-            org.hanging.set()
-            org._release.wait(60)
-            fault = None if fault.status is None and not fault.drop else fault
-        if fault is not None and fault.drop:
-            seen.status = -1
-            self.close_connection = True
-            return
-        if fault is not None and fault.status is not None:
-            self._send(fault.status, fault.body if fault.body is not None else _fault_body(fault.status),
-                       fault.headers, seen)
-            return
-        try:
-            status, out = org.handle(seen)
-        except SfError as exc:
-            status, out = exc.status, exc.body()
-        self._send(status, out, {}, seen)
-
-    def _send(self, status: int, body: Any, headers: dict[str, str], seen: Seen) -> None:
-        seen.status = status
-        org = self.org
-        with org._lock:
-            org.api_used += 1
-            usage = f"api-usage={org.api_used}/{org.api_allocation}"
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json;charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("Sforce-Limit-Info", usage)
-        for key, value in headers.items():
-            self.send_header(key, value)
-        try:
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
 
 
 # ---- a believable org ---------------------------------------------------------------------------------

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
-import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.contract.fake_server import FakeHandler, FakeServer
 
 HISTORY_LIMIT_MAX = 999
 LIST_LIMIT_MAX = 1000
@@ -57,8 +56,9 @@ class Fault:
     fired: int = 0
 
 
-class FakeSlack:
+class FakeSlack(FakeServer):
     def __init__(self, *, token: str = "xoxb-1111-2222-fakeslacktoken") -> None:
+        super().__init__()
         self.token = token
         self.team = {"id": "T012AB3C4", "name": "PayReady"}
         self.bot_user = "U0BOTSOPHIA"
@@ -67,43 +67,13 @@ class FakeSlack:
         self.messages: dict[str, dict[str, dict[str, Any]]] = {}  # channel -> ts -> message
         self.kicked: set[str] = set()  # channels listed as joined whose history answers not_in_channel
         self.scopes_missing: set[str] = set()  # methods answering missing_scope
-        self.requests: list[Seen] = []
-        self.faults: list[Fault] = []
-        self.hanging = threading.Event()
-        self._release = threading.Event()
-        self._lock = threading.RLock()
         self._n = 0
-        self._server: ThreadingHTTPServer | None = None
-        self._sockets: set[Any] = set()
 
     # ---- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> FakeSlack:
-        fake = self
-
-        class Handler(_Handler):
-            slack = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/api"
-
-    def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            for sock in list(self._sockets):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+        return f"{super().url}/api"
 
     # ---- data -----------------------------------------------------------------------------------
 
@@ -201,25 +171,10 @@ class FakeSlack:
         self, *, method: str = "", after: int = 0, times: int | None = 1, status: int | None = None,
         error: str | None = None, drop: bool = False, hang: bool = False, headers: dict[str, str] | None = None,
     ) -> Fault:
-        fault = Fault(method, after, times, status, error, drop, hang, dict(headers or {}))
-        with self._lock:
-            self.faults.append(fault)
-        return fault
-
-    def recover(self) -> None:
-        with self._lock:
-            self.faults.clear()
-        self._release.set()
+        return self.add_fault(Fault(method, after, times, status, error, drop, hang, dict(headers or {})))
 
     def _fault_for(self, method: str) -> Fault | None:
-        with self._lock:
-            for fault in self.faults:
-                if fault.method in ("", method):
-                    fault.seen += 1
-                    if fault.seen > fault.after and (fault.times is None or fault.fired < fault.times):
-                        fault.fired += 1
-                        return fault
-        return None
+        return self._next_fault(lambda fault: fault.method in ("", method))
 
     def calls(self, method: str) -> list[Seen]:
         return [s for s in self.requests if s.method == method]
@@ -357,32 +312,13 @@ def _offset_page(items: list[dict[str, Any]], args: dict[str, str], limit_max: i
     return [dict(i) for i in page], nxt
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    slack: FakeSlack
+class _Handler(FakeHandler):
+    vendor: FakeSlack
 
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.slack._sockets.add(self.connection)
-
-    def finish(self) -> None:
-        self.slack._sockets.discard(self.connection)
-        super().finish()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._serve()
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._serve()
-
-    def _serve(self) -> None:
+    def _serve(self, verb: str) -> None:  # every Slack method is a path; GET and POST alike
+        slack = self.vendor
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length).decode() if length else ""
+        raw = self.read_body().decode()
         args = {k: v[0] for k, v in parse_qs(parts.query).items()}
         if raw and (self.headers.get("Content-Type") or "").startswith("application/json"):
             args.update({k: str(v) for k, v in json.loads(raw).items()})
@@ -390,15 +326,13 @@ class _Handler(BaseHTTPRequestHandler):
             args.update({k: v[0] for k, v in parse_qs(raw).items()})
         method = parts.path.removeprefix("/api/")
         seen = Seen(method, args, time.monotonic())
-        self.slack.requests.append(seen)
-        fault = self.slack._fault_for(method)
+        slack.requests.append(seen)
+        fault = slack._fault_for(method)
         if fault is not None and fault.hang:
-            self.slack.hanging.set()
-            self.slack._release.wait(60)
+            self.hang()
             fault = None if fault.status is None and fault.error is None and not fault.drop else fault
         if fault is not None and fault.drop:
-            seen.status = -1
-            self.close_connection = True
+            self.drop(seen)
             return
         if fault is not None and fault.status is not None:
             if fault.status == 429:
@@ -410,23 +344,16 @@ class _Handler(BaseHTTPRequestHandler):
         if fault is not None and fault.error is not None:
             self._send(200, json.dumps(err(fault.error)), fault.headers, seen, fault.error)
             return
-        out = self.slack.handle(method, args, self.headers.get("Authorization"))
+        out = slack.handle(method, args, self.headers.get("Authorization"))
         self._send(200, json.dumps(out), {}, seen, None if out.get("ok") else out.get("error"))
 
     def _send(self, status: int, body: str, headers: dict[str, str], seen: Seen, error: str | None,
               content_type: str = "application/json; charset=utf-8") -> None:
         seen.status, seen.error = status, error
-        data = body.encode()
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for key, value in headers.items():
-            self.send_header(key, value)
-        try:
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
+        self.send_data(status, body.encode(), content_type, headers)
+
+
+FakeSlack.handler = _Handler
 
 
 # ---- a believable workspace ----------------------------------------------------------------------

@@ -4,31 +4,20 @@ connectors add/test, sync --json, runs; a wrong secret gives one clear line and 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from tests.conftest import TEST_SECRET
 from tests.contract.fake_gong import FakeGong, populate
+from tests.contract.helpers import cli_env, sophia
 from tests.contract.test_gong_sync import PAGE, TEST_SETTINGS, start_date
 
 CALLS = 6
 
 
-def sophia(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli.main", *args], env=env, capture_output=True, text=True, timeout=120
-    )
-
-
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")}
-    return {**base, "SOPHIA_DATA_DIR": str(tmp_path / "data"), "SOPHIA_SECRET_KEY": TEST_SECRET,
-            "SOPHIA_ADMIN_PASSWORD": "admin-password-1"}
+    return cli_env(tmp_path)
 
 
 @pytest.fixture

@@ -14,22 +14,15 @@ import pytest
 from connectors.registry import KINDS
 
 from core.runtime import open_runtime, prepare
-from tests.conftest import TEST_SECRET, make_settings
+from tests.conftest import make_settings
 from tests.contract.fake_hubspot import FakeHubSpot
+from tests.contract.helpers import cli_env, sophia
 from tests.contract.hubspot_utils import TEST_SETTINGS, add_hubspot, snapshot, sync
-
-
-def sophia(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "app.cli.main", *args], env=env, capture_output=True, text=True, timeout=120
-    )
 
 
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")}
-    return {**base, "SOPHIA_DATA_DIR": str(tmp_path / "data"), "SOPHIA_SECRET_KEY": TEST_SECRET,
-            "SOPHIA_ADMIN_PASSWORD": "admin-password-1"}
+    return cli_env(tmp_path)
 
 
 def settings_args(fake: FakeHubSpot) -> list[str]:
