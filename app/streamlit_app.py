@@ -32,13 +32,14 @@ if identity is not None:
 
 dashboard = st.Page(PAGES_DIR / "dashboard.py", title="Dashboard", icon=":material/monitoring:", default=True)
 admin = st.Page(PAGES_DIR / "admin.py", title="Admin", icon=":material/admin_panel_settings:")
+search = st.Page(PAGES_DIR / "search.py", title="Search", icon=":material/search:")
 connectors = st.Page(PAGES_DIR / "connectors.py", title="Connectors", icon=":material/cable:")
 
 if identity is None:
     # Signed out, the form is drawn above. The pages stay registered (a deep link keeps its URL for
     # after sign-in instead of "page not found") but hidden, and none of them runs.
     st.set_page_config(initial_sidebar_state="collapsed")
-    st.navigation([dashboard, admin, connectors], position="hidden")
+    st.navigation([dashboard, search, admin, connectors], position="hidden")
     st.stop()
 
-st.navigation([dashboard, admin, connectors] if identity.can("admin") else [dashboard]).run()
+st.navigation([dashboard, search, admin, connectors] if identity.can("admin") else [dashboard, search]).run()

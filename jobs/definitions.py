@@ -76,3 +76,37 @@ def sync_due_connectors() -> None:
                 log.warning("scheduled sync could not run", connector=name, error=str(exc)[:300])
     finally:
         bus.close()
+
+
+@job
+def sync_vector_indexes() -> None:
+    """Push chunk changes to every enabled vector backend. One that is down records its error (shown by
+    `sophia index status`) and catches up on a later run; ingestion never waits for it."""
+    from core.search.backends.registry import make_backends
+    from core.search.sync import sync_all
+
+    rt = get_runtime()
+    backends = make_backends(rt.settings)
+    try:
+        for report in sync_all(runtime=rt, backends=backends):
+            if report.error:
+                log.warning("vector index behind", backend=report.backend, pending=report.pending, error=report.error)
+            elif report.upserted or report.deleted:
+                log.info("vector index synced", backend=report.backend, upserted=report.upserted,
+                         deleted=report.deleted, pending=report.pending)
+    finally:
+        for backend in backends:
+            backend.close()
+
+
+@job
+def index_records() -> None:
+    """Bring search documents and chunks up to date with the records (unchanged ones cost no embedding),
+    then push the chunk changes to the vector backends."""
+    from core.search.embeddings import make_embedder
+    from core.search.indexing import index_records as run_index
+
+    rt = get_runtime()
+    result = run_index(runtime=rt, embedder=make_embedder(rt.settings))
+    log.info("search index updated", **result.as_dict())
+    sync_vector_indexes()

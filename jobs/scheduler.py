@@ -30,7 +30,9 @@ class JobSpec:
 JOBS = (
     JobSpec("heartbeat", "jobs.definitions:heartbeat", 30, "scheduler liveness"),
     JobSpec("sync_due_connectors", "jobs.definitions:sync_due_connectors", 60, "sync connectors whose interval passed"),
+    JobSpec("index_records", "jobs.definitions:index_records", 120, "index new and changed records for search"),
     JobSpec("housekeeping", "jobs.definitions:housekeeping", 600, "expire cache entries, trim the event bus"),
+    JobSpec("sync_vector_indexes", "jobs.definitions:sync_vector_indexes", 30, "push chunk changes to the vector backends"),
 )
 
 

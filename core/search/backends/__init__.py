@@ -1,0 +1,1 @@
+"""Vector backends behind one interface; the chunks table is the truth they are synced from."""

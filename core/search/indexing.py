@@ -1,0 +1,391 @@
+"""Documents into the chunks table: chunked, embedded, and logged for the vector backends.
+
+``index_records`` builds the documents of the ingested records (``core.search.documents``) and brings the
+``documents``/``chunks`` tables in line with them:
+
+- an unchanged document (same content hash, every chunk embedded by the current model) does no work;
+- a changed one is rewritten and its chunks replaced position by position (a chunk whose text did not
+  change keeps its row and its vector);
+- a document whose record is gone is deleted with its chunks.
+
+Text is embedded once: a chunk whose text (by content hash) is already stored with a vector of the current
+model reuses that vector, and identical texts in one batch are embedded once. Embedding happens outside
+any transaction; each batch is then written in one short transaction together with its ``chunk_changes``
+rows (op ``u`` for a chunk inserted or updated, ``d`` for one deleted), which the vector backends consume.
+
+Changing the embedding model (an embedder whose ``model_name`` differs from the one stored with the
+chunks) re-embeds every chunk on the next run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.db.models import Chunk, ChunkChange, Document
+from core.db.types import utcnow
+from core.search.documents import RECORD_TABLES, DocumentIn, build_documents, chunk_hash
+
+if TYPE_CHECKING:
+    from core.runtime import Runtime
+    from core.search.embeddings import Embedder
+
+__all__ = ["IndexResult", "delete_documents", "index_documents", "index_records", "reembed_stale"]
+
+Progress = Callable[[int, int, str], None]
+
+#: Chunks embedded and then written in one transaction: the embedder sorts the texts of one call by length
+#: (padding is most of its cost) within windows of 4,096, so a batch this size pads as little as one call
+#: over everything; writing 4,096 chunks is a transaction of well under a second.
+BATCH_CHUNKS = 4096
+IN_CHUNK = 500  # ids per IN (...): well under SQLite's variable limit
+
+
+@dataclass
+class IndexResult:
+    documents_seen: int = 0
+    documents_added: int = 0
+    documents_updated: int = 0
+    documents_unchanged: int = 0
+    documents_deleted: int = 0
+    chunks_written: int = 0  # inserted or updated
+    chunks_deleted: int = 0
+    chunks_embedded: int = 0  # texts that went through the model
+    chunks_reused: int = 0  # vectors reused from stored chunks with the same text
+    seconds: float = 0.0
+    document_ids: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {k: v for k, v in self.__dict__.items() if k != "document_ids"}
+
+
+def _vec_bytes(v: np.ndarray) -> bytes:
+    return np.asarray(v, dtype="<f4").tobytes()
+
+
+def _in_chunks(values: Sequence, n: int = IN_CHUNK) -> Iterable[Sequence]:
+    for i in range(0, len(values), n):
+        yield values[i : i + n]
+
+
+# ---- the public entry points ----------------------------------------------------------------------------
+
+
+def index_records(
+    *,
+    runtime: Runtime,
+    embedder: Embedder,
+    entities: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> IndexResult:
+    """Bring the documents and chunks of these entities' records (all by default) up to date."""
+    started = time.monotonic()
+    result = IndexResult()
+    reembed_stale(runtime=runtime, embedder=embedder, progress=progress, result=result)
+    with runtime.session() as session:
+        built = list(build_documents(session=session, entities=entities))
+        tables = sorted({RECORD_TABLES[e] for e in (entities or RECORD_TABLES)})
+        existing = {
+            (src, ext): (id_, h)
+            for id_, src, ext, h in session.execute(
+                select(Document.id, Document.source, Document.external_id, Document.content_hash).where(
+                    Document.record_table.in_(tables)
+                )
+            )
+        }
+    seen: set[tuple[str, str]] = set()
+    changed: list[DocumentIn] = []
+    for _, doc in built:
+        if doc.key in seen:
+            continue
+        seen.add(doc.key)
+        known = existing.get(doc.key)
+        if known is not None and known[1] == doc.content_hash:
+            result.documents_unchanged += 1
+            result.document_ids[doc.key] = known[0]
+        else:
+            changed.append(doc)
+    result.documents_seen = len(seen)
+    gone = [id_ for key, (id_, _) in existing.items() if key not in seen]
+    _write_changed(runtime, embedder, changed, {k: v[0] for k, v in existing.items()}, result, progress)
+    if gone:
+        with runtime.session() as session:
+            _delete_documents(session, gone, result)
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def index_documents(
+    *,
+    runtime: Runtime,
+    embedder: Embedder,
+    documents: Sequence[DocumentIn],
+    progress: Progress | None = None,
+) -> IndexResult:
+    """Add or update documents that are not records (imported files); unchanged ones do no work."""
+    started = time.monotonic()
+    result = IndexResult()
+    reembed_stale(runtime=runtime, embedder=embedder, progress=progress, result=result)
+    unique = list({d.key: d for d in documents}.values())
+    keys = {d.key for d in unique}
+    existing: dict[tuple[str, str], tuple[int, str]] = {}
+    with runtime.session() as session:
+        for source in {k[0] for k in keys}:
+            exts = [k[1] for k in keys if k[0] == source]
+            for part in _in_chunks(exts):
+                for id_, ext, h in session.execute(
+                    select(Document.id, Document.external_id, Document.content_hash).where(
+                        Document.source == source, Document.external_id.in_(part)
+                    )
+                ):
+                    existing[(source, ext)] = (id_, h)
+    changed = []
+    for doc in unique:
+        known = existing.get(doc.key)
+        if known is not None and known[1] == doc.content_hash:
+            result.documents_unchanged += 1
+            result.document_ids[doc.key] = known[0]
+        else:
+            changed.append(doc)
+    result.documents_seen = len(unique)
+    _write_changed(runtime, embedder, changed, {k: v[0] for k, v in existing.items()}, result, progress)
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def delete_documents(*, session: Session, document_ids: Sequence[int]) -> IndexResult:
+    """Delete documents and their chunks, logging each chunk's deletion (no commit)."""
+    result = IndexResult()
+    _delete_documents(session, list(document_ids), result)
+    return result
+
+
+def reembed_stale(
+    *, runtime: Runtime, embedder: Embedder, progress: Progress | None = None, result: IndexResult | None = None
+) -> int:
+    """Re-embed every chunk whose vector is missing or comes from another model; returns how many."""
+    result = result if result is not None else IndexResult()
+    model = embedder.model_name
+    stale_filter = or_(Chunk.embedding_model.is_(None), Chunk.embedding_model != model, Chunk.embedding.is_(None))
+    with runtime.session() as session:
+        total = session.scalar(select(func.count()).select_from(Chunk).where(stale_filter)) or 0
+    if not total:
+        return 0
+    done = 0
+    last_id = 0
+    while True:
+        with runtime.session() as session:
+            rows = session.execute(
+                select(Chunk.id, Chunk.text).where(stale_filter, Chunk.id > last_id).order_by(Chunk.id).limit(BATCH_CHUNKS)
+            ).all()
+        if not rows:
+            break
+        last_id = rows[-1][0]
+        vectors = _embed_unique(embedder, [t for _, t in rows], result, progress, done, total, "re-embedding")
+        now = utcnow()
+        with runtime.session() as session:
+            session.execute(
+                update(Chunk),
+                [{"id": cid, "embedding": _vec_bytes(v), "embedding_model": model, "updated_at": now}
+                 for (cid, _), v in zip(rows, vectors, strict=True)],
+            )
+            _log(session, [cid for cid, _ in rows], "u")
+        done += len(rows)
+        result.chunks_written += len(rows)
+    return done
+
+
+# ---- the write path -------------------------------------------------------------------------------------
+
+
+def _embed_unique(
+    embedder: Embedder,
+    texts: Sequence[str],
+    result: IndexResult,
+    progress: Progress | None,
+    done_before: int,
+    total: int,
+    label: str,
+) -> np.ndarray:
+    """Vectors for ``texts``, embedding each distinct text once."""
+    order: dict[str, int] = {}
+    for t in texts:
+        order.setdefault(t, len(order))
+    unique = list(order)
+
+    def report(done: int, _total: int) -> None:
+        if progress is not None:
+            progress(min(total, done_before + round(done * len(texts) / max(1, len(unique)))), total, label)
+
+    vectors = embedder.embed(unique, progress=report) if unique else np.empty((0, embedder.dim), np.float32)
+    result.chunks_embedded += len(unique)
+    return vectors[[order[t] for t in texts]] if texts else vectors
+
+
+def _batches(docs: Sequence[DocumentIn]) -> Iterable[list[DocumentIn]]:
+    batch: list[DocumentIn] = []
+    size = 0
+    for doc in docs:
+        if batch and size + len(doc.chunks) > BATCH_CHUNKS:
+            yield batch
+            batch, size = [], 0
+        batch.append(doc)
+        size += len(doc.chunks)
+    if batch:
+        yield batch
+
+
+def _write_changed(
+    runtime: Runtime,
+    embedder: Embedder,
+    changed: Sequence[DocumentIn],
+    existing_ids: dict[tuple[str, str], int],
+    result: IndexResult,
+    progress: Progress | None,
+) -> None:
+    total = sum(len(d.chunks) for d in changed)
+    done = 0
+    model = embedder.model_name
+    for batch in _batches(changed):
+        texts = [c for d in batch for c in d.chunks]
+        hashes = [chunk_hash(t) for t in texts]
+        # 1. vectors: reuse what is stored for the same text and model, embed the rest (no transaction open)
+        with runtime.session() as session:
+            stored = _stored_vectors(session, sorted(set(hashes)), model)
+        missing = [t for t, h in zip(texts, hashes, strict=True) if h not in stored]
+        result.chunks_reused += len(texts) - len(missing)
+        fresh = _embed_unique(embedder, missing, result, progress, done, total, "embedding")
+        fresh_by_hash = {chunk_hash(t): _vec_bytes(v) for t, v in zip(missing, fresh, strict=True)}
+        vectors = [stored.get(h) or fresh_by_hash[h] for h in hashes]
+        # 2. one short transaction: documents, chunks, and the change log
+        with runtime.session() as session:
+            _write_batch(session, batch, hashes, vectors, model, existing_ids, result)
+        done += len(texts)
+        if progress is not None:
+            progress(done, total, "writing")
+
+
+def _stored_vectors(session: Session, hashes: Sequence[str], model: str) -> dict[str, bytes]:
+    found: dict[str, bytes] = {}
+    for part in _in_chunks(hashes):
+        for h, emb in session.execute(
+            select(Chunk.content_hash, Chunk.embedding).where(
+                Chunk.content_hash.in_(part), Chunk.embedding_model == model, Chunk.embedding.is_not(None)
+            )
+        ):
+            found.setdefault(h, emb)
+    return found
+
+
+def _doc_row(doc: DocumentIn) -> dict:
+    return {
+        "source": doc.source, "external_id": doc.external_id, "type": doc.type, "title": doc.title[:512],
+        "text": doc.text, "account_id": doc.account_id, "author": doc.author, "owner": doc.owner,
+        "occurred_at": doc.occurred_at, "min_role": doc.min_role, "url": doc.url, "record_table": doc.record_table,
+        "record_id": doc.record_id, "content_hash": doc.content_hash,
+    }
+
+
+def _write_batch(
+    session: Session,
+    batch: Sequence[DocumentIn],
+    hashes: Sequence[str],
+    vectors: Sequence[bytes],
+    model: str,
+    existing_ids: dict[tuple[str, str], int],
+    result: IndexResult,
+) -> None:
+    now = utcnow()
+    # documents: update the known ones, insert the new ones (a document written meanwhile by another run
+    # is found by its key and updated instead)
+    new_docs = [d for d in batch if d.key not in existing_ids]
+    for part in _in_chunks(new_docs):
+        for d in part:
+            found = session.scalar(
+                select(Document.id).where(Document.source == d.source, Document.external_id == d.external_id)
+            )
+            if found is not None:
+                existing_ids[d.key] = found
+    updates = [d for d in batch if d.key in existing_ids]
+    inserts = [d for d in batch if d.key not in existing_ids]
+    if updates:
+        session.execute(
+            update(Document), [{"id": existing_ids[d.key], **_doc_row(d), "updated_at": now} for d in updates]
+        )
+    if inserts:
+        rows = session.execute(
+            insert(Document).returning(Document.id, sort_by_parameter_order=True),
+            [{**_doc_row(d), "created_at": now, "updated_at": now} for d in inserts],
+        ).all()
+        for d, (id_,) in zip(inserts, rows, strict=True):
+            existing_ids[d.key] = id_
+    result.documents_updated += len(updates)
+    result.documents_added += len(inserts)
+
+    # chunks: position by position against what is stored
+    doc_ids = [existing_ids[d.key] for d in batch]
+    old: dict[int, dict[int, tuple[int, str, str | None]]] = {i: {} for i in doc_ids}
+    for part in _in_chunks(doc_ids):
+        for cid, did, pos, h, emb_model in session.execute(
+            select(Chunk.id, Chunk.document_id, Chunk.position, Chunk.content_hash, Chunk.embedding_model).where(
+                Chunk.document_id.in_(part)
+            )
+        ):
+            old[did][pos] = (cid, h, emb_model)
+    to_insert: list[dict] = []
+    to_update: list[dict] = []
+    touched: list[int] = []
+    removed: list[int] = []
+    i = 0
+    for d in batch:
+        did = existing_ids[d.key]
+        result.document_ids[d.key] = did
+        have = old[did]
+        for pos, text in enumerate(d.chunks):
+            h, vec = hashes[i], vectors[i]
+            i += 1
+            if pos in have:
+                cid, old_hash, old_model = have[pos]
+                touched.append(cid)  # metadata may have changed: the backends get it again
+                if old_hash != h or old_model != model:
+                    to_update.append({"id": cid, "text": text, "content_hash": h, "embedding": vec,
+                                      "embedding_model": model, "updated_at": now})
+            else:
+                to_insert.append({"document_id": did, "position": pos, "text": text, "content_hash": h,
+                                  "embedding": vec, "embedding_model": model, "created_at": now, "updated_at": now})
+        removed += [cid for pos, (cid, _, _) in have.items() if pos >= len(d.chunks)]
+    if removed:
+        for part in _in_chunks(removed):
+            session.execute(delete(Chunk).where(Chunk.id.in_(part)))
+        _log(session, removed, "d")
+        result.chunks_deleted += len(removed)
+    if to_update:
+        session.execute(update(Chunk), to_update)
+    if to_insert:
+        ids = session.execute(insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True), to_insert).scalars().all()
+        touched += list(ids)
+    _log(session, touched, "u")
+    result.chunks_written += len(to_update) + len(to_insert)
+
+
+def _delete_documents(session: Session, document_ids: list[int], result: IndexResult) -> None:
+    for part in _in_chunks(document_ids):
+        chunk_ids = list(session.scalars(select(Chunk.id).where(Chunk.document_id.in_(part))))
+        for cpart in _in_chunks(chunk_ids):
+            session.execute(delete(Chunk).where(Chunk.id.in_(cpart)))
+        _log(session, chunk_ids, "d")
+        session.execute(delete(Document).where(Document.id.in_(part)))
+        result.chunks_deleted += len(chunk_ids)
+        result.documents_deleted += len(part)
+
+
+def _log(session: Session, chunk_ids: Sequence[int], op: str) -> None:
+    if chunk_ids:
+        now = utcnow()
+        session.execute(insert(ChunkChange), [{"chunk_id": cid, "op": op, "at": now} for cid in chunk_ids])

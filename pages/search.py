@@ -1,0 +1,158 @@
+"""Search: one box over everything the business knows, filtered, with only what the user may see.
+
+Layout only: the query goes through core.search.service.search (the same call as `sophia search`),
+uploads through core.search.files.import_files (the same as `sophia ingest`)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+
+import streamlit as st
+
+from app import ui
+from app.auth import current_identity
+from core.errors import SophiaError
+from core.search import service
+from core.search.backends.registry import query_backend
+from core.search.embeddings import make_embedder
+from core.search.files import import_files
+from core.storage import make_object_store
+
+SOURCES = ["hubspot", "salesforce", "gong", "slack", "netsuite", "lattice", "apollo", "usergems", "platform", "file"]
+TYPES = ["call", "email", "meeting", "note", "task", "slack_thread", "invoice", "deal", "account", "review", "goal", "file"]
+UPLOAD_TYPES = ["txt", "md", "pdf", "docx", "csv"]
+EXAMPLES = ["customers unhappy about failed ACH payments", "INV-2026", "Yardi integration questions", "eviction"]
+
+
+@st.cache_resource(show_spinner=False)
+def _embedder():
+    return make_embedder(ui.runtime().settings)
+
+
+def _escape(snippet: str) -> str:
+    """Markdown-safe snippet that keeps the **bold** matches ($ would start LaTeX in Streamlit)."""
+    return snippet.replace("\\", "\\\\").replace("$", "\\$").replace("`", "\\`").replace("#", "\\#")
+
+
+def _filters() -> tuple[service.SearchFilters, int]:
+    c1, c2, c3, c4, c5 = st.columns([1.2, 1.2, 1.2, 1.4, 0.6])
+    sources = c1.multiselect("Source", SOURCES, placeholder="All sources", key="s_sources")
+    types = c2.multiselect("Type", TYPES, placeholder="All types", key="s_types")
+    account = c3.text_input("Account", placeholder="name or id", key="s_account").strip()
+    period = c4.date_input("Date range", value=(), max_value=date.today() + timedelta(days=365), key="s_dates")
+    limit = c5.selectbox("Show", [10, 20, 50], key="s_limit")
+    since, until = (period[0], period[-1]) if period else (None, None)
+    return service.SearchFilters(source=sources or None, type=types or None, account=account or None,
+                                 since=since, until=until), int(limit)
+
+
+def _result_card(hit: service.SearchHit) -> None:
+    with st.container(border=True):
+        top, more = st.columns([6, 1])
+        title = f"[{hit.title}]({hit.url})" if hit.url.startswith(("http://", "https://")) else hit.title
+        top.markdown(f"**{hit.rank}. {_escape(title) if title == hit.title else title}**")
+        meta = [hit.source, hit.type.replace("_", " ")]
+        if hit.account:
+            meta.append(hit.account)
+        if hit.occurred_at:
+            meta.append(ui.day_label(hit.occurred_at.date()))
+        top.caption(" · ".join(meta) + f" · score {hit.score:.3f}")
+        more.button("More like this", key=f"mlt_{hit.doc_id}", icon=":material/travel_explore:",
+                    on_click=st.session_state.__setitem__, args=("s_mlt", (hit.doc_id, hit.title)))
+        st.markdown(_escape(hit.snippet) or "_(no preview)_")
+        if hit.url and not hit.url.startswith(("http://", "https://")):
+            st.caption(f"Record: `{hit.url}`")
+
+
+def _show(response: service.SearchResponse, heading: str) -> None:
+    st.caption(f"{heading} · {ui.plural(len(response.results), 'result')} in {response.took_ms:.0f} ms")
+    if not response.results:
+        ui.empty_state("Nothing found", "Try other words, fewer filters, or a wider date range.")
+    for hit in response.results:
+        _result_card(hit)
+
+
+def _upload(me) -> None:  # noqa: ANN001
+    with st.expander("Add documents (txt, md, pdf, docx, csv)", icon=":material/upload_file:"):
+        if not me.can("analyst"):
+            st.info("Analysts and admins can add documents.")
+            return
+        files = st.file_uploader("Files", type=UPLOAD_TYPES, accept_multiple_files=True, key="s_upload",
+                                 label_visibility="collapsed")
+        if files and st.button("Import", type="primary", icon=":material/upload:"):
+            rt = ui.runtime()
+            with tempfile.TemporaryDirectory() as tmp, st.spinner("Extracting, chunking and embedding…"):
+                paths = []
+                for f in files:
+                    path = Path(tmp) / Path(f.name).name
+                    path.write_bytes(f.getvalue())
+                    paths.append(path)
+                results = import_files(runtime=rt, embedder=_embedder(), store=make_object_store(rt.settings), paths=paths)
+                _push_vectors()
+            for r in results:
+                if r.ok:
+                    st.success(f"{r.name}: {'already imported' if r.unchanged else f'{r.chunks} chunks indexed'}",
+                               icon=":material/check_circle:")
+                else:
+                    st.error(f"{r.name}: {r.error}")
+
+
+def _push_vectors() -> None:
+    """New chunks reach the vector backends now rather than at the scheduler's next sync."""
+    from core.search.backends.registry import make_backends
+    from core.search.sync import sync_all
+
+    rt = ui.runtime()
+    backends = make_backends(rt.settings)
+    try:
+        sync_all(runtime=rt, backends=backends)
+    finally:
+        for b in backends:
+            b.close()
+
+
+def main() -> None:
+    rt = ui.runtime()
+    ui.page_header("Search", "Calls, emails, notes, Slack threads, invoices, deals and your documents, in one box.")
+    me = current_identity(rt)
+    if me is None:
+        st.error("Sign in first.", icon=":material/block:")
+        st.stop()
+    with st.form("search", border=False):
+        q_col, go_col = st.columns([8, 1])
+        query = q_col.text_input("Search", placeholder="e.g. " + " · ".join(EXAMPLES), key="s_query",
+                                 label_visibility="collapsed")
+        submitted = go_col.form_submit_button("Search", type="primary", icon=":material/search:", width="stretch")
+        filters, limit = _filters()
+    _upload(me)
+    if submitted:
+        st.session_state.pop("s_mlt", None)
+    backend = query_backend(rt.settings)
+    try:
+        if st.session_state.get("s_mlt"):
+            doc_id, title = st.session_state["s_mlt"]
+            response = service.more_like_this(runtime=rt, embedder=_embedder(), backend=backend, identity=me,
+                                              doc_id=doc_id, limit=limit)
+            st.button("Back to results", icon=":material/arrow_back:",
+                      on_click=st.session_state.pop, args=("s_mlt", None))
+            _show(response, f"More like “{title}”")
+        elif query.strip():
+            response = service.search(runtime=rt, embedder=_embedder(), backend=backend, identity=me,
+                                      query=query, limit=limit, filters=filters)
+            _show(response, f"“{response.query}”")
+        else:
+            ui.empty_state(
+                "Search everything PayReady knows",
+                "Ask in your own words (\"customers unhappy about failed payments\") or look up exact things "
+                "(an invoice number, a name, an error code). Filter by source, type, account or date. "
+                "Nothing indexed yet? An admin runs `sophia reindex` (or `sophia up --demo` loads and indexes the demo).",
+            )
+    except SophiaError as exc:
+        st.error(exc.message)
+    finally:
+        backend.close()
+
+
+main()

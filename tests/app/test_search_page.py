@@ -1,0 +1,102 @@
+"""The Search page through AppTest on the indexed small demo: results with snippets, the time taken,
+permissions (a viewer never sees reviews), filters, more-like-this, the empty state and uploads."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import ui
+from connectors.demo import load_demo
+from core import auth
+from core.config import get_settings
+from core.runtime import Runtime, get_runtime, open_runtime, prepare
+from core.search.backends.embedded import EmbeddedBackend
+from core.search.embeddings import make_embedder
+from core.search.indexing import index_records
+from core.search.sync import sync_backend
+from tests.conftest import ADMIN_PASSWORD, TEST_SECRET, make_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+ENTRY = ROOT / "app" / "streamlit_app.py"
+SEARCH_PAGE = ROOT / "pages" / "search.py"
+
+
+def _reset() -> None:
+    if get_runtime.cache_info().currsize:
+        get_runtime().engine.dispose()
+    get_settings.cache_clear()
+    get_runtime.cache_clear()
+    ui.runtime.clear()
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory) -> Runtime:
+    rt = open_runtime(make_settings(tmp_path_factory.mktemp("search-page")))
+    prepare(rt)
+    load_demo(runtime=rt, size="small", seed=42, as_of=date(2026, 3, 15))
+    index_records(runtime=rt, embedder=make_embedder(rt.settings))
+    backend = EmbeddedBackend.from_settings(rt.settings)
+    assert sync_backend(runtime=rt, backend=backend).ok
+    backend.close()
+    with rt.session() as s:
+        auth.create_user(session=s, username="vera", role="viewer", password="viewer-pass-1", actor="test")
+    yield rt
+    rt.engine.dispose()
+
+
+@pytest.fixture
+def app_env(indexed, monkeypatch) -> Runtime:
+    monkeypatch.setenv("SOPHIA_DATA_DIR", str(indexed.settings.data_dir))
+    monkeypatch.setenv("SOPHIA_SECRET_KEY", TEST_SECRET)
+    _reset()
+    yield indexed
+    _reset()
+
+
+def open_search(username: str, password: str) -> AppTest:
+    at = AppTest.from_file(str(ENTRY), default_timeout=120).run()
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    next(b for b in at.button if b.label == "Sign in").click().run()
+    at.switch_page(str(SEARCH_PAGE)).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def run_query(at: AppTest, query: str) -> AppTest:
+    at.text_input(key="s_query").input(query)
+    next(b for b in at.button if b.label == "Search").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_empty_state_then_results_with_snippets_and_time(app_env) -> None:
+    at = open_search("admin", ADMIN_PASSWORD)
+    assert any("Search everything" in m.value for m in at.markdown)
+    run_query(at, "failed ACH payments")
+    captions = [c.value for c in at.caption]
+    assert any(" results in " in c and c.endswith(" ms") for c in captions), captions
+    assert any("**" in m.value for m in at.markdown)  # matching words highlighted in snippets
+
+
+def test_a_viewer_never_sees_reviews(app_env) -> None:
+    query = "performance review feedback"
+    admin_view = run_query(open_search("admin", ADMIN_PASSWORD), query)
+    assert any("· review ·" in c.value or "lattice · review" in c.value for c in admin_view.caption)
+    viewer_view = run_query(open_search("vera", "viewer-pass-1"), query)
+    assert not any("lattice · review" in c.value for c in viewer_view.caption)
+
+
+def test_source_filter_and_more_like_this(app_env) -> None:
+    at = open_search("admin", ADMIN_PASSWORD)
+    at.multiselect(key="s_sources").select("gong")
+    run_query(at, "Yardi integration")
+    metas = [c.value for c in at.caption if " · " in c.value and "score" in c.value]
+    assert metas and all(m.startswith("gong · ") for m in metas)
+    next(b for b in at.button if b.label == "More like this").click().run()
+    assert not at.exception
+    assert any(c.value.startswith("More like") for c in at.caption)

@@ -1,0 +1,123 @@
+"""`sophia index status|sync|rebuild|reconcile`, run as real processes against the fake Pinecone and Weaviate,
+on the same SQLite database the chunks were written to."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from core.db.models import Chunk, ChunkChange, Document
+from core.runtime import Runtime, open_runtime, prepare
+from tests.conftest import ADMIN_PASSWORD, TEST_SECRET, make_settings
+from tests.contract.fake_pinecone import FakePinecone
+from tests.contract.fake_weaviate import FakeWeaviate
+
+DIM = 384
+
+
+def sophia(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "app.cli.main", *args], env=env, capture_output=True, text=True,
+                          timeout=180)
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakePinecone, FakeWeaviate]]:
+    pc, wv = FakePinecone(dimension=DIM).start(), FakeWeaviate().start()
+    yield pc, wv
+    pc.stop()
+    wv.stop()
+
+
+@pytest.fixture
+def env(tmp_path, fakes) -> dict[str, str]:
+    pc, wv = fakes
+    base = {k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")}
+    return {**base, "SOPHIA_DATA_DIR": str(tmp_path / "data"), "SOPHIA_SECRET_KEY": TEST_SECRET,
+            "SOPHIA_ADMIN_PASSWORD": ADMIN_PASSWORD, "SOPHIA_VECTOR_BACKENDS": "pinecone,weaviate",
+            "SOPHIA_PINECONE_API_KEY": pc.api_key, "SOPHIA_PINECONE_HOST": pc.host,
+            "SOPHIA_WEAVIATE_URL": wv.url, "SOPHIA_WEAVIATE_GRPC_PORT": str(wv.grpc_port)}
+
+
+@pytest.fixture
+def rt(tmp_path) -> Iterator[Runtime]:
+    runtime = open_runtime(make_settings(tmp_path))  # the data dir the commands use
+    prepare(runtime)
+    yield runtime
+    runtime.engine.dispose()
+
+
+def write_chunks(rt: Runtime, n: int, tag: str) -> list[int]:
+    rng = np.random.default_rng(len(tag) + n)
+    with rt.session() as s:
+        doc = Document(source="file", external_id=tag, type="file", title=f"{tag}.txt", text="...", content_hash=tag)
+        s.add(doc)
+        s.flush()
+        rows = []
+        for p in range(n):
+            v = rng.standard_normal(DIM).astype(np.float32)
+            rows.append(Chunk(document_id=doc.id, position=p, text=f"{tag} {p}", content_hash=f"{tag}{p}",
+                              embedding=(v / np.linalg.norm(v)).astype("<f4").tobytes(), embedding_model="test"))
+        s.add_all(rows)
+        s.flush()
+        s.add_all([ChunkChange(chunk_id=c.id, op="u") for c in rows])
+        return [c.id for c in rows]
+
+
+def status(env: dict[str, str]) -> dict:
+    done = sophia("index", "status", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # stdout is only JSON
+
+
+def test_status_sync_outage_reconcile_rebuild(rt: Runtime, env: dict[str, str], fakes) -> None:
+    pc, wv = fakes
+    ids = write_chunks(rt, 6, "first")
+    assert status(env) == {
+        "backends": [{"name": "pinecone", "chunks": 0, "pending": 6, "last_sync": None, "error": None},
+                     {"name": "weaviate", "chunks": 0, "pending": 6, "last_sync": None, "error": None}],
+        "chunks": 6,
+    }
+
+    synced = sophia("index", "sync", env=env)
+    assert synced.returncode == 0, synced.stderr
+    shown = status(env)
+    assert [(b["name"], b["chunks"], b["pending"], b["error"]) for b in shown["backends"]] == [
+        ("pinecone", 6, 0, None), ("weaviate", 6, 0, None)]
+    assert all(b["last_sync"] for b in shown["backends"])
+
+    pc.stop()  # Pinecone is down; ingestion and the other backend go on
+    ids += write_chunks(rt, 3, "second")
+    failed = sophia("index", "sync", env=env)
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines()[-1].startswith("error: pinecone: pinecone unavailable")
+    shown = {b["name"]: b for b in status(env)["backends"]}
+    assert shown["pinecone"]["error"] and shown["pinecone"]["pending"] == 3 and shown["pinecone"]["chunks"] == 6
+    assert shown["weaviate"]["error"] is None and shown["weaviate"]["pending"] == 0
+
+    pc.start()
+    pc.namespaces[""].pop(str(ids[0]))  # and it lost a vector while it was away
+    fixed = sophia("index", "reconcile", "--backend", "pinecone", "--json", env=env)
+    assert fixed.returncode == 0, fixed.stderr
+    [report] = json.loads(fixed.stdout)["backends"]
+    assert report["missing"] == [ids[0]] and report["extra"] == [] and report["repaired"] == 1
+    assert sorted(int(i) for i in pc.vectors()) == ids
+
+    rebuilt = sophia("index", "rebuild", "--backend", "weaviate", env=env)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "weaviate: rebuilt, 9 chunks pushed" in rebuilt.stdout and "rebuild weaviate" in rebuilt.stderr
+    assert [(b["chunks"], b["pending"], b["error"]) for b in status(env)["backends"]] == [(9, 0, None), (9, 0, None)]
+
+
+def test_refusals_are_one_line(rt: Runtime, env: dict[str, str]) -> None:
+    unknown = sophia("index", "rebuild", "--backend", "milvus", env=env)
+    assert unknown.returncode == 1 and unknown.stderr.startswith("error: unknown vector backend 'milvus'")
+    off = sophia("index", "sync", "--backend", "embedded", env=env)
+    assert off.returncode == 1 and "not enabled" in off.stderr
+    bad = sophia("index", "status", env={**env, "SOPHIA_VECTOR_BACKENDS": "embedded,milvus"})
+    assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "SOPHIA_VECTOR_BACKENDS" in bad.stderr
