@@ -7,6 +7,7 @@ backoff; one that keeps dying stops the whole group with a clear message.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
@@ -30,6 +31,7 @@ STOP_GRACE_S = 10.0
 MAX_RESTARTS = 5  # within RESTART_WINDOW_S, then give up
 RESTART_WINDOW_S = 120.0
 READY_TIMEOUT_S = 90.0
+PR_SET_PDEATHSIG = 1  # prctl option (linux/prctl.h)
 
 
 @dataclass
@@ -41,7 +43,9 @@ class Child:
     restarts: list[float] = field(default_factory=list)
 
     def start(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen(self.argv, env={**env, "SOPHIA_PROCESS": self.name}, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv, env={**env, "SOPHIA_PROCESS": self.name}, start_new_session=True, preexec_fn=_die_with_parent
+        )
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -53,6 +57,14 @@ class Child:
     def kill(self) -> None:
         if self.alive():
             _signal_group(self.proc, signal.SIGKILL)  # type: ignore[arg-type]
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM if the supervisor dies, even by SIGKILL (Linux), so no
+    orphaned app, API or scheduler keeps its port."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _signal_group(proc: subprocess.Popen, sig: int) -> None:

@@ -101,3 +101,25 @@ def test_login_and_dashboard_then_ctrl_c_stops_everything(running) -> None:
     for port in running["ports"]:
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still served after Ctrl-C"
+
+
+def test_children_do_not_outlive_a_killed_supervisor(tmp_path) -> None:
+    """Even a SIGKILLed `sophia up` leaves no app, API or scheduler behind holding its ports."""
+    api_port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")}
+    env.update(SOPHIA_DATA_DIR=str(tmp_path / "data"), SOPHIA_SECRET_KEY=TEST_SECRET,
+               SOPHIA_ADMIN_PASSWORD=ADMIN_PASSWORD, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli.main", "up", "--no-app", "--api-port", str(api_port)],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    _wait_for_line(proc, "Press Ctrl-C to stop", timeout=120)
+    proc.kill()
+    proc.wait(10)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", api_port)) != 0:
+                return
+        time.sleep(0.3)
+    raise AssertionError(f"the API still serves on {api_port} after its supervisor was killed")
