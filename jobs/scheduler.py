@@ -3,6 +3,7 @@ in the operational database, so schedules and missed runs survive restarts."""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from dataclasses import dataclass
@@ -59,7 +60,11 @@ def _log_event(event: JobExecutionEvent) -> None:
         log.debug("job done", job_id=event.job_id)
 
 
+BACKGROUND_NICENESS = 10  # indexing and syncs must not starve the app and API sharing these cores
+
+
 def main() -> None:
+    os.nice(BACKGROUND_NICENESS)
     rt = get_runtime()
     configure_logging(level=rt.settings.log_level, json=rt.settings.log_json, process="jobs")
     stop = threading.Event()

@@ -85,11 +85,11 @@ def test_login_and_dashboard_then_ctrl_c_stops_everything(running) -> None:
         page.get_by_role("textbox", name="Username").fill("admin")
         page.get_by_role("textbox", name="Password").fill("wrong-password")
         page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text("Wrong username or password").first).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Wrong username or password").first).to_be_visible(timeout=60_000)
 
         page.get_by_role("textbox", name="Password").fill(ADMIN_PASSWORD)
         page.get_by_role("button", name="Sign in").click()
-        expect(page.get_by_text("Pipeline by stage").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Pipeline by stage").first).to_be_visible(timeout=90_000)
         expect(page.get_by_text("Current ARR").first).to_be_visible()
         page.wait_for_timeout(1500)
         page.screenshot(path=os.environ.get("SOPHIA_TEST_SCREENSHOT", str(running["shots"] / "dashboard.png")), full_page=True)
