@@ -82,21 +82,14 @@ def sync_due_connectors() -> None:
 def sync_vector_indexes() -> None:
     """Push chunk changes to every enabled vector backend. One that is down records its error (shown by
     `sophia index status`) and catches up on a later run; ingestion never waits for it."""
-    from core.search.backends.registry import make_backends
-    from core.search.sync import sync_all
+    from core.search.sync import sync_enabled
 
-    rt = get_runtime()
-    backends = make_backends(rt.settings)
-    try:
-        for report in sync_all(runtime=rt, backends=backends):
-            if report.error:
-                log.warning("vector index behind", backend=report.backend, pending=report.pending, error=report.error)
-            elif report.upserted or report.deleted:
-                log.info("vector index synced", backend=report.backend, upserted=report.upserted,
-                         deleted=report.deleted, pending=report.pending)
-    finally:
-        for backend in backends:
-            backend.close()
+    for report in sync_enabled(runtime=get_runtime()):
+        if report.error:
+            log.warning("vector index behind", backend=report.backend, pending=report.pending, error=report.error)
+        elif report.upserted or report.deleted:
+            log.info("vector index synced", backend=report.backend, upserted=report.upserted,
+                     deleted=report.deleted, pending=report.pending)
 
 
 @job

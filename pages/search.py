@@ -18,6 +18,7 @@ from core.search import service
 from core.search.backends.registry import query_backend
 from core.search.embeddings import make_embedder
 from core.search.files import import_files
+from core.search.sync import sync_enabled
 from core.storage import make_object_store
 
 SOURCES = ["hubspot", "salesforce", "gong", "slack", "netsuite", "lattice", "apollo", "usergems", "platform", "file"]
@@ -90,27 +91,13 @@ def _upload(me) -> None:  # noqa: ANN001
                     path.write_bytes(f.getvalue())
                     paths.append(path)
                 results = import_files(runtime=rt, embedder=_embedder(), store=make_object_store(rt.settings), paths=paths)
-                _push_vectors()
+                sync_enabled(runtime=rt)  # searchable now, not at the scheduler's next sync
             for r in results:
                 if r.ok:
                     st.success(f"{r.name}: {'already imported' if r.unchanged else f'{r.chunks} chunks indexed'}",
                                icon=":material/check_circle:")
                 else:
                     st.error(f"{r.name}: {r.error}")
-
-
-def _push_vectors() -> None:
-    """New chunks reach the vector backends now rather than at the scheduler's next sync."""
-    from core.search.backends.registry import make_backends
-    from core.search.sync import sync_all
-
-    rt = ui.runtime()
-    backends = make_backends(rt.settings)
-    try:
-        sync_all(runtime=rt, backends=backends)
-    finally:
-        for b in backends:
-            b.close()
 
 
 def main() -> None:

@@ -30,26 +30,13 @@ def register(app: typer.Typer) -> None:
 # ---- shared steps -------------------------------------------------------------------------------------------
 
 
-def _query_backend(runtime: Runtime):  # noqa: ANN202
-    """The backend searches read: the first enabled one."""
-    from core.search.backends.registry import enabled_backends, make_backend
-
-    return make_backend(runtime.settings, enabled_backends(runtime.settings)[0])
-
-
 def sync_vectors(runtime: Runtime, *, quiet: bool = False) -> None:
     """Push pending chunk changes to every enabled backend; a failure is a warning (it catches up later)."""
-    from core.search.backends.registry import make_backends
-    from core.search.sync import sync_all
+    from core.search.sync import sync_enabled
 
-    backends = make_backends(runtime.settings)
-    try:
-        for report in sync_all(runtime=runtime, backends=backends):
-            if report.error and not quiet:
-                err.print(f"warning: vector backend {report.backend} not updated ({report.error}); it catches up on the next sync")
-    finally:
-        for b in backends:
-            b.close()
+    for report in sync_enabled(runtime=runtime):
+        if report.error and not quiet:
+            err.print(f"warning: vector backend {report.backend} not updated ({report.error}); it catches up on the next sync")
 
 
 def index_after_demo(runtime: Runtime, *, json_output: bool = False) -> None:
@@ -136,7 +123,9 @@ def search(
                             until=_day(until, "--until"))
     rt = open_product(machine_output=json_)
     identity = _identity(rt, as_user)
-    backend = _query_backend(rt)
+    from core.search.backends.registry import query_backend
+
+    backend = query_backend(rt.settings)
     try:
         response = run_search(runtime=rt, embedder=make_embedder(rt.settings), backend=backend, identity=identity,
                               query=query, limit=limit, filters=filters)

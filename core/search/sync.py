@@ -180,6 +180,18 @@ def sync_all(
     return [sync_backend(runtime=runtime, backend=b, batch=batch) for b in backends]
 
 
+def sync_enabled(*, runtime: Runtime) -> list[SyncReport]:
+    """Push pending chunk changes to every backend in SOPHIA_VECTOR_BACKENDS (opened and closed here)."""
+    from core.search.backends.registry import make_backends
+
+    backends = make_backends(runtime.settings)
+    try:
+        return sync_all(runtime=runtime, backends=backends)
+    finally:
+        for backend in backends:
+            backend.close()
+
+
 def rebuild(
     *, runtime: Runtime, backend: VectorBackend, batch: int = DEFAULT_BATCH, progress: Progress | None = None
 ) -> RebuildReport:
