@@ -45,13 +45,18 @@ def heartbeat() -> None:
 
 @job
 def housekeeping() -> None:
-    """Drop expired cache entries and bus events older than the retention."""
-    settings = get_runtime().settings
+    """Drop expired cache entries, bus events older than the retention, and the chunk changes every enabled
+    vector backend has consumed."""
+    from core.search.sync import prune_changes
+
+    rt = get_runtime()
+    settings = rt.settings
     cache, bus = make_cache(settings), make_bus(settings)
     try:
         purged = cache.purge_expired()
         trimmed = sum(bus.trim(stream, EVENT_RETENTION_S) for stream in BUS_STREAMS)
-        log.info("housekeeping done", cache_purged=purged, events_trimmed=trimmed)
+        pruned = prune_changes(runtime=rt, enabled=settings.vector_backend_names)
+        log.info("housekeeping done", cache_purged=purged, events_trimmed=trimmed, chunk_changes_pruned=pruned)
     finally:
         cache.close()
         bus.close()

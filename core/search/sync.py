@@ -17,6 +17,11 @@ transaction. Per backend, ``index_sync_state`` records how far that backend has 
   metadata against the table (re-pushing stale ones) when the backend can return them (``fetch``).
 - ``index_status`` reads only the database, so it answers while a backend is down: a backend with an error
   and a growing ``pending`` is the alert-worthy state.
+- ``prune_changes`` (housekeeping) deletes the log rows every enabled backend has consumed once they are older
+  than ``PRUNE_KEEP_S`` (but never the newest row: SQLite would reuse the ids of an emptied table), and records
+  the highest id deleted as the log's floor (a ``meta`` row). A backend whose
+  position is below the floor (one that was disabled meanwhile, or a full push that started before the rows
+  it needed were pruned) cannot replay the log, so its next sync is a full push instead.
 
 Runs of one backend are serialised by a lease (a ``meta`` row renewed per batch): the scheduler, the CLI and
 a rebuild never push the same backend at once, so an old upsert can never land after a newer delete.
@@ -41,7 +46,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -61,6 +66,7 @@ __all__ = [
     "SyncReport",
     "index_status",
     "pending_count",
+    "prune_changes",
     "rebuild",
     "reconcile",
     "sync_all",
@@ -83,6 +89,11 @@ VECTOR_ATOL = 1e-6
 ERROR_MAX = 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 LEASE_KEY = "index_sync_lease:{}"
+#: The ``meta`` row holding the highest chunk_changes id pruned (every id at or below it is gone).
+FLOOR_KEY = "chunk_changes_floor"
+#: Consumed changes are kept this long (what changed recently stays readable; a full push never races it).
+PRUNE_KEEP_S = 24 * 3600
+PRUNE_BATCH = 50_000
 
 log = get_logger("search.sync")
 
@@ -155,9 +166,12 @@ def sync_backend(
     try:
         backend.ping()
         position = _ensure_state(runtime, backend.name).last_change_id
-        if position == 0:
+        with runtime.session() as session:
+            behind_floor = position < _floor(session)
+        if position == 0 or behind_floor:  # never synced, or the changes it needs were pruned
             report.full_push = True
-            report.upserted, report.position = _full_push(runtime, backend, lease, batch, progress, clear=False)
+            report.upserted, report.deleted, report.position = _full_push(
+                runtime, backend, lease, batch, progress, clear=False)
         else:
             _replay(runtime, backend, lease, position, batch, progress, report)
     except Exception as exc:  # noqa: BLE001 - a backend failure is recorded, never raised into ingestion's way
@@ -204,7 +218,7 @@ def rebuild(
         _ensure_state(runtime, backend.name)
         with runtime.session() as session:  # before clearing: if this run dies, the next sync pushes everything
             session.execute(update(IndexSyncState).where(IndexSyncState.backend == backend.name).values(last_change_id=0))
-        pushed, position = _full_push(runtime, backend, lease, batch, progress, clear=True)
+        pushed, _, position = _full_push(runtime, backend, lease, batch, progress, clear=True)
     except Exception as exc:
         _record_error(runtime, backend.name, _describe(exc))
         raise
@@ -238,18 +252,9 @@ def reconcile(
     try:
         if progress:
             progress(0, 0, "listing ids")
-        held = set(backend.ids())  # the backend first: a chunk added meanwhile then looks missing (harmless)
-        report.backend_count = len(held)
-        with runtime.session() as session:
-            table = set(session.scalars(select(Chunk.id).where(Chunk.embedding.is_not(None))))
-        report.chunks = len(table)
+        held, table, report.extra = _drop_extra(runtime, backend)
+        report.backend_count, report.chunks = len(held), len(table)
         report.missing = sorted(table - held)
-        extra = sorted(held - table)
-        with runtime.session() as session:  # an id that reappeared meanwhile arrives through the log instead
-            reborn = set(_existing(session, extra))
-        report.extra = [i for i in extra if i not in reborn]
-        if report.extra:
-            backend.delete(report.extra)
         for part in _chunks_of(report.missing, batch):
             _push(runtime, backend, upserts=part, deletes=())
             lease.renew()
@@ -301,13 +306,57 @@ def index_status(*, runtime: Runtime, backends: Sequence[VectorBackend | str]) -
 
 
 def pending_count(session: Session, position: int) -> int:
-    """Chunks a backend at this position has yet to receive (changes collapsed per chunk). At position 0
-    the backend gets a full push, so that is every chunk with a vector."""
-    if position == 0:
+    """Chunks a backend at this position has yet to receive (changes collapsed per chunk). At position 0 (or
+    below the pruned floor) the backend gets a full push, so that is every chunk with a vector."""
+    if position == 0 or position < _floor(session):
         return session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None))) or 0
     return session.scalar(
         select(func.count(func.distinct(ChunkChange.chunk_id))).where(ChunkChange.id > position)
     ) or 0
+
+
+def prune_changes(*, runtime: Runtime, enabled: Sequence[str], keep_s: float = PRUNE_KEEP_S) -> int:
+    """Delete the chunk changes that every enabled backend has consumed and that are older than ``keep_s``;
+    returns how many. Nothing is pruned while an enabled backend has not consumed anything yet (it is due a
+    full push, after which it has a position). A backend not enabled does not hold the log back: if it is
+    enabled again below the floor, its next sync is a full push."""
+    cutoff = utcnow() - timedelta(seconds=keep_s)
+    with runtime.session() as session:
+        positions = [session.scalar(select(IndexSyncState.last_change_id).where(IndexSyncState.backend == name)) or 0
+                     for name in enabled]
+        if not positions or min(positions) == 0:
+            return 0
+        # the newest change both consumed by all and old enough; every id at or below it goes
+        upto = session.scalar(
+            select(func.max(ChunkChange.id)).where(ChunkChange.id <= min(positions), ChunkChange.at < cutoff)
+        )
+        # the newest row always stays: SQLite hands out max(id) + 1, so an emptied table would reuse ids
+        newest = session.scalar(select(func.max(ChunkChange.id))) or 0
+        upto = min(upto or 0, newest - 1)
+        floor = _floor(session)
+    if not upto or upto <= floor:
+        return 0
+    with runtime.session() as session:  # the floor first: a reader never sees ids gone above a stale floor
+        if session.get(Meta, FLOOR_KEY) is None:
+            session.add(Meta(key=FLOOR_KEY, value={"id": upto}))
+        else:
+            session.execute(update(Meta).where(Meta.key == FLOOR_KEY).values(value={"id": upto}, updated_at=utcnow()))
+    deleted = 0
+    start = floor
+    while start < upto:  # in id ranges, so no transaction grows with the log
+        end = min(upto, start + PRUNE_BATCH)
+        with runtime.session() as session:
+            deleted += session.execute(
+                delete(ChunkChange).where(ChunkChange.id > start, ChunkChange.id <= end)
+            ).rowcount or 0
+        start = end
+    log.info("chunk changes pruned", deleted=deleted, floor=upto)
+    return deleted
+
+
+def _floor(session: Session) -> int:
+    row = session.get(Meta, FLOOR_KEY)
+    return int(row.value.get("id", 0)) if row is not None else 0
 
 
 # ---- replaying the change log ----------------------------------------------------------------------------
@@ -369,7 +418,8 @@ def _settled_max(session: Session) -> int:
     recent = list(session.scalars(select(ChunkChange.id).where(ChunkChange.at > young).order_by(ChunkChange.id)))
     if not recent:
         return session.scalar(select(func.max(ChunkChange.id))) or 0
-    previous = session.scalar(select(func.max(ChunkChange.id)).where(ChunkChange.id < recent[0])) or 0
+    # below the first recent change: the row before it, or the pruned floor (no hole: those were consumed)
+    previous = session.scalar(select(func.max(ChunkChange.id)).where(ChunkChange.id < recent[0])) or _floor(session)
     for change_id in recent:
         if change_id != previous + 1:
             return previous
@@ -379,9 +429,11 @@ def _settled_max(session: Session) -> int:
 
 def _full_push(
     runtime: Runtime, backend: VectorBackend, lease: _Lease, batch: int, progress: Progress | None, *, clear: bool
-) -> tuple[int, int]:
-    """Push every chunk with a vector; returns (pushed, the position recorded). The log position is read
-    before the first chunk, so every change made during the push is replayed by the next sync."""
+) -> tuple[int, int, int]:
+    """Push every chunk with a vector; returns (pushed, deleted, the position recorded). The log position is
+    read before the first chunk, so every change made during the push is replayed by the next sync. Without
+    ``clear``, what the backend held that the table no longer has (deleted while the backend was not following
+    the log) is deleted after the push."""
     with runtime.session() as session:
         position = _settled_max(session)
         total = session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None))) or 0
@@ -405,8 +457,24 @@ def _full_push(
         lease.renew()
         if progress:
             progress(pushed, max(total, pushed), "pushing")
+    deleted = 0 if clear else len(_drop_extra(runtime, backend)[2])
     _record_success(runtime, backend.name, position, indexed=backend.count())
-    return pushed, position
+    return pushed, deleted, position
+
+
+def _drop_extra(runtime: Runtime, backend: VectorBackend) -> tuple[set[int], set[int], list[int]]:
+    """Delete from the backend the chunks the table no longer has; returns (the ids the backend held, the ids
+    of the table's chunks with a vector, the ids deleted)."""
+    held = set(backend.ids())  # the backend first: a chunk added meanwhile then looks missing (harmless)
+    with runtime.session() as session:
+        table = set(session.scalars(select(Chunk.id).where(Chunk.embedding.is_not(None))))
+    extra = sorted(held - table)
+    with runtime.session() as session:  # an id that reappeared meanwhile arrives through the log instead
+        reborn = set(_existing(session, extra))
+    extra = [i for i in extra if i not in reborn]
+    for part in _chunks_of(extra, IN_CHUNK):
+        backend.delete(part)
+    return held, table, extra
 
 
 def _push(runtime: Runtime, backend: VectorBackend, *, upserts: Sequence[int], deletes: Sequence[int]) -> tuple[int, int]:

@@ -24,7 +24,8 @@ from core.runtime import Runtime
 from core.search.backends.base import ChunkVector, VectorBackend
 from core.search.backends.pinecone import PineconeBackend
 from core.search.backends.weaviate import WeaviateBackend
-from core.search.sync import GAP_GRACE_S, index_status, rebuild, reconcile, sync_backend
+from core.search.backends.embedded import EmbeddedBackend
+from core.search.sync import GAP_GRACE_S, index_status, prune_changes, rebuild, reconcile, sync_backend
 from tests.contract.fake_pinecone import FakePinecone
 from tests.contract.fake_weaviate import FakeWeaviate
 
@@ -435,3 +436,79 @@ def test_the_embedded_backend_is_synced_the_same_way(any_runtime: Runtime) -> No
         assert reconcile(runtime=any_runtime, backend=embedded, sample=None).repaired == 0
     finally:
         embedded.close()
+
+
+def change_count(runtime: Runtime) -> int:
+    with runtime.session() as s:
+        return len(s.scalars(select(ChunkChange.id)).all())
+
+
+def test_consumed_changes_are_pruned_and_a_backend_left_behind_catches_up_in_full(
+    any_runtime: Runtime, backend: VectorBackend
+) -> None:
+    corpus = Corpus(any_runtime)
+    doc_a, _ = corpus.add_document(3)
+    doc_b, b = corpus.add_document(2)
+    embedded = EmbeddedBackend(any_runtime.settings.data_dir / "index" / "pruning")
+    try:
+        both = ["embedded", backend.name]
+        assert prune_changes(runtime=any_runtime, enabled=both, keep_s=0) == 0  # neither has consumed anything
+        assert sync_backend(runtime=any_runtime, backend=embedded).ok
+        assert sync_backend(runtime=any_runtime, backend=backend).ok
+        assert prune_changes(runtime=any_runtime, enabled=both) == 0  # consumed, but kept for a day
+        assert prune_changes(runtime=any_runtime, enabled=both, keep_s=0) == 4  # the newest row stays
+        assert change_count(any_runtime) == 1
+
+        # the remote backend is disabled; the embedded one follows the log, which is pruned behind it
+        corpus.delete_document(doc_a)
+        corpus.revector(b[0])
+        corpus.add_document(2)
+        assert sync_backend(runtime=any_runtime, backend=embedded).ok
+        assert prune_changes(runtime=any_runtime, enabled=["embedded"], keep_s=0) == 1 + 3 + 1 + 2 - 1
+        assert status(any_runtime, backend.name)["pending"] == 4  # below the floor: every chunk is due again
+        assert status(any_runtime, "embedded")["pending"] == 0
+
+        # enabled again: the log it would replay is gone, so it gets everything, and loses what was deleted
+        back = sync_backend(runtime=any_runtime, backend=backend)
+        assert back.ok and back.full_push and (back.upserted, back.deleted, back.pending) == (4, 3, 0)
+        assert_mirrors(backend, any_runtime)
+        assert state(any_runtime, backend.name).chunks_indexed == 4
+
+        corpus.revector(b[1])  # and from there it follows the log again
+        after = sync_backend(runtime=any_runtime, backend=backend)
+        assert not after.full_push and (after.upserted, after.deleted) == (1, 0)
+        assert_mirrors(backend, any_runtime)
+        assert sync_backend(runtime=any_runtime, backend=embedded).upserted == 1
+        assert_mirrors(embedded, any_runtime)
+    finally:
+        embedded.close()
+
+
+def test_housekeeping_prunes_for_the_enabled_backends(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core import runtime as runtime_module
+    from core.config import get_settings
+    from core.search.sync import PRUNE_KEEP_S
+    from jobs import definitions
+
+    monkeypatch.setenv("SOPHIA_DATA_DIR", str(runtime.settings.data_dir))
+    monkeypatch.setenv("SOPHIA_SECRET_KEY", runtime.settings.signing_key())
+    get_settings.cache_clear()
+    runtime_module.get_runtime.cache_clear()
+    try:
+        corpus = Corpus(runtime)
+        corpus.add_document(3)
+        definitions.sync_vector_indexes()
+        definitions.housekeeping()
+        assert change_count(runtime) == 3  # young: kept
+        with runtime.session() as s:
+            s.execute(update(ChunkChange).values(at=utcnow() - timedelta(seconds=PRUNE_KEEP_S + 60)))
+        corpus.add_document(1)  # not consumed yet: kept
+        definitions.housekeeping()
+        assert change_count(runtime) == 1
+        definitions.sync_vector_indexes()
+        assert status(runtime, "embedded") | {"last_sync": None} == {
+            "name": "embedded", "chunks": 4, "pending": 0, "last_sync": None, "error": None}
+    finally:
+        runtime_module.get_runtime().engine.dispose()
+        get_settings.cache_clear()
+        runtime_module.get_runtime.cache_clear()
