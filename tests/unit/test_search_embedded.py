@@ -100,6 +100,18 @@ def test_inverted_file_agrees_with_exact_search_and_filters_stay_exact(tmp_path)
         scores = np.where(ok, x @ q, -np.inf)
         exact = (np.argsort(-scores)[:10] + 1).tolist()
         assert [c for c, _ in b.query(q, k=10, where=narrow)] == exact
+
+    # a reader in another process follows updates and deletes of the inverted file
+    reader = EmbeddedBackend(tmp_path / "ivf", dim=DIM, ivf_min_vectors=1000)
+    q = queries[0]
+    top = [c for c, _ in reader.query(q, k=3)]
+    b.delete([top[0]])
+    b.upsert(items(q[None, :], start=top[2]))  # the third now holds the query itself
+    got = reader.query(q, k=3)
+    assert got[0][0] == top[2] and got[0][1] == pytest.approx(1.0, abs=1e-3)  # half precision in memory
+    assert top[0] not in {c for c, _ in reader.query(q, k=50)}
+    assert reader._mem is not None and reader._mem.nlist > 0
+    reader.close()
     b.close()
 
 
