@@ -13,6 +13,7 @@ from core import bus
 from core.config import Settings
 from core.pipelines.health import PipelineCollector
 from core.runtime import Runtime
+from core.search.sync import IndexCollector
 
 router = APIRouter(tags=["operations"])
 
@@ -34,11 +35,12 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response, include_in_schema=False)
 def metrics(runtime: RuntimeDep) -> Response:
-    """This process's request metrics, plus the pipelines' metrics read from the database (so runs made
-    by the scheduler or the CLI are counted too)."""
-    pipelines = CollectorRegistry(auto_describe=False)
-    pipelines.register(PipelineCollector(runtime, KINDS))
-    return Response(generate_latest() + generate_latest(pipelines), media_type=CONTENT_TYPE_LATEST)
+    """This process's request metrics, plus the pipelines' and the vector indexes' metrics read from the
+    database (so runs made by the scheduler or the CLI are counted too)."""
+    shared = CollectorRegistry(auto_describe=False)
+    shared.register(PipelineCollector(runtime, KINDS))
+    shared.register(IndexCollector(runtime))
+    return Response(generate_latest() + generate_latest(shared), media_type=CONTENT_TYPE_LATEST)
 
 
 def _check_database(runtime: Runtime) -> str:

@@ -40,7 +40,7 @@ import random
 import socket
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
 
 __all__ = [
+    "IndexCollector",
     "RebuildReport",
     "ReconcileReport",
     "SupportsFetch",
@@ -303,6 +304,39 @@ def index_status(*, runtime: Runtime, backends: Sequence[VectorBackend | str]) -
                 "error": state.last_error if state else None,
             })
     return out
+
+
+class IndexCollector:
+    """Prometheus metrics of the enabled vector backends, read from the database when scraped (so a sync run by
+    the scheduler or the CLI shows in the API's /metrics). Alert on ``sophia_index_failing == 1`` with a
+    growing ``sophia_index_pending_chunks``: the backend is down and falling behind."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        labels = ["backend"]
+        held = GaugeMetricFamily("sophia_index_chunks", "Chunks the backend held at its last successful sync",
+                                 labels=labels)
+        pending = GaugeMetricFamily("sophia_index_pending_chunks", "Chunks with changes the backend has not received",
+                                    labels=labels)
+        failing = GaugeMetricFamily("sophia_index_failing", "1 when the backend's last sync failed", labels=labels)
+        age = GaugeMetricFamily("sophia_index_last_sync_age_seconds", "Seconds since the backend's last successful sync",
+                                labels=labels)
+        now = utcnow()
+        for row in index_status(runtime=self.runtime, backends=self.runtime.settings.vector_backend_names):
+            held.add_metric([row["name"]], row["chunks"])
+            pending.add_metric([row["name"]], row["pending"])
+            failing.add_metric([row["name"]], 1.0 if row["error"] else 0.0)
+            if row["last_sync"]:
+                age.add_metric([row["name"]], (now - datetime.fromisoformat(row["last_sync"])).total_seconds())
+        with self.runtime.session() as session:
+            total = session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None))) or 0
+        table = GaugeMetricFamily("sophia_index_table_chunks", "Chunks with a vector in the chunks table (the truth)")
+        table.add_metric([], total)
+        yield from (held, pending, failing, age, table)
 
 
 def pending_count(session: Session, position: int) -> int:

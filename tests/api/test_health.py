@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from core.runtime import open_runtime
+from core.runtime import Runtime, open_runtime
 from tests.conftest import make_settings
 from tests.utils.services import redis_url_or_fail
 
@@ -86,6 +86,27 @@ def test_metrics_count_requests(client: TestClient, seeded: dict[str, int]) -> N
         line.startswith("sophia_http_request_duration_seconds_count{") and 'route="/api/v1/accounts"' in line
         for line in text.splitlines()
     )
+
+
+def test_metrics_show_each_enabled_vector_backend(client: TestClient, runtime: Runtime) -> None:
+    from core.db.models import Chunk, Document, IndexSyncState
+    from core.db.types import utcnow
+
+    with runtime.session() as s:  # one chunk the embedded backend has not received, and its last sync failed
+        doc = Document(source="file", external_id="notes.txt", type="txt", title="notes.txt", text="hello",
+                       content_hash="h", min_role="viewer")
+        s.add(doc)
+        s.flush()
+        s.add(Chunk(document_id=doc.id, position=0, text="hello", content_hash="c", embedding=b"\0" * 1536,
+                    embedding_model="test"))
+        s.add(IndexSyncState(backend="embedded", last_change_id=0, chunks_indexed=0, last_error="disk full",
+                             error_at=utcnow(), last_sync_at=utcnow()))
+    lines = client.get("/metrics").text.splitlines()
+    assert 'sophia_index_failing{backend="embedded"} 1.0' in lines
+    assert 'sophia_index_pending_chunks{backend="embedded"} 1.0' in lines
+    assert 'sophia_index_chunks{backend="embedded"} 0.0' in lines
+    assert "sophia_index_table_chunks 1.0" in lines
+    assert any(line.startswith('sophia_index_last_sync_age_seconds{backend="embedded"}') for line in lines)
 
 
 def test_unknown_path_is_404_in_the_error_shape(client: TestClient) -> None:
