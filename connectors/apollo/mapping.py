@@ -13,11 +13,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from connectors.base import RecordError
+from connectors.base.mapping import as_utc, fit, record_envelope, text, us_state
 from core.db import models as m
 
 SOURCE = "apollo"
@@ -29,32 +30,6 @@ PMS_NAMES: dict[str, str] = {
     "rent manager": "Rent Manager", "resman": "ResMan", "mri software": "MRI Software",
     "propertyware": "Propertyware", "rentvine": "Rentvine", "rentec direct": "Rentec Direct",
 }
-# Prospect.state holds a US state code; Apollo gives state names (this copy of the table stays local so
-# that importing this connector loads no other connector's SDK).
-US_STATES: dict[str, str] = {
-    "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA", "colorado": "CO",
-    "connecticut": "CT", "delaware": "DE", "district of columbia": "DC", "florida": "FL", "georgia": "GA",
-    "hawaii": "HI", "idaho": "ID", "illinois": "IL", "indiana": "IN", "iowa": "IA", "kansas": "KS",
-    "kentucky": "KY", "louisiana": "LA", "maine": "ME", "maryland": "MD", "massachusetts": "MA",
-    "michigan": "MI", "minnesota": "MN", "mississippi": "MS", "missouri": "MO", "montana": "MT",
-    "nebraska": "NE", "nevada": "NV", "new hampshire": "NH", "new jersey": "NJ", "new mexico": "NM",
-    "new york": "NY", "north carolina": "NC", "north dakota": "ND", "ohio": "OH", "oklahoma": "OK",
-    "oregon": "OR", "pennsylvania": "PA", "rhode island": "RI", "south carolina": "SC", "south dakota": "SD",
-    "tennessee": "TN", "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA", "washington": "WA",
-    "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY",
-}
-
-
-def text(value: Any) -> str | None:
-    if value is None:
-        return None
-    out = str(value).replace("\x00", "").strip()
-    return out or None
-
-
-def fit(model: type[m.Base], column: str, value: str | None) -> str | None:
-    length = getattr(model.__table__.c[column].type, "length", None)
-    return value[:length] if value is not None and length else value
 
 
 def domain_of(value: Any) -> str | None:
@@ -69,15 +44,6 @@ def domain_of(value: Any) -> str | None:
     return host.lower().removeprefix("www.")
 
 
-def us_state(value: Any) -> str | None:
-    raw = text(value)
-    if raw is None:
-        return None
-    if len(raw) == 2 and raw.isalpha():
-        return raw.upper()
-    return US_STATES.get(raw.lower())
-
-
 def timestamp(value: Any) -> datetime | None:
     raw = text(value)
     if raw is None:
@@ -86,7 +52,7 @@ def timestamp(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def person_name(person: Mapping[str, Any]) -> str | None:
@@ -112,12 +78,10 @@ def map_prospect(person: Mapping[str, Any]) -> dict[str, Any]:
     company = text(org.get("name")) or text(person.get("organization_name"))
     if company is None:
         raise RecordError("person has no organization name")
-    rec: dict[str, Any] = {"external_id": pid, "raw": dict(person)}
     # Apollo says when it last refreshed the person, not when the person was created: both times take it
     # (a time ingest would otherwise set to "now" on every pass)
     refreshed = timestamp(person.get("last_refreshed_at") or person.get("updated_at"))
-    if refreshed:
-        rec["created_at"] = rec["updated_at"] = refreshed
+    rec = record_envelope(pid, person, refreshed, refreshed)
     rec.update(
         company_name=fit(m.Prospect, "company_name", company),
         domain=fit(m.Prospect, "domain", domain_of(org.get("primary_domain")) or domain_of(org.get("website_url"))),
@@ -125,7 +89,7 @@ def map_prospect(person: Mapping[str, Any]) -> dict[str, Any]:
         title=fit(m.Prospect, "title", text(person.get("title"))),
         email=fit(m.Prospect, "email", email(person)),
         city=fit(m.Prospect, "city", text(person.get("city"))),
-        state=us_state(person.get("state")),
+        state=us_state(person.get("state")),  # Apollo gives state names; Prospect.state holds the code
         pms=pms(org),
     )
     return rec

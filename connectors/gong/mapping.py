@@ -18,10 +18,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from connectors.base import RecordError
+from connectors.base.mapping import as_utc, fit
+from connectors.base.mapping import text as plain_text
 from core.db import models as m
 
 SOURCE = "gong"
@@ -48,20 +50,10 @@ class MappingContext:
 
 
 def text(value: Any) -> str | None:
-    """Clean text: NUL bytes dropped (PostgreSQL refuses them), blank -> None."""
-    if value is None:
-        return None
-    if not isinstance(value, str | int):
+    """Clean text (``plain_text``); only a string or an integer id is taken as text."""
+    if value is not None and not isinstance(value, str | int):
         raise RecordError(f"expected text, got {type(value).__name__}")
-    out = str(value).replace("\x00", "").strip()
-    return out or None
-
-
-def fit(model: type[m.Base], column: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    length = getattr(model.__table__.c[column].type, "length", None)
-    return value[:length] if length else value
+    return plain_text(value)
 
 
 def parse_time(value: Any, what: str) -> datetime:
@@ -72,7 +64,7 @@ def parse_time(value: Any, what: str) -> datetime:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise RecordError(f"{what}: {raw[:40]!r} is not an ISO-8601 time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def optional_time(value: Any, what: str) -> datetime | None:

@@ -24,10 +24,10 @@ import structlog
 from pydantic import Field, SecretStr, field_validator
 
 from connectors.base import Checkpoint, Connector, ConnectorConfig, ConnectorError, Kind, Page, StreamSpec
+from connectors.base.mapping import check_stage_map
 from connectors.hubspot import mapping
 from connectors.hubspot.client import DEFAULT_BASE_URL, LIST_PAGE_MAX, SEARCH_PAGE_MAX, HubSpotClient, next_after
 from connectors.hubspot.mapping import MappingContext
-from core.metrics.stages import BY_NAME
 
 log = structlog.get_logger(__name__)
 
@@ -48,9 +48,7 @@ class HubSpotConfig(ConnectorConfig):
     @field_validator("stage_map")
     @classmethod
     def _check_stages(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = sorted({s for s in v.values() if s not in BY_NAME})
-        if bad:
-            raise ValueError(f"unknown stage {bad[0]!r}; ours are {', '.join(BY_NAME)}")
+        check_stage_map(v)
         return v
 
 

@@ -18,6 +18,16 @@ from html.parser import HTMLParser
 from typing import Any
 
 from connectors.base import RecordError
+from connectors.base.mapping import (
+    as_utc,
+    collapse_stages,
+    fit,
+    parse_number,
+    record_envelope,
+    text,
+    units_and_segment,
+    us_state,
+)
 from core.db import models as m
 from core.metrics.stages import BY_NAME, LOST, WON, canonical_stage
 
@@ -38,28 +48,11 @@ LIFECYCLE: dict[str, str] = {
 # HubSpot deal types (default ids) -> ours (new | expansion | renewal). Other ids are left unset.
 DEAL_TYPES: dict[str, str] = {"newbusiness": "new", "existingbusiness": "expansion", "renewal": "renewal"}
 
-# Our segments by units managed (see core.db.models.business.SEGMENTS): <2,000 / <15,000 / more.
-SEGMENT_LIMITS: tuple[tuple[int, str], ...] = ((2_000, "smb"), (15_000, "mid_market"))
-LARGEST_SEGMENT = "enterprise"
-
 # Association types HubSpot defines as primary (contact->company 1, deal->company 5); v4 also labels them.
 PRIMARY_TYPE_IDS = frozenset({1, 5})
 PRIMARY_LABEL = "Primary"
 
 NOTE_SUBJECT_CHARS = 120
-
-US_STATES: dict[str, str] = {
-    "alabama": "AL", "alaska": "AK", "arizona": "AZ", "arkansas": "AR", "california": "CA", "colorado": "CO",
-    "connecticut": "CT", "delaware": "DE", "district of columbia": "DC", "florida": "FL", "georgia": "GA",
-    "hawaii": "HI", "idaho": "ID", "illinois": "IL", "indiana": "IN", "iowa": "IA", "kansas": "KS",
-    "kentucky": "KY", "louisiana": "LA", "maine": "ME", "maryland": "MD", "massachusetts": "MA",
-    "michigan": "MI", "minnesota": "MN", "mississippi": "MS", "missouri": "MO", "montana": "MT",
-    "nebraska": "NE", "nevada": "NV", "new hampshire": "NH", "new jersey": "NJ", "new mexico": "NM",
-    "new york": "NY", "north carolina": "NC", "north dakota": "ND", "ohio": "OH", "oklahoma": "OK",
-    "oregon": "OR", "pennsylvania": "PA", "rhode island": "RI", "south carolina": "SC", "south dakota": "SD",
-    "tennessee": "TN", "texas": "TX", "utah": "UT", "vermont": "VT", "virginia": "VA", "washington": "WA",
-    "west virginia": "WV", "wisconsin": "WI", "wyoming": "WY",
-}
 
 
 # ---- context the mapping needs beyond the record --------------------------------------------
@@ -127,22 +120,6 @@ def our_stage(stage_id: str, ctx: MappingContext) -> str:
 # ---- value parsing ----------------------------------------------------------------------------
 
 
-def text(value: Any) -> str | None:
-    """A property value as clean text: NUL bytes dropped (PostgreSQL refuses them), blank -> None."""
-    if value is None:
-        return None
-    out = str(value).replace("\x00", "").strip()
-    return out or None
-
-
-def fit(model: type[m.Base], column: str, value: str | None) -> str | None:
-    """Text cut to the column's length: a long vendor value must not fail the whole batch."""
-    if value is None:
-        return None
-    length = getattr(model.__table__.c[column].type, "length", None)
-    return value[:length] if length else value
-
-
 def parse_time(value: Any, what: str) -> datetime | None:
     """HubSpot datetimes: ISO-8601 UTC (``...Z``), a date, or epoch milliseconds as a string."""
     raw = text(value)
@@ -154,25 +131,12 @@ def parse_time(value: Any, what: str) -> datetime | None:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
         raise RecordError(f"{what}: {raw[:40]!r} is not a date or time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def parse_date(value: Any, what: str) -> date | None:
     parsed = parse_time(value, what)
     return parsed.date() if parsed else None
-
-
-def parse_number(value: Any, what: str) -> float | None:
-    raw = text(value)
-    if raw is None:
-        return None
-    try:
-        number = float(raw.replace(",", ""))
-    except ValueError:
-        raise RecordError(f"{what}: {raw[:40]!r} is not a number") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise RecordError(f"{what}: {raw[:40]!r} is not a number")
-    return number
 
 
 def time_ms(value: Any) -> int | None:
@@ -210,21 +174,6 @@ def html_text(value: Any) -> str | None:
     return text("\n".join(line for line in lines if line))
 
 
-def us_state(value: Any) -> str | None:
-    raw = text(value)
-    if raw is None:
-        return None
-    if len(raw) == 2 and raw.isalpha():
-        return raw.upper()
-    return US_STATES.get(raw.lower())
-
-
-def segment(units: int | None) -> str | None:
-    if units is None:
-        return None
-    return next((name for limit, name in SEGMENT_LIMITS if units < limit), LARGEST_SEGMENT)
-
-
 def primary_association(obj: Mapping[str, Any], to_type: str) -> str | None:
     """The id of the primary associated record of a type (else the first one), or None."""
     results = ((obj.get("associations") or {}).get(to_type) or {}).get("results") or []
@@ -244,14 +193,9 @@ def _envelope(obj: Mapping[str, Any], external_id: str) -> dict[str, Any]:
     """What every record carries: ids, the source's timestamps, the payload as received."""
     if not text(obj.get("id")):
         raise RecordError("record has no id")
-    record: dict[str, Any] = {"external_id": external_id, "raw": dict(obj)}
     created = parse_time(obj.get("createdAt"), "createdAt")
     updated = parse_time(obj.get("updatedAt"), "updatedAt")
-    if created:
-        record["created_at"] = created
-    if updated:
-        record["updated_at"] = updated
-    return record
+    return record_envelope(external_id, obj, created, updated)
 
 
 def _props(obj: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -278,9 +222,7 @@ def map_company(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     if lifecycle:
         rec["lifecycle_stage"] = lifecycle
     if ctx.units_property:
-        units = parse_number(p.get(ctx.units_property), ctx.units_property)
-        rec["units_managed"] = None if units is None else int(units)
-        rec["segment"] = segment(rec["units_managed"])
+        rec.update(units_and_segment(p.get(ctx.units_property), ctx.units_property))
     return rec
 
 
@@ -311,12 +253,8 @@ def stage_history(obj: Mapping[str, Any], ctx: MappingContext) -> list[dict[str,
         if value is None or at is None:
             continue
         timed.append((at, our_stage(value, ctx)))
-    history: list[dict[str, Any]] = []
-    for at, stage in sorted(timed, key=lambda t: t[0]):
-        if history and history[-1]["stage"] == stage:
-            continue  # two HubSpot stages that are one of ours, or the same stage set twice
-        history.append({"stage": stage, "entered_at": at})
-    return history
+    # repeats collapse: two HubSpot stages that are one of ours, or the same stage set twice
+    return collapse_stages(timed)
 
 
 def map_deal(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from connectors.base import RecordError
+from connectors.base.mapping import as_utc, fit, parse_day, record_envelope, text
 from core.db import models as m
 
 SOURCE = "lattice"
@@ -39,18 +40,6 @@ class MappingContext:
 # ---- values -----------------------------------------------------------------------------------
 
 
-def text(value: Any) -> str | None:
-    if value is None:
-        return None
-    out = str(value).replace("\x00", "").strip()
-    return out or None
-
-
-def fit(model: type[m.Base], column: str, value: str | None) -> str | None:
-    length = getattr(model.__table__.c[column].type, "length", None)
-    return value[:length] if value is not None and length else value
-
-
 def ref_id(value: Any) -> str | None:
     """The id of an ObjectReference ``{"id", "object", "url"}`` (or a bare id)."""
     if isinstance(value, Mapping):
@@ -69,17 +58,7 @@ def epoch(value: Any, what: str) -> datetime | None:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except (ValueError, OverflowError, OSError):
         raise RecordError(f"{what}: {str(value)[:40]!r} is not a timestamp") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def day(value: Any, what: str) -> date | None:
-    raw = text(value)
-    if raw is None:
-        return None
-    try:
-        return date.fromisoformat(raw[:10])
-    except ValueError:
-        raise RecordError(f"{what}: {raw[:40]!r} is not a YYYY-MM-DD date") from None
+    return as_utc(parsed)
 
 
 def number(value: Any) -> float | None:
@@ -91,13 +70,8 @@ def number(value: Any) -> float | None:
 
 
 def _envelope(obj: Mapping[str, Any], external_id: str, created: Any, updated: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"external_id": external_id, "raw": dict(obj)}
     created_at, updated_at = epoch(created, "createdAt"), epoch(updated, "updatedAt")
-    if created_at:
-        out["created_at"] = created_at
-    if updated_at or created_at:
-        out["updated_at"] = updated_at or created_at
-    return out
+    return record_envelope(external_id, obj, created_at, updated_at or created_at)
 
 
 def _id(obj: Mapping[str, Any], what: str) -> str:
@@ -124,7 +98,7 @@ def map_user(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
         title=fit(m.Employee, "title", text(obj.get("title"))),
         department=fit(m.Employee, "department", ctx.departments.get(ref_id(obj.get("department")) or "")),
         manager_email=fit(m.Employee, "manager_email", manager.lower() if manager else None),
-        hired_on=day(obj.get("startDate"), "startDate"),
+        hired_on=parse_day(obj.get("startDate"), "startDate"),
         status=USER_STATUS.get(str(obj.get("status") or "ACTIVE").upper(), "active"),
     )
     return rec
@@ -221,6 +195,6 @@ def map_goal(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
         title=fit(m.Goal, "title", title),
         status=status,
         progress=1.0 if done else share,
-        due_on=day(obj.get("dueDate"), "dueDate"),
+        due_on=parse_day(obj.get("dueDate"), "dueDate"),
     )
     return rec

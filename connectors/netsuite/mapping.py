@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from connectors.base import RecordError
+from connectors.base.mapping import fit, parse_day, parse_number, record_envelope, text
 from core.db import models as m
 
 SOURCE = "netsuite"
@@ -45,44 +46,9 @@ class MappingContext:
 # ---- values -----------------------------------------------------------------------------------
 
 
-def text(value: Any) -> str | None:
-    if value is None:
-        return None
-    out = str(value).replace("\x00", "").strip()
-    return out or None
-
-
-def fit(model: type[m.Base], column: str, value: str | None) -> str | None:
-    length = getattr(model.__table__.c[column].type, "length", None)
-    return value[:length] if value is not None and length else value
-
-
 def flag(value: Any) -> bool:
     """SuiteQL booleans are ``"T"``/``"F"`` (a real JSON boolean is taken too)."""
     return value is True or (isinstance(value, str) and value.strip().upper() in ("T", "TRUE"))
-
-
-def number(value: Any, what: str) -> float | None:
-    raw = text(value)
-    if raw is None:
-        return None
-    try:
-        out = float(raw.replace(",", ""))
-    except ValueError:
-        raise RecordError(f"{what}: {raw[:40]!r} is not a number") from None
-    if out != out or out in (float("inf"), float("-inf")):
-        raise RecordError(f"{what}: {raw[:40]!r} is not a number")
-    return out
-
-
-def day(value: Any, what: str) -> date | None:
-    raw = text(value)
-    if raw is None:
-        return None
-    try:
-        return date.fromisoformat(raw[:10])
-    except ValueError:
-        raise RecordError(f"{what}: {raw[:40]!r} is not a YYYY-MM-DD date") from None
 
 
 def local_time(value: Any, what: str, ctx: MappingContext) -> datetime | None:
@@ -145,14 +111,21 @@ def _envelope(row: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     rid = text(row.get("id"))
     if rid is None:
         raise RecordError("row has no id")
-    out: dict[str, Any] = {"external_id": rid, "raw": dict(row)}
     created = local_time(row.get("created"), "created", ctx)
     updated = local_time(row.get("lastmodified"), "lastmodified", ctx)
-    if created:
-        out["created_at"] = created
-    if updated:
-        out["updated_at"] = updated
-    return out
+    return record_envelope(rid, row, created, updated)
+
+
+def _transaction(row: Mapping[str, Any], ctx: MappingContext, what: str) -> tuple[dict[str, Any], date, float]:
+    """A transaction row's envelope, and the date and total every transaction must have."""
+    rec = _envelope(row, ctx)
+    on = parse_day(row.get("trandate"), "trandate")
+    if on is None:
+        raise RecordError(f"{what} has no trandate")
+    total = parse_number(row.get("foreigntotal"), "foreigntotal")
+    if total is None:
+        raise RecordError(f"{what} has no foreigntotal")
+    return rec, on, total
 
 
 # ---- records ----------------------------------------------------------------------------------
@@ -190,35 +163,29 @@ def invoice_status(row: Mapping[str, Any]) -> str:
         return "void"
     if "paid in full" in name:
         return "paid"
-    unpaid = number(row.get("foreignamountunpaid"), "foreignamountunpaid")
-    total = number(row.get("foreigntotal"), "foreigntotal")
+    unpaid = parse_number(row.get("foreignamountunpaid"), "foreignamountunpaid")
+    total = parse_number(row.get("foreigntotal"), "foreigntotal")
     if not name and unpaid == 0 and total:
         return "paid"
     return "open"
 
 
 def map_invoice(row: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
-    rec = _envelope(row, ctx)
-    issued = day(row.get("trandate"), "trandate")
-    if issued is None:
-        raise RecordError("invoice has no trandate")
-    total = number(row.get("foreigntotal"), "foreigntotal")
-    if total is None:
-        raise RecordError("invoice has no foreigntotal")
+    rec, issued, total = _transaction(row, ctx, "invoice")
     kind = invoice_kind(row, ctx)
     status = invoice_status(row)
-    period = day(row.get("periodstart"), "periodstart") or issued
+    period = parse_day(row.get("periodstart"), "periodstart") or issued
     rec.update(
         number=fit(m.Invoice, "number", text(row.get("tranid")) or f"#{rec['external_id']}"),
         kind=kind,
         # the month of service of a subscription invoice: its posting period (else its date's month)
         period_start=period.replace(day=1) if kind == "subscription" else None,
         issued_on=issued,
-        due_on=day(row.get("duedate"), "duedate") or issued,  # no terms: due when issued
+        due_on=parse_day(row.get("duedate"), "duedate") or issued,  # no terms: due when issued
         amount=round(total, 2),
         currency=currency(row, ctx),
         status=status,
-        paid_on=day(row.get("lastpaymentdate"), "lastpaymentdate") if status == "paid" else None,
+        paid_on=parse_day(row.get("lastpaymentdate"), "lastpaymentdate") if status == "paid" else None,
         account_ref=account_ref(row, ctx),
     )
     return rec
@@ -233,13 +200,7 @@ def payment_status(row: Mapping[str, Any]) -> str:
 
 
 def map_payment(row: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
-    rec = _envelope(row, ctx)
-    on = day(row.get("trandate"), "trandate")
-    if on is None:
-        raise RecordError("payment has no trandate")
-    total = number(row.get("foreigntotal"), "foreigntotal")
-    if total is None:
-        raise RecordError("payment has no foreigntotal")
+    rec, on, total = _transaction(row, ctx, "payment")
     # trandate is a date: the payment is placed at the start of that day in the account's time zone
     paid_at = datetime(on.year, on.month, on.day, tzinfo=ctx.time_zone).astimezone(UTC)
     rec.update(

@@ -18,11 +18,11 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from connectors.base import Connector, Page, StreamSpec
+from connectors.base.mapping import check_stage_map
 from connectors.salesforce import mapping
 from connectors.salesforce.config import SalesforceConnection
 from connectors.salesforce.mapping import MappingContext
 from connectors.salesforce.reader import ObjectStream, SoqlCheckpoint, SoqlReader
-from core.metrics.stages import BY_NAME
 
 
 class SalesforceConfig(SalesforceConnection):
@@ -33,9 +33,7 @@ class SalesforceConfig(SalesforceConnection):
     @field_validator("stage_map")
     @classmethod
     def _check_stages(cls, v: dict[str, str]) -> dict[str, str]:
-        bad = sorted({s for s in v.values() if s not in BY_NAME})
-        if bad:
-            raise ValueError(f"unknown stage {bad[0]!r}; ours are {', '.join(BY_NAME)}")
+        check_stage_map(v)
         return {k.strip().lower(): s for k, s in v.items()}
 
 

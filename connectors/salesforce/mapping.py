@@ -19,6 +19,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from connectors.base import RecordError
+from connectors.base.mapping import (
+    as_utc,
+    collapse_stages,
+    fit,
+    parse_day,
+    parse_number,
+    record_envelope,
+    units_and_segment,
+)
+from connectors.base.mapping import text as plain_text
 from core.db import models as m
 from core.metrics.stages import BY_NAME, LOST, WON, canonical_stage
 
@@ -47,10 +57,6 @@ DEAL_TYPES: dict[str, str] = {
     "renewal": "renewal",
     "existing customer - renewal": "renewal",
 }
-
-# Our segments by units managed (core.db.models.business.SEGMENTS): <2,000 / <15,000 / more.
-SEGMENT_LIMITS: tuple[tuple[int, str], ...] = ((2_000, "smb"), (15_000, "mid_market"))
-LARGEST_SEGMENT = "enterprise"
 
 
 # ---- context the mapping needs beyond the record --------------------------------------------
@@ -104,21 +110,10 @@ def our_stage(name: str, ctx: MappingContext, *, is_closed: bool | None = None, 
 
 
 def text(value: Any) -> str | None:
-    """A field value as clean text: NUL bytes dropped (PostgreSQL refuses them), blank -> None."""
-    if value is None:
-        return None
+    """A field value as clean text (``plain_text``); a nested record or list where a field belongs is refused."""
     if isinstance(value, Mapping | list):
         raise RecordError(f"expected a text value, got {type(value).__name__}")
-    out = str(value).replace("\x00", "").strip()
-    return out or None
-
-
-def fit(model: type[m.Base], column: str, value: str | None) -> str | None:
-    """Text cut to the column's length: a long vendor value must not fail the whole batch."""
-    if value is None:
-        return None
-    length = getattr(model.__table__.c[column].type, "length", None)
-    return value[:length] if length else value
+    return plain_text(value)
 
 
 def parse_time(value: Any, what: str) -> datetime | None:
@@ -132,31 +127,7 @@ def parse_time(value: Any, what: str) -> datetime | None:
         parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
         raise RecordError(f"{what}: {raw[:40]!r} is not a date or time") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
-def parse_date(value: Any, what: str) -> date | None:
-    raw = text(value)
-    if raw is None:
-        return None
-    try:
-        return date.fromisoformat(raw[:10])
-    except ValueError:
-        raise RecordError(f"{what}: {raw[:40]!r} is not a date") from None
-
-
-def parse_number(value: Any, what: str) -> float | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise RecordError(f"{what}: {value!r} is not a number")
-    try:
-        number = float(str(value).replace(",", "")) if isinstance(value, str) else float(value)
-    except (TypeError, ValueError):
-        raise RecordError(f"{what}: {str(value)[:40]!r} is not a number") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise RecordError(f"{what}: {value!r} is not a number")
-    return number
+    return as_utc(parsed)
 
 
 def domain_of(website: Any) -> str | None:
@@ -176,12 +147,6 @@ def us_state(code: Any, name: Any) -> str | None:
     if raw and len(raw) == 2 and raw.isalpha():
         return raw.upper()
     return None
-
-
-def segment(units: int | None) -> str | None:
-    if units is None:
-        return None
-    return next((name for limit, name in SEGMENT_LIMITS if units < limit), LARGEST_SEGMENT)
 
 
 def ref(record: Mapping[str, Any], field_name: str, prefix: str | None = None) -> str | None:
@@ -204,14 +169,9 @@ def envelope(obj: Mapping[str, Any]) -> dict[str, Any]:
     oid = text(obj.get("Id"))
     if oid is None:
         raise RecordError("record has no Id")
-    record: dict[str, Any] = {"external_id": oid, "raw": dict(obj)}
     created = parse_time(obj.get("CreatedDate"), "CreatedDate")
     updated = parse_time(obj.get("LastModifiedDate") or obj.get("SystemModstamp"), "LastModifiedDate")
-    if created:
-        record["created_at"] = created
-    if updated:
-        record["updated_at"] = updated
-    return record
+    return record_envelope(oid, obj, created, updated)
 
 
 def map_account(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
@@ -230,9 +190,7 @@ def map_account(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     if lifecycle:
         rec["lifecycle_stage"] = lifecycle
     if ctx.units_field:
-        units = parse_number(obj.get(ctx.units_field), ctx.units_field)
-        rec["units_managed"] = None if units is None else int(units)
-        rec["segment"] = segment(rec["units_managed"])
+        rec.update(units_and_segment(obj.get(ctx.units_field), ctx.units_field))
     return rec
 
 
@@ -266,12 +224,8 @@ def stage_history(obj: Mapping[str, Any], ctx: MappingContext) -> list[dict[str,
         if name is None or at is None:
             continue
         timed.append((at, our_stage(name, ctx)))
-    history: list[dict[str, Any]] = []
-    for at, stage in sorted(timed, key=lambda t: t[0]):
-        if history and history[-1]["stage"] == stage:
-            continue  # an amount or date change, or two org stages that are one of ours
-        history.append({"stage": stage, "entered_at": at})
-    return history or None
+    # repeats collapse: an amount or date change, or two org stages that are one of ours
+    return collapse_stages(timed) or None
 
 
 def map_opportunity(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
@@ -286,7 +240,7 @@ def map_opportunity(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, An
     rec.update(
         name=fit(m.Deal, "name", name),
         stage=stage,
-        close_date=parse_date(obj.get("CloseDate"), "CloseDate"),
+        close_date=parse_day(obj.get("CloseDate"), "CloseDate"),
         owner=owner_email(obj, ctx),
         account_ref=ref(obj, "AccountId"),
     )

@@ -38,6 +38,7 @@ from typing import Any, Literal
 import structlog
 
 from connectors.base import Action, Checkpoint, ConnectorError, Kind, Page, StreamSpec
+from connectors.base.mapping import as_utc
 from connectors.salesforce.client import SalesforceClient, soql_string
 
 log = structlog.get_logger(__name__)
@@ -59,8 +60,7 @@ def soql_time(at: datetime) -> str:
 
 
 def parse_stamp(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from connectors.base import RecordError
+from connectors.base.mapping import fit as fit_column
 from core.db import models as m
 
 SOURCE = "slack"
@@ -87,10 +88,7 @@ def text(value: Any) -> str:
 
 
 def fit(column: str, value: str | None) -> str | None:
-    if value is None:
-        return None
-    length = getattr(m.SlackMessage.__table__.c[column].type, "length", None)
-    return value[:length] if length else value
+    return fit_column(m.SlackMessage, column, value)
 
 
 def body(msg: Mapping[str, Any]) -> str:

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from connectors.base import RecordError
+from connectors.base.mapping import as_utc
 from connectors.salesforce import mapping as sf
 from connectors.usergems.client import value_at
 from core.db import models as m
@@ -148,7 +149,7 @@ def parse_csv_time(value: Any, what: str) -> datetime | None:
                 continue
     if parsed is None:
         raise RecordError(f"{what}: {raw[:40]!r} is not a date")
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def map_csv_row(row: Mapping[str, Any], columns: Mapping[str, str], *, line: int) -> dict[str, Any]:

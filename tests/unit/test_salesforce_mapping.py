@@ -38,8 +38,8 @@ def test_times_are_read_as_utc(raw, expected) -> None:
 
 
 def test_unreadable_values_name_the_field() -> None:
-    with pytest.raises(RecordError, match="CloseDate: 'soon' is not a date"):
-        mapping.parse_date("soon", "CloseDate")
+    with pytest.raises(RecordError, match="CloseDate: 'soon' is not a YYYY-MM-DD date"):
+        mapping.parse_day("soon", "CloseDate")
     with pytest.raises(RecordError, match="Amount: 'lots' is not a number"):
         mapping.parse_number("lots", "Amount")
     with pytest.raises(RecordError, match="is not a number"):
