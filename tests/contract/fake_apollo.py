@@ -16,10 +16,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.registry import KINDS
-from core import pipelines
-from core.crypto import SecretBox
 from tests.contract.fake_server import Reply, Seen, WireFake
+from tests.contract.sync_helpers import configure
 
 PER_PAGE_MAX = 100
 PAGE_CAP = 500
@@ -168,6 +166,4 @@ TEST_SETTINGS = {"per_page": "2", "searches": SEARCHES, "prospects_refresh_hours
 
 def add_apollo(runtime: Any, fake: FakeApollo, *, name: str = "ap", **overrides: str) -> None:
     values = {"base_url": fake.base_url, "api_key": fake.api_key, **TEST_SETTINGS, **overrides}
-    with runtime.session() as session:
-        pipelines.add_connector(session=session, box=SecretBox.from_settings(runtime.settings), kinds=KINDS,
-                                kind="apollo", name=name, values=values, actor="test")
+    configure(runtime, kind="apollo", name=name, values=values)

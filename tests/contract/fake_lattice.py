@@ -14,10 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.registry import KINDS
-from core import pipelines
-from core.crypto import SecretBox
 from tests.contract.fake_server import Reply, Seen, WireFake
+from tests.contract.sync_helpers import configure
 
 LIMIT_DEFAULT, LIMIT_MAX = 10, 100
 EPOCH = 1_704_067_200  # 2024-01-01T00:00:00Z
@@ -266,6 +264,4 @@ TEST_SETTINGS = {"page_size": "3", "requests_per_minute": "6000", "clock_margin_
 
 def add_lattice(runtime: Any, fake: FakeLattice, *, name: str = "hr", **overrides: str) -> None:
     values = {"base_url": fake.base_url, "api_key": fake.api_key, **TEST_SETTINGS, **overrides}
-    with runtime.session() as session:
-        pipelines.add_connector(session=session, box=SecretBox.from_settings(runtime.settings), kinds=KINDS,
-                                kind="lattice", name=name, values=values, actor="test")
+    configure(runtime, kind="lattice", name=name, values=values)

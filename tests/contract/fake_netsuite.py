@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 import sqlite3
 from datetime import date, datetime, timedelta
@@ -26,12 +25,10 @@ from urllib.parse import parse_qsl, quote, unquote
 
 from sqlalchemy import select
 
-from connectors.registry import KINDS
-from core import pipelines
-from core.crypto import SecretBox
 from core.db import models as m
 from core.ingest import ingest_records
 from tests.contract.fake_server import Reply, Seen, WireFake
+from tests.contract.sync_helpers import configure, rows
 
 # ---- NetSuite -----------------------------------------------------------------------------------------
 
@@ -328,9 +325,7 @@ def credentials(fake: FakeNetSuite) -> dict[str, str]:
 
 def add_netsuite(runtime: Any, fake: FakeNetSuite, *, name: str = "ns", **overrides: str) -> None:
     values = {**credentials(fake), **TEST_SETTINGS, **overrides}
-    with runtime.session() as session:
-        pipelines.add_connector(session=session, box=SecretBox.from_settings(runtime.settings), kinds=KINDS,
-                                kind="netsuite", name=name, values=values, actor="test")
+    configure(runtime, kind="netsuite", name=name, values=values)
 
 
 def crm_accounts(runtime: Any, externals: list[str]) -> None:
@@ -348,20 +343,9 @@ def snapshot(runtime: Any) -> dict[str, list[tuple]]:
         invoices = {i: e for i, e in session.execute(select(m.Invoice.id, m.Invoice.external_id))}
         refs = {"account_id": accounts, "invoice_id": invoices}
         for model in (m.Account, m.Invoice, m.Payment):
-            cols = [c.name for c in model.__table__.columns if c.name not in ("id", "ingested_at")]
-            rows = [
-                tuple(refs[c].get(getattr(obj, c)) if c in refs else _plain(getattr(obj, c)) for c in cols)
-                for obj in session.scalars(select(model).where(model.source == "netsuite"))
-            ]
-            out[model.__tablename__] = sorted(rows, key=repr)
+            out[model.__tablename__] = rows(session, model, model.source == "netsuite", refs=refs)
     return out
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
 def counts(runtime: Any) -> dict[str, int]:
-    return {table: len(rows) for table, rows in snapshot(runtime).items()}
+    return {table: len(found) for table, found in snapshot(runtime).items()}

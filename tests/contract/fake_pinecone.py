@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import base64
 import json
-import socket
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import numpy as np
+
+from tests.contract.fake_server import HttpHandler, Listener
 
 UPSERT_MAX = 1000
 DELETE_MAX = 1000
@@ -58,49 +58,28 @@ class FakePinecone:
         self.requests: list[Seen] = []
         self._faults: list[list[int]] = []  # [status, remaining]
         self._lock = threading.RLock()
-        self._servers: dict[str, ThreadingHTTPServer] = {}
-        self._ports: dict[str, int] = {"control": 0, "data": 0}
-        self._sockets: set[socket.socket] = set()
+        self._planes = {plane: Listener(_Handler, pinecone=self, plane=plane) for plane in ("control", "data")}
 
     # ---- lifecycle ------------------------------------------------------------------------------------
 
     def start(self) -> FakePinecone:
-        for plane in ("control", "data"):
-            fake, which = self, plane
-
-            class Handler(_Handler):
-                pinecone = fake
-                plane = which
-
-            server = ThreadingHTTPServer(("127.0.0.1", self._ports[plane]), Handler)
-            server.daemon_threads = True
-            self._ports[plane] = server.server_address[1]
-            self._servers[plane] = server
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+        for listener in self._planes.values():
+            listener.start()
         return self
 
     def stop(self) -> None:
         """Down: nothing listens on either port and open keep-alive connections are cut (data is kept)."""
-        for server in self._servers.values():
-            server.shutdown()
-            server.server_close()
-        self._servers.clear()
-        for sock in list(self._sockets):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            except OSError:
-                pass
-        self._sockets.clear()
+        for listener in self._planes.values():
+            listener.stop()
 
     @property
     def host(self) -> str:
         """The index's data-plane URL (what SOPHIA_PINECONE_HOST holds)."""
-        return f"http://127.0.0.1:{self._ports['data']}"
+        return self._planes["data"].url
 
     @property
     def control_url(self) -> str:
-        return f"http://127.0.0.1:{self._ports['control']}"
+        return self._planes["control"].url
 
     def fail_next(self, status: int, times: int = 1) -> None:
         """Answer the next ``times`` data-plane requests with ``status``."""
@@ -297,28 +276,9 @@ def _field_matches(md: dict[str, Any], key: str, ops: dict[str, Any]) -> bool:
 
 # ---- HTTP -----------------------------------------------------------------------------------------------------
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(HttpHandler):
     pinecone: FakePinecone
     plane: str
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.pinecone._sockets.add(self.connection)
-
-    def finish(self) -> None:
-        self.pinecone._sockets.discard(self.connection)
-        super().finish()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._serve("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._serve("POST")
 
     def do_DELETE(self) -> None:  # noqa: N802
         self._serve("DELETE")
@@ -326,8 +286,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         fake = self.pinecone
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.read_body()
         try:
             body = json.loads(raw) if raw else None
         except ValueError:
@@ -378,9 +337,4 @@ class _Handler(BaseHTTPRequestHandler):
         return handler()
 
     def _send(self, status: int, body: Any) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_data(status, json.dumps(body).encode(), "application/json")

@@ -14,16 +14,18 @@ dropped connection or a hang, after N matching requests, once or forever.
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import partial
 from typing import Any
 from urllib.parse import parse_qs
 
+from core.db.models import JobChange
+from tests.contract import sync_helpers
 from tests.contract.fake_server import Reply, WireFake
 from tests.contract.fake_server import Seen as WireSeen
 
@@ -689,70 +691,20 @@ TEST_SETTINGS = {
 
 def add_connector(runtime: Any, org: FakeSalesforce, *, kind: str = "salesforce", name: str = "sf",
                   **overrides: str) -> None:
-    from connectors.registry import KINDS
-    from core import pipelines
-    from core.crypto import SecretBox
-
     values = {"base_url": org.url, "token": org.token, **TEST_SETTINGS, **overrides}
     values = {k: v for k, v in values.items() if v is not None}
-    with runtime.session() as session:
-        pipelines.add_connector(session=session, box=SecretBox.from_settings(runtime.settings), kinds=KINDS,
-                                kind=kind, name=name, values=values, actor="test")
+    sync_helpers.configure(runtime, kind=kind, name=name, values=values)
 
 
-def sync(runtime: Any, *, name: str = "sf", **kwargs: Any) -> Any:
-    from connectors.registry import KINDS
-    from core import pipelines
-    from core.bus import make_bus
-
-    bus = make_bus(runtime.settings)
-    try:
-        return pipelines.sync_connector(runtime=runtime, kinds=KINDS, name=name, bus=bus, **kwargs)
-    finally:
-        bus.close()
-
-
-def cursor(runtime: Any, stream: str, *, name: str = "sf") -> dict[str, Any] | None:
-    from sqlalchemy import select
-
-    from core.db import models as m
-
-    with runtime.session() as session:
-        return session.scalar(select(m.SyncState.cursor).where(m.SyncState.connector == name,
-                                                                 m.SyncState.stream == stream))
+sync = partial(sync_helpers.sync, name="sf")
+cursor = partial(sync_helpers.cursor, name="sf")
 
 
 def snapshot(runtime: Any, *, sources: tuple[str, ...] = ("salesforce",)) -> dict[str, list[tuple]]:
-    """Every row of the given sources, our ids replaced by the source's, sorted: two databases holding the
-    same data give equal snapshots."""
-    from sqlalchemy import select
-
-    from core.db import models as m
-
-    out: dict[str, list[tuple]] = {}
-    with runtime.session() as session:
-        ext = {model: {i: (s, e) for i, s, e in session.execute(select(model.id, model.source, model.external_id))}
-               for model in (m.Account, m.Contact, m.Deal)}
-        refs = {"account_id": ext[m.Account], "contact_id": ext[m.Contact], "deal_id": ext[m.Deal]}
-        for model in (m.Account, m.Contact, m.Deal, m.Activity, m.JobChange):
-            cols = [c.name for c in model.__table__.columns if c.name not in ("id", "ingested_at")]
-            rows = []
-            for obj in session.scalars(select(model).where(model.source.in_(sources))):
-                rows.append(tuple(refs[c].get(getattr(obj, c)) if c in refs else _plain(getattr(obj, c))
-                                  for c in cols))
-            out[model.__tablename__] = sorted(rows, key=repr)
-        history = session.execute(
-            select(m.DealStageHistory.deal_id, m.DealStageHistory.stage, m.DealStageHistory.entered_at)
-        ).all()
-        out["deal_stage_history"] = sorted((ext[m.Deal][d], s, e.isoformat()) for d, s, e in history)
-    return out
+    """Every row of the given sources (job changes too), our ids replaced by the source's, sorted: two
+    databases holding the same data give equal snapshots."""
+    return sync_helpers.crm_snapshot(runtime, *sources, models=(*sync_helpers.CRM_MODELS, JobChange))
 
 
 def counts(runtime: Any) -> dict[str, int]:
     return {table: len(rows) for table, rows in snapshot(runtime).items() if table != "job_changes"}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return value.isoformat() if hasattr(value, "isoformat") else value

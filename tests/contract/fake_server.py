@@ -2,10 +2,12 @@
 thread, a log of every request, and faults injected at the wire (a status after N matching requests, once
 or forever, with its own headers such as Retry-After; a dropped connection; a hang to kill a client in).
 
-``FakeServer`` + ``FakeHandler`` are the lifecycle and the wire; ``WireFake`` + ``WireHandler`` add the
-usual request flow (log, fault, authenticate, route, JSON answer). A vendor subclasses ``WireFake`` and
-fills in ``authenticate``/``route`` (HubSpot, Gong, Salesforce, NetSuite, Lattice, Apollo), or subclasses
-``FakeServer`` with its own handler where its wire is different (Slack's method calls).
+``Listener`` + ``HttpHandler`` are the server, its thread and the wire (Pinecone's two planes and Weaviate's
+REST use just these); ``FakeServer`` + ``FakeHandler`` add the request log, the faults and the hang;
+``WireFake`` + ``WireHandler`` add the usual request flow (log, fault, authenticate, route, JSON answer). A
+vendor subclasses ``WireFake`` and fills in ``authenticate``/``route`` (HubSpot, Gong, Salesforce, NetSuite,
+Lattice, Apollo), or subclasses ``FakeServer`` with its own handler where its wire is different (Slack's
+method calls).
 """
 
 from __future__ import annotations
@@ -20,7 +22,100 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-# ---- lifecycle and the wire --------------------------------------------------------------------------
+# ---- the server, its thread and the wire ----------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", port), handler)
+        self.connections: set[socket.socket] = set()  # open (keep-alive) connections, cut at stop
+
+
+class Listener:
+    """A real HTTP/1.1 server on 127.0.0.1 in a daemon thread, serving ``handler`` subclassed with ``attrs``
+    set (e.g. the fake it answers for). ``stop()`` closes it and cuts its open keep-alive connections;
+    ``start()`` listens again on the same port: a backend that is down, then back."""
+
+    def __init__(self, handler: type[HttpHandler], **attrs: Any) -> None:
+        self.handler = type(handler.__name__, (handler,), attrs)
+        self.port = 0
+        self._server: _Server | None = None
+
+    def start(self) -> None:
+        self._server = _Server(self.port, self.handler)
+        self.port = self._server.server_address[1]
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        assert self.port, "not started"
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        for sock in list(server.connections):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+            except OSError:
+                pass
+
+
+class HttpHandler(BaseHTTPRequestHandler):
+    """Keep-alive, no Nagle delay, quiet; GET and POST go to ``_serve(method)``."""
+
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in two writes: without this, Nagle + delayed ACK add 40 ms to a response
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        self.server.connections.discard(self.connection)
+        super().finish()
+
+    def log_message(self, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self._serve("GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self._serve("POST")
+
+    def _serve(self, method: str) -> None:
+        raise NotImplementedError
+
+    def read_body(self) -> bytes:
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def send_data(self, status: int, data: bytes, content_type: str | None, *header_sets: dict[str, str]) -> None:
+        """One answer; no Content-Type header when ``content_type`` is None."""
+        self.send_response(status)
+        if content_type is not None:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        for headers in header_sets:
+            for key, value in headers.items():
+                self.send_header(key, value)
+        try:
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client went away (killed, timed out)
+            self.close_connection = True
+
+
+# ---- a vendor: the request log, faults and the hang ----------------------------------------------------
 
 
 class FakeServer:
@@ -35,35 +130,19 @@ class FakeServer:
         self.hanging = threading.Event()  # set while a request hangs
         self._release = threading.Event()
         self._lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-        self._sockets: set[Any] = set()
+        self._listener = Listener(self.handler, vendor=self)
 
     def start(self):  # noqa: ANN201 - returns the subclass
-        fake = self
-
-        class Handler(self.handler):  # type: ignore[name-defined]
-            vendor = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        self._listener.start()
         return self
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self._listener.url
 
     def stop(self) -> None:
         self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            for sock in list(self._sockets):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+        self._listener.stop()
 
     def add_fault(self, fault: Any) -> Any:
         with self._lock:
@@ -87,35 +166,8 @@ class FakeServer:
         return None
 
 
-class FakeHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class FakeHandler(HttpHandler):
     vendor: FakeServer
-
-    def setup(self) -> None:
-        super().setup()
-        # headers and body go out in two writes: without this, Nagle + delayed ACK add 40 ms to a response
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.vendor._sockets.add(self.connection)
-
-    def finish(self) -> None:
-        self.vendor._sockets.discard(self.connection)
-        super().finish()
-
-    def log_message(self, *args: Any) -> None:  # quiet
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._serve("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._serve("POST")
-
-    def _serve(self, method: str) -> None:
-        raise NotImplementedError
-
-    def read_body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
 
     def hang(self) -> None:
         """Hold this request until ``recover()`` or ``stop()`` (60 s at most)."""
@@ -125,19 +177,6 @@ class FakeHandler(BaseHTTPRequestHandler):
     def drop(self, seen: Any) -> None:
         seen.status = -1
         self.close_connection = True
-
-    def send_data(self, status: int, data: bytes, content_type: str, *header_sets: dict[str, str]) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
-        for headers in header_sets:
-            for key, value in headers.items():
-                self.send_header(key, value)
-        try:
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client went away (killed, timed out)
-            self.close_connection = True
 
 
 # ---- the usual flow: a path-routed JSON API ------------------------------------------------------------

@@ -19,13 +19,11 @@ down); the stored data survives.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import uuid as uuid_lib
 from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -43,6 +41,8 @@ from weaviate.proto.v1 import (
     search_get_pb2,
     weaviate_pb2_grpc,
 )
+
+from tests.contract.fake_server import HttpHandler, Listener
 
 VERSION = "1.32.4"
 DEFAULT_LIMIT = 10  # QUERY_DEFAULTS_LIMIT
@@ -91,25 +91,14 @@ class FakeWeaviate:
         self.rest_requests: list[tuple[str, str]] = []
         self.grpc_calls: list[str] = []
         self._lock = threading.RLock()
-        self._http: ThreadingHTTPServer | None = None
+        self._rest = Listener(_RestHandler, weaviate=self)
         self._grpc: grpc.Server | None = None
-        self._http_port = 0
         self._grpc_port = 0
-        self._sockets: set[socket.socket] = set()
 
     # ---- lifecycle ------------------------------------------------------------------------------------
 
     def start(self) -> FakeWeaviate:
-        fake = self
-
-        class Handler(_RestHandler):
-            weaviate = fake
-
-        self._http = ThreadingHTTPServer(("127.0.0.1", self._http_port), Handler)
-        self._http.daemon_threads = True
-        self._http_port = self._http.server_address[1]
-        threading.Thread(target=self._http.serve_forever, daemon=True).start()
-
+        self._rest.start()
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         weaviate_pb2_grpc.add_WeaviateServicer_to_server(_Servicer(self), server)
         server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
@@ -127,17 +116,7 @@ class FakeWeaviate:
 
     def stop(self) -> None:
         """Down: nothing listens on either port; open connections are cut (the data is kept)."""
-        if self._http is not None:
-            self._http.shutdown()
-            self._http.server_close()
-            self._http = None
-        for sock in list(self._sockets):
-            try:
-                sock.shutdown(socket.SHUT_RDWR)
-                sock.close()
-            except OSError:
-                pass
-        self._sockets.clear()
+        self._rest.stop()
         if self._grpc is not None:
             self._grpc.stop(grace=None).wait(5)
             self._grpc = None
@@ -145,7 +124,7 @@ class FakeWeaviate:
     @property
     def url(self) -> str:
         """What SOPHIA_WEAVIATE_URL holds."""
-        return f"http://127.0.0.1:{self._http_port}"
+        return self._rest.url
 
     @property
     def grpc_port(self) -> int:
@@ -468,27 +447,8 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
 
 # ---- REST ----------------------------------------------------------------------------------------------------
 
-class _RestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _RestHandler(HttpHandler):
     weaviate: FakeWeaviate
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.weaviate._sockets.add(self.connection)
-
-    def finish(self) -> None:
-        self.weaviate._sockets.discard(self.connection)
-        super().finish()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802
-        self._serve("GET")
-
-    def do_POST(self) -> None:  # noqa: N802
-        self._serve("POST")
 
     def do_DELETE(self) -> None:  # noqa: N802
         self._serve("DELETE")
@@ -496,8 +456,7 @@ class _RestHandler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         fake = self.weaviate
         path = urlsplit(self.path).path
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
+        raw = self.read_body()
         fake.rest_requests.append((method, path))
         open_paths = ("/v1/.well-known/ready", "/v1/.well-known/live", "/v1/.well-known/openid-configuration", "/v1/meta")
         if path not in open_paths and not fake.authorized(self.headers.get("Authorization")):
@@ -538,10 +497,7 @@ class _RestHandler(BaseHTTPRequestHandler):
         raise WeaviateError(f"no route {method} {path}", 404)
 
     def _send(self, status: int, body: Any) -> None:
-        data = b"" if body is None else json.dumps(body, default=str).encode()
-        self.send_response(status)
-        if body is not None:
-            self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        if body is None:
+            self.send_data(status, b"", None)
+        else:
+            self.send_data(status, json.dumps(body, default=str).encode(), "application/json")

@@ -8,12 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.contract.fake_apollo import TEST_SETTINGS, FakeApollo, populate
-from tests.contract.helpers import cli_env, sophia
-
-
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    return cli_env(tmp_path)
+from tests.contract.helpers import set_args, sophia
 
 
 @pytest.fixture
@@ -25,8 +20,7 @@ def fake() -> Iterator[FakeApollo]:
 
 
 def test_add_test_sync_through_the_cli(env: dict[str, str], fake: FakeApollo) -> None:
-    args = ["--set", f"base_url={fake.base_url}"]
-    args += [a for k, v in TEST_SETTINGS.items() for a in ("--set", f"{k}={v}")]
+    args = set_args({"base_url": fake.base_url, **TEST_SETTINGS})
     env = {**env, "SOPHIA_APOLLO_API_KEY": fake.api_key}  # the key from the environment
     added = sophia("connectors", "add", "apollo", "--name", "prospecting", *args, env=env)
     assert added.returncode == 0, added.stderr

@@ -3,20 +3,17 @@ prospects (slices, paging caps), organisation enrichment of our accounts (bounde
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from core.db import models as m
 from core.ingest import ingest_records
-from core.runtime import Runtime, open_runtime, prepare
-from tests.conftest import make_settings
+from core.runtime import Runtime
 from tests.contract.fake_apollo import FakeApollo, add_apollo, populate
-from tests.contract.hubspot_utils import cursor, sync
+from tests.contract.sync_helpers import FAULTS, cursor, fail_forever, refused_and_retry, rows, sync
 
 CRM = [  # our accounts, as the CRM sync stored them
     {"external_id": "c0", "name": "Property Co 0", "domain": "propco0.com", "owner": "rep@payready.com"},
@@ -35,14 +32,6 @@ def fake() -> Iterator[FakeApollo]:
     apollo.stop()
 
 
-@pytest.fixture
-def clean(tmp_path) -> Iterator[Runtime]:
-    rt = open_runtime(make_settings(tmp_path / "clean"))
-    prepare(rt)
-    yield rt
-    rt.engine.dispose()
-
-
 def setup(runtime: Runtime, fake: FakeApollo, **overrides: str) -> None:
     at = datetime(2024, 1, 1, tzinfo=UTC)
     with runtime.session() as session:
@@ -52,19 +41,8 @@ def setup(runtime: Runtime, fake: FakeApollo, **overrides: str) -> None:
 
 
 def snapshot(runtime: Runtime) -> dict[str, list[tuple]]:
-    out: dict[str, list[tuple]] = {}
     with runtime.session() as s:
-        for model in (m.Prospect, m.Account):
-            cols = [c.name for c in model.__table__.columns if c.name not in ("id", "ingested_at")]
-            out[model.__tablename__] = sorted(
-                (tuple(_plain(getattr(o, c)) for c in cols) for o in s.scalars(select(model))), key=repr)
-    return out
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return value.isoformat() if hasattr(value, "isoformat") else value
+        return {model.__tablename__: rows(s, model) for model in (m.Prospect, m.Account)}
 
 
 def accounts(runtime: Runtime) -> dict[str, m.Account]:
@@ -144,13 +122,12 @@ def test_enrichment_is_bounded_per_run_and_goes_on_where_it_stopped(runtime: Run
     assert accounts(runtime)["c1"].pms == "AppFolio"
 
 
-@pytest.mark.parametrize("fault", ["500 forever", "dropped connections"])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_crash_mid_search_then_resume_equals_a_clean_sync(
     runtime: Runtime, clean: Runtime, fake: FakeApollo, fault: str
 ) -> None:
     setup(runtime, fake)
-    kind = {"status": 500} if fault == "500 forever" else {"drop": True}
-    fake.fail(path="/mixed_people/api_search", after=4, times=None, **kind)
+    fail_forever(fake, fault, path="/mixed_people/api_search", after=4)
 
     failed = sync(runtime, name="ap")
 
@@ -175,9 +152,8 @@ def test_429_retry_after_and_server_errors_are_survived(runtime: Runtime, fake: 
 
     assert result.status == "succeeded", result.error
     assert limited.fired == 1
-    searches = fake.searches()
-    refused = next(i for i, r in enumerate(searches) if r.status == 429)
-    assert searches[refused + 1].at - searches[refused].at >= 1.0  # not earlier than Apollo said
+    refused, retry = refused_and_retry(fake.searches())
+    assert retry.at - refused.at >= 1.0  # not earlier than Apollo said
     assert [r.tally.read for r in result.runs] == [12, 3]
 
 

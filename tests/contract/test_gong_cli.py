@@ -9,15 +9,10 @@ from collections.abc import Iterator
 import pytest
 
 from tests.contract.fake_gong import FakeGong, populate
-from tests.contract.helpers import cli_env, sophia
+from tests.contract.helpers import set_args, sophia
 from tests.contract.test_gong_sync import PAGE, TEST_SETTINGS, start_date
 
 CALLS = 6
-
-
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    return cli_env(tmp_path)
 
 
 @pytest.fixture
@@ -29,10 +24,7 @@ def fake() -> Iterator[FakeGong]:
 
 
 def settings_args(fake: FakeGong) -> list[str]:
-    args = ["--set", f"base_url={fake.url}", "--set", f"start_date={start_date()}"]
-    for key, value in TEST_SETTINGS.items():
-        args += ["--set", f"{key}={value}"]
-    return args
+    return set_args({"base_url": fake.url, "start_date": start_date(), **TEST_SETTINGS})
 
 
 def test_gong_add_test_sync_runs(env: dict[str, str], fake: FakeGong) -> None:

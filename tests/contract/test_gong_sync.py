@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -13,14 +13,12 @@ from sqlalchemy import select
 
 from connectors.registry import KINDS
 from core import pipelines
-from core.bus import make_bus
-from core.crypto import SecretBox
 from core.db import models as m
 from core.ingest import ingest_records
-from core.pipelines import SyncResult
-from core.runtime import Runtime, open_runtime, prepare
-from tests.conftest import make_settings
+from core.runtime import Runtime
+from tests.contract import sync_helpers
 from tests.contract.fake_gong import NO_CALLS, FakeGong, parse_iso, populate
+from tests.contract.sync_helpers import FAULTS, configure, fail_forever, refused_and_retry, rows
 
 CALLS = 14
 PAGE = 4  # the fake's page size (Gong's is 100): several pages per slice
@@ -46,11 +44,7 @@ def start_date() -> str:
 def add_gong(runtime: Runtime, fake: FakeGong, *, name: str = "gong", **overrides: str) -> None:
     values = {"base_url": fake.url, "access_key": fake.access_key, "access_key_secret": fake.access_key_secret,
               "start_date": start_date(), **TEST_SETTINGS, **overrides}
-    with runtime.session() as session:
-        pipelines.add_connector(
-            session=session, box=SecretBox.from_settings(runtime.settings), kinds=KINDS, kind="gong",
-            name=name, values=values, actor="test",
-        )
+    configure(runtime, kind="gong", name=name, values=values)
 
 
 def seed_crm(runtime: Runtime, planted: dict[str, Any]) -> None:
@@ -65,19 +59,8 @@ def seed_crm(runtime: Runtime, planted: dict[str, Any]) -> None:
                        records=[{"external_id": d, "name": f"Deal {d}", "stage": "discovery"} for d in deals])
 
 
-def sync(runtime: Runtime, *, name: str = "gong", **kwargs: Any) -> SyncResult:
-    bus = make_bus(runtime.settings)
-    try:
-        return pipelines.sync_connector(runtime=runtime, kinds=KINDS, name=name, bus=bus, **kwargs)
-    finally:
-        bus.close()
-
-
-def cursor(runtime: Runtime, *, name: str = "gong") -> dict[str, Any] | None:
-    with runtime.session() as session:
-        return session.scalar(
-            select(m.SyncState.cursor).where(m.SyncState.connector == name, m.SyncState.stream == "calls")
-        )
+sync = partial(sync_helpers.sync, name="gong")
+cursor = partial(sync_helpers.cursor, stream="calls", name="gong")
 
 
 def snapshot(runtime: Runtime) -> dict[str, list[tuple]]:
@@ -86,21 +69,8 @@ def snapshot(runtime: Runtime) -> dict[str, list[tuple]]:
     with runtime.session() as session:
         accounts = {i: (s, e) for i, s, e in session.execute(select(m.Account.id, m.Account.source, m.Account.external_id))}
         deals = {i: (s, e) for i, s, e in session.execute(select(m.Deal.id, m.Deal.source, m.Deal.external_id))}
-        calls = {}
-        rows = []
-        cols = [c.name for c in m.Call.__table__.columns if c.name not in ("id", "ingested_at")]
-        for call in session.scalars(select(m.Call).where(m.Call.source == "gong")):
-            calls[call.id] = call.external_id
-            row = []
-            for c in cols:
-                value = getattr(call, c)
-                if c == "account_id":
-                    value = accounts.get(value)
-                elif c == "deal_id":
-                    value = deals.get(value)
-                row.append(_plain(value))
-            rows.append(tuple(row))
-        out["calls"] = sorted(rows, key=repr)
+        calls = dict(session.execute(select(m.Call.id, m.Call.external_id).where(m.Call.source == "gong")).all())
+        out["calls"] = rows(session, m.Call, m.Call.source == "gong", refs={"account_id": accounts, "deal_id": deals})
         out["participants"] = sorted(
             (calls[p.call_id], p.speaker_id, p.name, p.email, p.affiliation, p.talk_time_s)
             for p in session.scalars(select(m.CallParticipant))
@@ -112,14 +82,8 @@ def snapshot(runtime: Runtime) -> dict[str, list[tuple]]:
     return out
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
 def counts(runtime: Runtime) -> dict[str, int]:
-    return {table: len(rows) for table, rows in snapshot(runtime).items()}
+    return {table: len(found) for table, found in snapshot(runtime).items()}
 
 
 # ---- fixtures ----------------------------------------------------------------------------------------
@@ -145,13 +109,10 @@ def crm_runtime(runtime: Runtime, gong: tuple[FakeGong, dict[str, Any]]) -> Runt
 
 
 @pytest.fixture
-def clean(tmp_path, gong: tuple[FakeGong, dict[str, Any]]) -> Iterator[Runtime]:
+def clean(clean: Runtime, gong: tuple[FakeGong, dict[str, Any]]) -> Runtime:
     """A second installation with the same CRM records: what a clean full sync of the fake gives."""
-    rt = open_runtime(make_settings(tmp_path / "clean"))
-    prepare(rt)
-    seed_crm(rt, gong[1])
-    yield rt
-    rt.engine.dispose()
+    seed_crm(clean, gong[1])
+    return clean
 
 
 def clean_snapshot(clean: Runtime, fake: FakeGong) -> dict:
@@ -260,13 +221,12 @@ def test_look_back_rereads_recent_calls_and_picks_up_late_transcripts(runtime: R
         assert len(call.segments) == len(transcript)
 
 
-@pytest.mark.parametrize("fault", ["500 forever", "dropped connections"])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_crash_mid_sync_then_resume_equals_a_clean_full_sync(
     crm_runtime: Runtime, clean: Runtime, fake: FakeGong, fault: str
 ) -> None:
     add_gong(crm_runtime, fake)
-    kind = {"status": 500} if fault == "500 forever" else {"drop": True}
-    fake.fail(path="/v2/calls/extensive", after=3, times=None, **kind)
+    fail_forever(fake, fault, path="/v2/calls/extensive", after=3)
 
     failed = sync(crm_runtime)
 
@@ -293,10 +253,9 @@ def test_rate_limits_and_server_errors_are_survived(crm_runtime: Runtime, clean:
 
     assert result.status == "succeeded", result.error
     assert limited.fired == 1
-    asked = [r for r in fake.requests if r.path == "/v2/calls/extensive"]
-    refused = next(i for i, r in enumerate(asked) if r.status == 429)
-    assert asked[refused + 1].at - asked[refused].at >= 1.0  # Retry-After honoured
-    assert asked[refused + 1].body == asked[refused].body  # the same request again
+    refused, retry = refused_and_retry([r for r in fake.requests if r.path == "/v2/calls/extensive"])
+    assert retry.at - refused.at >= 1.0  # Retry-After honoured
+    assert retry.body == refused.body  # the same request again
     assert snapshot(crm_runtime) == clean_snapshot(clean, fake)
 
 
@@ -407,9 +366,7 @@ def test_the_empty_window_404_is_no_data_but_other_404s_are_errors(runtime: Runt
 def test_an_oauth_token_signs_in_as_bearer(runtime: Runtime, fake: FakeGong) -> None:
     fake.oauth_token = "gong-oauth-access-token-0123"
     values = {"base_url": fake.url, "token": fake.oauth_token, "start_date": start_date(), **TEST_SETTINGS}
-    with runtime.session() as session:
-        pipelines.add_connector(session=session, box=SecretBox.from_settings(runtime.settings), kinds=KINDS,
-                                kind="gong", name="oauth", values=values, actor="test")
+    configure(runtime, kind="gong", name="oauth", values=values)
 
     assert pipelines.check_connector(runtime=runtime, kinds=KINDS, name="oauth").startswith(
         f"Gong at {fake.url} accepted the token")

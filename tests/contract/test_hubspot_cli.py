@@ -5,31 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
-
-import pytest
 
 from connectors.registry import KINDS
 
-from core.runtime import open_runtime, prepare
-from tests.conftest import make_settings
+from core.runtime import Runtime
 from tests.contract.fake_hubspot import FakeHubSpot
-from tests.contract.helpers import cli_env, sophia
+from tests.contract.helpers import kill_when_hanging, set_args, sophia
 from tests.contract.hubspot_utils import TEST_SETTINGS, add_hubspot, snapshot, sync
 
 
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    return cli_env(tmp_path)
-
-
 def settings_args(fake: FakeHubSpot) -> list[str]:
-    args = ["--set", f"base_url={fake.url}"]
-    for key, value in TEST_SETTINGS.items():
-        args += ["--set", f"{key}={value}"]
-    return args
+    return set_args({"base_url": fake.url, **TEST_SETTINGS})
 
 
 def test_connectors_add_list_test_sync_runs(env: dict[str, str], fake: FakeHubSpot) -> None:
@@ -91,38 +77,21 @@ def test_a_failed_sync_exits_non_zero_and_says_why(env: dict[str, str], fake: Fa
 
 
 def test_a_sync_killed_mid_request_resumes_to_what_a_clean_sync_gives(
-    env: dict[str, str], fake: FakeHubSpot, tmp_path
+    env: dict[str, str], fake: FakeHubSpot, runtime: Runtime, clean: Runtime
 ) -> None:
-    runtime = open_runtime(make_settings(tmp_path, data_dir=env["SOPHIA_DATA_DIR"]))
-    clean = open_runtime(make_settings(tmp_path / "clean"))
-    try:
-        prepare(runtime)
-        prepare(clean)
-        add_hubspot(runtime, fake)
-        fake.fail(path="/crm/v3/objects/contacts/search", after=2, hang=True)
-        proc = subprocess.Popen([sys.executable, "-m", "app.cli.main", "sync", "hs"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            assert fake.hanging.wait(60), "the sync never reached the third page of contacts"
-            proc.send_signal(signal.SIGKILL)  # no cleanup of any kind
-            proc.wait(10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        fake.recover()
+    add_hubspot(runtime, fake)  # runtime: the database the CLI uses
+    fake.fail(path="/crm/v3/objects/contacts/search", after=2, hang=True)
+    kill_when_hanging(fake, "sync", "hs", env=env)  # on the third page of contacts
 
-        resumed = sophia("sync", "hs", "--json", env=env)
-        assert resumed.returncode == 0, resumed.stderr
-        record = json.loads(resumed.stdout)
-        by_stream = {r["stream"]: r["records_read"] for r in record["runs"]}
-        assert by_stream["companies"] == 0 and by_stream["contacts"] == 24 - 10  # two pages of 5 were committed
-        history = json.loads(sophia("runs", "--json", env=env).stdout)
-        killed = [r for r in history if r["status"] == "failed"]
-        assert len(killed) == 1 and killed[0]["stream"] == "contacts" and killed[0]["error"].startswith("interrupted")
+    resumed = sophia("sync", "hs", "--json", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    record = json.loads(resumed.stdout)
+    by_stream = {r["stream"]: r["records_read"] for r in record["runs"]}
+    assert by_stream["companies"] == 0 and by_stream["contacts"] == 24 - 10  # two pages of 5 were committed
+    history = json.loads(sophia("runs", "--json", env=env).stdout)
+    killed = [r for r in history if r["status"] == "failed"]
+    assert len(killed) == 1 and killed[0]["stream"] == "contacts" and killed[0]["error"].startswith("interrupted")
 
-        add_hubspot(clean, fake)
-        assert sync(clean).status == "succeeded"
-        assert snapshot(runtime) == snapshot(clean)
-    finally:
-        runtime.engine.dispose()
-        clean.engine.dispose()
+    add_hubspot(clean, fake)
+    assert sync(clean).status == "succeeded"
+    assert snapshot(runtime) == snapshot(clean)

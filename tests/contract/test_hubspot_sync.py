@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,21 +9,12 @@ from sqlalchemy import func, select
 
 from core.bus import make_bus
 from core.db import models as m
-from core.runtime import Runtime, open_runtime, prepare
-from tests.conftest import make_settings
+from core.runtime import Runtime
 from tests.contract.fake_hubspot import EPOCH, FakeHubSpot, ms, populate
 from tests.contract.hubspot_utils import add_hubspot, counts, cursor, snapshot, sync
+from tests.contract.sync_helpers import FAULTS, fail_forever, refused_and_retry
 
 STREAMS = ["companies", "contacts", "deals", "notes", "emails", "meetings", "calls"]
-
-
-@pytest.fixture
-def clean(tmp_path) -> Iterator[Runtime]:
-    """A second, empty installation: what a clean full sync of the fake gives."""
-    rt = open_runtime(make_settings(tmp_path / "clean"))
-    prepare(rt)
-    yield rt
-    rt.engine.dispose()
 
 
 def clean_snapshot(clean: Runtime, fake: FakeHubSpot) -> dict:
@@ -118,14 +108,13 @@ def test_archived_records_are_deleted(runtime: Runtime, fake: FakeHubSpot) -> No
     assert sum(r.tally.deleted for r in again.runs) == 0
 
 
-@pytest.mark.parametrize("fault", ["500 forever", "dropped connections"])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_crash_mid_sync_then_resume_equals_a_clean_full_sync(
     runtime: Runtime, clean: Runtime, fake: FakeHubSpot, fault: str
 ) -> None:
     add_hubspot(runtime, fake)
     # companies and contacts go through; deals fail after their 2nd page, forever, until the vendor recovers
-    kind = {"status": 500} if fault == "500 forever" else {"drop": True}
-    fake.fail(path="/crm/v3/objects/deals/search", after=2, times=None, **kind)
+    fail_forever(fake, fault, path="/crm/v3/objects/deals/search", after=2)
 
     failed = sync(runtime)
 
@@ -154,9 +143,8 @@ def test_rate_limits_and_server_errors_are_survived(runtime: Runtime, clean: Run
 
     assert result.status == "succeeded", result.error
     assert limited.fired == 1
-    searches = [r for r in fake.requests if r.path == "/crm/v3/objects/contacts/search"]
-    refused = next(i for i, r in enumerate(searches) if r.status == 429)
-    assert searches[refused + 1].at - searches[refused].at >= 1.0  # Retry-After honoured
+    refused, retry = refused_and_retry([r for r in fake.requests if r.path == "/crm/v3/objects/contacts/search"])
+    assert retry.at - refused.at >= 1.0  # Retry-After honoured
     fake.recover()
     assert snapshot(runtime) == clean_snapshot(clean, fake)
 

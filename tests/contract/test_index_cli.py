@@ -4,26 +4,22 @@ on the same SQLite database the chunks were written to."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
+from functools import partial
 
 import numpy as np
 import pytest
 
 from core.db.models import Chunk, ChunkChange, Document
-from core.runtime import Runtime, open_runtime, prepare
-from tests.conftest import ADMIN_PASSWORD, TEST_SECRET, make_settings
+from core.runtime import Runtime
+from core.search.embeddings import MODEL_NAME
+from tests.contract import helpers
 from tests.contract.fake_pinecone import FakePinecone
 from tests.contract.fake_weaviate import FakeWeaviate
 
 DIM = 384
 
-
-def sophia(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app.cli.main", *args], env=env, capture_output=True, text=True,
-                          timeout=180)
+sophia = partial(helpers.sophia, timeout=180)
 
 
 @pytest.fixture
@@ -35,21 +31,12 @@ def fakes() -> Iterator[tuple[FakePinecone, FakeWeaviate]]:
 
 
 @pytest.fixture
-def env(tmp_path, fakes) -> dict[str, str]:
+def env(env: dict[str, str], fakes) -> dict[str, str]:
+    """The CLI's environment (the data dir the ``runtime`` fixture opens), with both fakes enabled."""
     pc, wv = fakes
-    base = {k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")}
-    return {**base, "SOPHIA_DATA_DIR": str(tmp_path / "data"), "SOPHIA_SECRET_KEY": TEST_SECRET,
-            "SOPHIA_ADMIN_PASSWORD": ADMIN_PASSWORD, "SOPHIA_VECTOR_BACKENDS": "pinecone,weaviate",
+    return {**env, "SOPHIA_VECTOR_BACKENDS": "pinecone,weaviate",
             "SOPHIA_PINECONE_API_KEY": pc.api_key, "SOPHIA_PINECONE_HOST": pc.host,
             "SOPHIA_WEAVIATE_URL": wv.url, "SOPHIA_WEAVIATE_GRPC_PORT": str(wv.grpc_port)}
-
-
-@pytest.fixture
-def rt(tmp_path) -> Iterator[Runtime]:
-    runtime = open_runtime(make_settings(tmp_path))  # the data dir the commands use
-    prepare(runtime)
-    yield runtime
-    runtime.engine.dispose()
 
 
 def write_chunks(rt: Runtime, n: int, tag: str) -> list[int]:
@@ -62,7 +49,7 @@ def write_chunks(rt: Runtime, n: int, tag: str) -> list[int]:
         for p in range(n):
             v = rng.standard_normal(DIM).astype(np.float32)
             rows.append(Chunk(document_id=doc.id, position=p, text=f"{tag} {p}", content_hash=f"{tag}{p}",
-                              embedding=(v / np.linalg.norm(v)).astype("<f4").tobytes(), embedding_model="test"))
+                              embedding=(v / np.linalg.norm(v)).astype("<f4").tobytes(), embedding_model=MODEL_NAME))
         s.add_all(rows)
         s.flush()
         s.add_all([ChunkChange(chunk_id=c.id, op="u") for c in rows])
@@ -75,9 +62,9 @@ def status(env: dict[str, str]) -> dict:
     return json.loads(done.stdout)  # stdout is only JSON
 
 
-def test_status_sync_outage_reconcile_rebuild(rt: Runtime, env: dict[str, str], fakes) -> None:
+def test_status_sync_outage_reconcile_rebuild(runtime: Runtime, env: dict[str, str], fakes) -> None:
     pc, wv = fakes
-    ids = write_chunks(rt, 6, "first")
+    ids = write_chunks(runtime, 6, "first")
     assert status(env) == {
         "backends": [{"name": "pinecone", "chunks": 0, "pending": 6, "last_sync": None, "error": None},
                      {"name": "weaviate", "chunks": 0, "pending": 6, "last_sync": None, "error": None}],
@@ -92,7 +79,7 @@ def test_status_sync_outage_reconcile_rebuild(rt: Runtime, env: dict[str, str], 
     assert all(b["last_sync"] for b in shown["backends"])
 
     pc.stop()  # Pinecone is down; ingestion and the other backend go on
-    ids += write_chunks(rt, 3, "second")
+    ids += write_chunks(runtime, 3, "second")
     failed = sophia("index", "sync", env=env)
     assert failed.returncode == 1
     assert failed.stderr.strip().splitlines()[-1].startswith("error: pinecone: pinecone unavailable")
@@ -114,7 +101,7 @@ def test_status_sync_outage_reconcile_rebuild(rt: Runtime, env: dict[str, str], 
     assert [(b["chunks"], b["pending"], b["error"]) for b in status(env)["backends"]] == [(9, 0, None), (9, 0, None)]
 
 
-def test_refusals_are_one_line(rt: Runtime, env: dict[str, str]) -> None:
+def test_refusals_are_one_line(runtime: Runtime, env: dict[str, str]) -> None:
     unknown = sophia("index", "rebuild", "--backend", "milvus", env=env)
     assert unknown.returncode == 1 and unknown.stderr.startswith("error: unknown vector backend 'milvus'")
     off = sophia("index", "sync", "--backend", "embedded", env=env)

@@ -8,12 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.contract.fake_lattice import TEST_SETTINGS, FakeLattice, populate
-from tests.contract.helpers import cli_env, sophia
-
-
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    return cli_env(tmp_path)
+from tests.contract.helpers import set_args, sophia
 
 
 @pytest.fixture
@@ -25,8 +20,7 @@ def fake() -> Iterator[FakeLattice]:
 
 
 def test_add_test_sync_through_the_cli(env: dict[str, str], fake: FakeLattice) -> None:
-    args = ["--set", f"base_url={fake.base_url}", "--set", f"api_key={fake.api_key}"]
-    args += [a for k, v in TEST_SETTINGS.items() for a in ("--set", f"{k}={v}")]
+    args = set_args({"base_url": fake.base_url, "api_key": fake.api_key, **TEST_SETTINGS})
     added = sophia("connectors", "add", "lattice", "--name", "hr", *args, env=env)
     assert added.returncode == 0, added.stderr
     assert fake.api_key not in added.stdout + added.stderr and "••••" + fake.api_key[-4:] in added.stdout

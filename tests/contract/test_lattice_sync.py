@@ -3,18 +3,15 @@ deletes by absence only after a complete pass."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from core.db import models as m
-from core.runtime import Runtime, open_runtime, prepare
-from tests.conftest import make_settings
+from core.runtime import Runtime
 from tests.contract.fake_lattice import FakeLattice, add_lattice, populate
-from tests.contract.hubspot_utils import cursor, sync
+from tests.contract.sync_helpers import FAULTS, cursor, fail_forever, refused_and_retry, rows, sync
 
 STREAMS = ["users", "goals", "reviews"]
 
@@ -27,34 +24,17 @@ def fake() -> Iterator[FakeLattice]:
     lattice.stop()
 
 
-@pytest.fixture
-def clean(tmp_path) -> Iterator[Runtime]:
-    rt = open_runtime(make_settings(tmp_path / "clean"))
-    prepare(rt)
-    yield rt
-    rt.engine.dispose()
-
-
 def snapshot(runtime: Runtime) -> dict[str, list[tuple]]:
     out: dict[str, list[tuple]] = {}
     with runtime.session() as s:
         employees = dict(s.execute(select(m.Employee.id, m.Employee.external_id)).all())
         for model in (m.Employee, m.Goal, m.Review):
-            cols = [c.name for c in model.__table__.columns if c.name not in ("id", "ingested_at")]
-            rows = [tuple(employees.get(getattr(o, c)) if c == "employee_id" else _plain(getattr(o, c)) for c in cols)
-                    for o in s.scalars(select(model).where(model.source == "lattice"))]
-            out[model.__tablename__] = sorted(rows, key=repr)
+            out[model.__tablename__] = rows(s, model, model.source == "lattice", refs={"employee_id": employees})
     return out
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return value.isoformat() if hasattr(value, "isoformat") else value
-
-
 def counts(runtime: Runtime) -> dict[str, int]:
-    return {t: len(rows) for t, rows in snapshot(runtime).items()}
+    return {t: len(found) for t, found in snapshot(runtime).items()}
 
 
 def ids(runtime: Runtime, model: type[m.Base]) -> set[str]:
@@ -158,13 +138,12 @@ def test_an_incomplete_pass_deletes_nothing(runtime: Runtime, fake: FakeLattice)
     assert {r.stream: r.tally.deleted for r in resumed.runs}["goals"] == 1
 
 
-@pytest.mark.parametrize("fault", ["500 forever", "dropped connections"])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_crash_mid_sync_then_resume_equals_a_clean_full_sync(
     runtime: Runtime, clean: Runtime, fake: FakeLattice, fault: str
 ) -> None:
     add_lattice(runtime, fake)
-    kind = {"status": 500} if fault == "500 forever" else {"drop": True}
-    fake.fail(path="/reviews", after=1, times=None, **kind)  # a second review page never comes
+    fail_forever(fake, fault, path="/reviews", after=1)  # a second review page never comes
 
     failed = sync(runtime, name="hr")
 
@@ -190,9 +169,8 @@ def test_rate_limits_and_server_errors_are_survived(runtime: Runtime, clean: Run
 
     assert result.status == "succeeded", result.error
     assert limited.fired == 1
-    goals = [r for r in fake.requests if r.path == "/v1/goals"]
-    refused = next(i for i, r in enumerate(goals) if r.status == 429)
-    assert goals[refused + 1].at - goals[refused].at >= 1.0  # Retry-After honoured
+    refused, retry = refused_and_retry([r for r in fake.requests if r.path == "/v1/goals"])
+    assert retry.at - refused.at >= 1.0  # Retry-After honoured
     fake.recover()
     assert snapshot(runtime) == clean_snapshot(clean, fake)
 

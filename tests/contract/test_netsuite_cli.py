@@ -8,12 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.contract.fake_netsuite import TEST_SETTINGS, FakeNetSuite, credentials, populate
-from tests.contract.helpers import cli_env, sophia
-
-
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    return cli_env(tmp_path)
+from tests.contract.helpers import set_args, sophia
 
 
 @pytest.fixture
@@ -27,7 +22,7 @@ def fake() -> Iterator[FakeNetSuite]:
 def test_add_test_sync_through_the_cli(env: dict[str, str], fake: FakeNetSuite) -> None:
     creds = credentials(fake)
     secret = creds.pop("token_secret")
-    args = [arg for key, value in {**creds, **TEST_SETTINGS}.items() for arg in ("--set", f"{key}={value}")]
+    args = set_args({**creds, **TEST_SETTINGS})
     added = sophia("connectors", "add", "netsuite", "--name", "erp", *args,
                    env={**env, "SOPHIA_NETSUITE_TOKEN_SECRET": secret})  # a secret from the environment
     assert added.returncode == 0, added.stderr

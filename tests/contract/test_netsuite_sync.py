@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import select
 
 from core.db import models as m
-from core.runtime import Runtime, open_runtime, prepare
-from tests.conftest import make_settings
+from core.runtime import Runtime
 from tests.contract.fake_netsuite import FakeNetSuite, add_netsuite, counts, crm_accounts, populate, snapshot
-from tests.contract.hubspot_utils import cursor, sync
+from tests.contract.sync_helpers import FAULTS, cursor, fail_forever, sync
 
 STREAMS = ["customers", "invoices", "payments"]
 CRM = ["hs-0", "hs-2", "hs-4"]  # the CRM ids populate() puts on every other customer
@@ -29,14 +28,6 @@ def fake() -> Iterator[FakeNetSuite]:
     populate(ns)
     yield ns
     ns.stop()
-
-
-@pytest.fixture
-def clean(tmp_path) -> Iterator[Runtime]:
-    rt = open_runtime(make_settings(tmp_path / "clean"))
-    prepare(rt)
-    yield rt
-    rt.engine.dispose()
 
 
 def setup(runtime: Runtime, fake: FakeNetSuite, **overrides: str) -> None:
@@ -151,13 +142,12 @@ def test_deleted_records_are_applied_and_voided_ones_kept(any_runtime: Runtime, 
     assert sum(r.tally.deleted for r in again.runs) == 0
 
 
-@pytest.mark.parametrize("fault", ["500 forever", "dropped connections"])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_crash_mid_sync_then_resume_equals_a_clean_full_sync(
     runtime: Runtime, clean: Runtime, fake: FakeNetSuite, fault: str
 ) -> None:
     setup(runtime, fake)
-    kind = {"status": 500} if fault == "500 forever" else {"drop": True}
-    fake.fail(when=on_invoices, after=2, times=None, **kind)
+    fail_forever(fake, fault, when=on_invoices, after=2)
 
     failed = sync(runtime, name="ns")
 

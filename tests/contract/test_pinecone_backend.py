@@ -11,7 +11,7 @@ import pytest
 from core.errors import BackendUnavailable, ConfigError
 from core.search.backends.pinecone import PineconeBackend
 from tests.contract.fake_pinecone import FakePinecone
-from tests.contract.vector_contract import DIM, check_round_trip, make_items
+from tests.contract.vector_contract import DIM, check_fetch, check_round_trip, make_items
 
 
 @pytest.fixture
@@ -49,13 +49,7 @@ def test_vectors_and_metadata_are_stored_as_pinecone_wants_them(fake: FakePineco
         assert None not in md.values()  # Pinecone refuses null metadata
         assert md["source"] == it.source and md["min_role"] == it.min_role and md["document_id"] == it.document_id
         assert md.get("occurred_at") == (it.occurred_at.timestamp() if it.occurred_at else None)  # a number, for $gte/$lte
-    fetched = backend.fetch([it.chunk_id for it in items[:5]] + [999])
-    assert set(fetched) == {it.chunk_id for it in items[:5]}
-    for it in items[:5]:
-        got = fetched[it.chunk_id]
-        assert np.array_equal(got.vector, it.vector)
-        assert (got.document_id, got.source, got.type, got.account_id, got.owner, got.occurred_at, got.min_role) == (
-            it.document_id, it.source, it.type, it.account_id, it.owner, it.occurred_at, it.min_role)
+    check_fetch(backend, items)
 
 
 def test_ids_page_through_the_list_endpoint(fake: FakePinecone, backend: PineconeBackend) -> None:

@@ -5,17 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 
 import pytest
 
-from core.runtime import open_runtime, prepare
-from tests.conftest import make_settings
+from core.runtime import Runtime
 from tests.contract.fake_salesforce import TEST_SETTINGS, FakeSalesforce, add_connector, populate, snapshot, sync
-from tests.contract.helpers import cli_env, sophia
+from tests.contract.helpers import kill_when_hanging, set_args, sophia
 
 
 @pytest.fixture
@@ -26,16 +22,8 @@ def org() -> Iterator[FakeSalesforce]:
     fake.stop()
 
 
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    return cli_env(tmp_path)
-
-
 def settings_args(org: FakeSalesforce) -> list[str]:
-    args = ["--set", f"base_url={org.url}"]
-    for key, value in TEST_SETTINGS.items():
-        args += ["--set", f"{key}={value}"]
-    return args
+    return set_args({"base_url": org.url, **TEST_SETTINGS})
 
 
 def test_connectors_add_test_sync_runs(env: dict[str, str], org: FakeSalesforce) -> None:
@@ -96,38 +84,21 @@ def test_a_failed_sync_exits_non_zero_and_says_why(env: dict[str, str], org: Fak
 
 
 def test_a_sync_killed_mid_request_resumes_to_what_a_clean_sync_gives(
-    env: dict[str, str], org: FakeSalesforce, tmp_path
+    env: dict[str, str], org: FakeSalesforce, runtime: Runtime, clean: Runtime
 ) -> None:
-    runtime = open_runtime(make_settings(tmp_path, data_dir=env["SOPHIA_DATA_DIR"]))
-    clean = open_runtime(make_settings(tmp_path / "clean"))
-    try:
-        prepare(runtime)
-        prepare(clean)
-        add_connector(runtime, org)
-        # accounts take 2 locators (pages 2, 3); contacts' second locator (their page 3) hangs
-        org.fail(path="/queryAll/01g", after=3, hang=True)
-        proc = subprocess.Popen([sys.executable, "-m", "app.cli.main", "sync", "sf"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            assert org.hanging.wait(60), "the sync never reached the third page of contacts"
-            proc.send_signal(signal.SIGKILL)  # no cleanup of any kind
-            proc.wait(10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        org.recover()
+    add_connector(runtime, org)  # runtime: the database the CLI uses
+    # accounts take 2 locators (pages 2, 3); contacts' second locator (their page 3) hangs
+    org.fail(path="/queryAll/01g", after=3, hang=True)
+    kill_when_hanging(org, "sync", "sf", env=env)
 
-        resumed = sophia("sync", "sf", "--json", env=env)
-        assert resumed.returncode == 0, resumed.stderr
-        by_stream = {r["stream"]: r["records_read"] for r in json.loads(resumed.stdout)["runs"]}
-        assert by_stream["accounts"] == 0 and by_stream["contacts"] == 24 - 10  # two pages of 5 were committed
-        history = json.loads(sophia("runs", "--json", env=env).stdout)
-        killed = [r for r in history if r["status"] == "failed"]
-        assert len(killed) == 1 and killed[0]["stream"] == "contacts" and killed[0]["error"].startswith("interrupted")
+    resumed = sophia("sync", "sf", "--json", env=env)
+    assert resumed.returncode == 0, resumed.stderr
+    by_stream = {r["stream"]: r["records_read"] for r in json.loads(resumed.stdout)["runs"]}
+    assert by_stream["accounts"] == 0 and by_stream["contacts"] == 24 - 10  # two pages of 5 were committed
+    history = json.loads(sophia("runs", "--json", env=env).stdout)
+    killed = [r for r in history if r["status"] == "failed"]
+    assert len(killed) == 1 and killed[0]["stream"] == "contacts" and killed[0]["error"].startswith("interrupted")
 
-        add_connector(clean, org)
-        assert sync(clean).status == "succeeded"
-        assert snapshot(runtime) == snapshot(clean)
-    finally:
-        runtime.engine.dispose()
-        clean.engine.dispose()
+    add_connector(clean, org)
+    assert sync(clean).status == "succeeded"
+    assert snapshot(runtime) == snapshot(clean)

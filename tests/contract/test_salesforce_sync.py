@@ -11,8 +11,7 @@ from sqlalchemy import func, select
 from core.bus import make_bus
 from core.db import models as m
 from core.metrics.stages import canonical_stage
-from core.runtime import Runtime, open_runtime, prepare
-from tests.conftest import make_settings
+from core.runtime import Runtime
 from tests.contract.fake_salesforce import (
     CONCURRENT,
     EPOCH,
@@ -26,6 +25,7 @@ from tests.contract.fake_salesforce import (
     snapshot,
     sync,
 )
+from tests.contract.sync_helpers import FAULTS, fail_forever, refused_and_retry
 
 STREAMS = ["accounts", "contacts", "deals", "tasks", "events"]
 ACCOUNTS = 12
@@ -38,15 +38,6 @@ def org() -> Iterator[FakeSalesforce]:
     populate(fake, accounts=ACCOUNTS)
     yield fake
     fake.stop()
-
-
-@pytest.fixture
-def clean(tmp_path) -> Iterator[Runtime]:
-    """A second, empty installation: what a clean full sync of the org gives."""
-    rt = open_runtime(make_settings(tmp_path / "clean"))
-    prepare(rt)
-    yield rt
-    rt.engine.dispose()
 
 
 def clean_snapshot(clean: Runtime, org: FakeSalesforce) -> dict:
@@ -175,14 +166,13 @@ def test_deletes_from_the_recycle_bin_and_the_delete_log_are_applied(runtime: Ru
     assert again.status == "succeeded" and counts(runtime)["accounts"] == 11
 
 
-@pytest.mark.parametrize("fault", ["500 forever", "dropped connections"])
+@pytest.mark.parametrize("fault", FAULTS)
 def test_crash_mid_sync_then_resume_equals_a_clean_full_sync(
     runtime: Runtime, clean: Runtime, org: FakeSalesforce, fault: str
 ) -> None:
     add_connector(runtime, org)
     # accounts go through; contacts fail on their 3rd page (2 committed), forever, until Salesforce recovers
-    kind = {"status": 500} if fault == "500 forever" else {"drop": True}
-    org.fail(path="/queryAll/01g", after=3, times=None, **kind)  # locators: the 2 of accounts, then contacts'
+    fail_forever(org, fault, path="/queryAll/01g", after=3)  # locators: the 2 of accounts, then contacts'
 
     failed = sync(runtime)
 
@@ -254,9 +244,9 @@ def test_rate_limits_and_server_errors_are_survived(runtime: Runtime, clean: Run
 
     assert result.status == "succeeded", result.error
     assert limited.fired == 1 and concurrent.fired == 1
-    pages = [r for r in org.requests if r.path.startswith("/services/data/v59.0/queryAll/01g")]
-    refused = next(i for i, r in enumerate(pages) if r.status == 429)
-    assert pages[refused + 1].at - pages[refused].at >= 1.0  # Retry-After honoured
+    refused, retry = refused_and_retry([r for r in org.requests
+                                        if r.path.startswith("/services/data/v59.0/queryAll/01g")])
+    assert retry.at - refused.at >= 1.0  # Retry-After honoured
     org.recover()
     assert snapshot(runtime) == clean_snapshot(clean, org)
 

@@ -9,13 +9,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.contract.fake_slack import FakeSlack, Planted, populate
-from tests.contract.helpers import cli_env, sophia
+from tests.contract.helpers import set_args, sophia
 from tests.contract.test_slack_sync import TEST_SETTINGS
-
-
-@pytest.fixture
-def env(tmp_path) -> dict[str, str]:
-    return cli_env(tmp_path)
 
 
 @pytest.fixture
@@ -27,10 +22,7 @@ def workspace() -> Iterator[tuple[FakeSlack, Planted]]:
 
 
 def settings_args(fake: FakeSlack) -> list[str]:
-    args = ["--set", f"base_url={fake.url}"]
-    for key, value in TEST_SETTINGS.items():
-        args += ["--set", f"{key}={value}"]
-    return args
+    return set_args({"base_url": fake.url, **TEST_SETTINGS})
 
 
 def test_slack_add_test_sync_runs(env: dict[str, str], workspace) -> None:

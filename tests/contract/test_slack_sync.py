@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from functools import partial
 
 import pytest
 from sqlalchemy import select
 
 from connectors.registry import KINDS
 from core import pipelines
-from core.bus import make_bus
-from core.crypto import SecretBox
 from core.db import models as m
-from core.pipelines import SyncResult
-from core.runtime import Runtime, open_runtime, prepare
-from tests.conftest import make_settings
+from core.runtime import Runtime
+from tests.contract import sync_helpers
 from tests.contract.fake_slack import FakeSlack, Planted, populate
+from tests.contract.sync_helpers import configure, refused_and_retry, rows
 
 # small pages (keyset paging over several pages per channel), no look-back unless a test asks, tiny backoff
 TEST_SETTINGS = {
@@ -38,40 +35,16 @@ TEST_SETTINGS = {
 
 def add_slack(runtime: Runtime, fake: FakeSlack, *, name: str = "chat", **overrides: str) -> None:
     values = {"base_url": fake.url, "token": fake.token, **TEST_SETTINGS, **overrides}
-    with runtime.session() as session:
-        pipelines.add_connector(
-            session=session, box=SecretBox.from_settings(runtime.settings), kinds=KINDS, kind="slack",
-            name=name, values=values, actor="test",
-        )
+    configure(runtime, kind="slack", name=name, values=values)
 
 
-def sync(runtime: Runtime, *, name: str = "chat", **kwargs: Any) -> SyncResult:
-    bus = make_bus(runtime.settings)
-    try:
-        return pipelines.sync_connector(runtime=runtime, kinds=KINDS, name=name, bus=bus, **kwargs)
-    finally:
-        bus.close()
-
-
-def cursor(runtime: Runtime, *, name: str = "chat") -> dict[str, Any] | None:
-    with runtime.session() as session:
-        return session.scalar(
-            select(m.SyncState.cursor).where(m.SyncState.connector == name, m.SyncState.stream == "messages")
-        )
+sync = partial(sync_helpers.sync, name="chat")
+cursor = partial(sync_helpers.cursor, stream="messages", name="chat")
 
 
 def snapshot(runtime: Runtime) -> list[tuple]:
-    cols = [c.name for c in m.SlackMessage.__table__.columns if c.name not in ("id", "ingested_at")]
     with runtime.session() as session:
-        rows = [tuple(_plain(getattr(msg, c)) for c in cols)
-                for msg in session.scalars(select(m.SlackMessage).where(m.SlackMessage.source == "slack"))]
-    return sorted(rows, key=repr)
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict | list):
-        return json.dumps(value, sort_keys=True)
-    return value.isoformat() if hasattr(value, "isoformat") else value
+        return rows(session, m.SlackMessage, m.SlackMessage.source == "slack")
 
 
 def stored(runtime: Runtime) -> dict[str, m.SlackMessage]:
@@ -93,14 +66,6 @@ def workspace() -> Iterator[tuple[FakeSlack, Planted]]:
 @pytest.fixture
 def fake(workspace: tuple[FakeSlack, Planted]) -> FakeSlack:
     return workspace[0]
-
-
-@pytest.fixture
-def clean(tmp_path) -> Iterator[Runtime]:
-    rt = open_runtime(make_settings(tmp_path / "clean"))
-    prepare(rt)
-    yield rt
-    rt.engine.dispose()
 
 
 def clean_snapshot(clean: Runtime, fake: FakeSlack) -> list[tuple]:
@@ -229,10 +194,9 @@ def test_rate_limits_and_server_errors_are_survived(runtime: Runtime, clean: Run
 
     assert result.status == "succeeded", result.error
     assert limited.fired == 1
-    asked = fake.calls("conversations.history")
-    refused = next(i for i, s in enumerate(asked) if s.status == 429)
-    assert asked[refused + 1].at - asked[refused].at >= 1.0  # Retry-After honoured
-    assert asked[refused + 1].args == asked[refused].args  # the same request again
+    refused, retry = refused_and_retry(fake.calls("conversations.history"))
+    assert retry.at - refused.at >= 1.0  # Retry-After honoured
+    assert retry.args == refused.args  # the same request again
     assert snapshot(runtime) == clean_snapshot(clean, fake)
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,7 +14,7 @@ from core.db import models as m
 from core.errors import InvalidInput
 from core.ingest import ingest_records
 from core.runtime import Runtime
-from tests.conftest import TEST_SECRET
+from tests.contract.helpers import sophia
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "usergems"
 SAMPLE = DATA / "job_changes.csv"
@@ -94,29 +91,21 @@ def test_a_file_without_the_needed_columns_is_refused_with_their_names(runtime: 
     assert stored(runtime) == {}
 
 
-def test_the_command_line_import(tmp_path) -> None:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")},
-           "SOPHIA_DATA_DIR": str(tmp_path / "data"), "SOPHIA_SECRET_KEY": TEST_SECRET,
-           "SOPHIA_ADMIN_PASSWORD": "admin-password-1"}
-
-    def sophia(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "app.cli.main", *args], env=env, capture_output=True,
-                              text=True, timeout=120)
-
-    done = sophia("usergems", "import-csv", str(SAMPLE), "--json")
+def test_the_command_line_import(env: dict[str, str]) -> None:
+    done = sophia("usergems", "import-csv", str(SAMPLE), "--json", env=env)
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
     assert (record["status"], record["read"], record["written"], record["quarantined"]) == ("succeeded", 5, 3, 2)
     assert [f["line"] for f in record["failures"]] == [4, 5]
 
-    plain = sophia("usergems", "import-csv", str(SAMPLE))
+    plain = sophia("usergems", "import-csv", str(SAMPLE), env=env)
     assert plain.returncode == 0 and plain.stdout.startswith("job_changes.csv: read 5, written 3, quarantined 2")
     assert "quarantined line 5: Job Change Date" in plain.stderr
 
-    refused = sophia("usergems", "import-csv", str(DATA / "missing_columns.csv"))
+    refused = sophia("usergems", "import-csv", str(DATA / "missing_columns.csv"), env=env)
     assert refused.returncode == 1
     assert refused.stderr == ("error: missing_columns.csv lacks the columns New Company; Job Change Date "
                               "(found: Full Name, Email, Company Before)\n")
 
-    runs = json.loads(sophia("runs", "--json").stdout)
+    runs = json.loads(sophia("runs", "--json", env=env).stdout)
     assert [r["connector"] for r in runs][:2] == [CONNECTOR, CONNECTOR]

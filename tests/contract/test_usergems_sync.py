@@ -4,9 +4,6 @@ against the fake Salesforce org, the package's object defined in it."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
@@ -14,8 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from core.db import models as m
-from core.runtime import Runtime, open_runtime, prepare
-from tests.conftest import TEST_SECRET, make_settings
+from core.runtime import Runtime
 from tests.contract.fake_salesforce import (
     EPOCH,
     TEST_SETTINGS,
@@ -26,6 +22,7 @@ from tests.contract.fake_salesforce import (
     snapshot,
     sync,
 )
+from tests.contract.helpers import set_args, sophia
 
 UG = "UserGems__UserGems__c"
 
@@ -68,14 +65,6 @@ def org() -> Iterator[FakeSalesforce]:
         add_job_change(fake, contact, n=n)
     yield fake
     fake.stop()
-
-
-@pytest.fixture
-def clean(tmp_path) -> Iterator[Runtime]:
-    rt = open_runtime(make_settings(tmp_path / "clean"))
-    prepare(rt)
-    yield rt
-    rt.engine.dispose()
 
 
 def add_both(runtime: Runtime, org: FakeSalesforce, **overrides: str) -> None:
@@ -251,23 +240,16 @@ def test_ug_fields_on_contacts_are_read_when_the_connector_points_there(runtime:
     assert "AND (UG_Past_Contact__c != null)" in org.queries("Contact")[-1].soql
 
 
-def test_add_test_and_sync_through_the_command_line(org: FakeSalesforce, tmp_path) -> None:
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")},
-           "SOPHIA_DATA_DIR": str(tmp_path / "data"), "SOPHIA_SECRET_KEY": TEST_SECRET,
-           "SOPHIA_ADMIN_PASSWORD": "admin-password-1", "SOPHIA_USERGEMS_TOKEN": org.token}
-
-    def sophia(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "app.cli.main", *args], env=env, capture_output=True,
-                              text=True, timeout=120)
-
-    settings = [a for key, value in TEST_SETTINGS.items() for a in ("--set", f"{key}={value}")]
-    added = sophia("connectors", "add", "usergems", "--name", "ug", "--set", f"base_url={org.url}", *settings)
+def test_add_test_and_sync_through_the_command_line(org: FakeSalesforce, env: dict[str, str]) -> None:
+    env = {**env, "SOPHIA_USERGEMS_TOKEN": org.token}
+    added = sophia("connectors", "add", "usergems", "--name", "ug", *set_args({"base_url": org.url, **TEST_SETTINGS}),
+                   env=env)
     assert added.returncode == 0, added.stderr
     assert "token=env:SOPHIA_USERGEMS_TOKEN" in added.stdout
-    tested = sophia("connectors", "test", "ug")
+    tested = sophia("connectors", "test", "ug", env=env)
     assert tested.returncode == 0, tested.stderr
     assert tested.stdout.startswith(f"ok: ug: Salesforce at {org.url} holds UserGems data in {UG}; reading ")
-    synced = sophia("sync", "ug", "--json")
+    synced = sophia("sync", "ug", "--json", env=env)
     assert synced.returncode == 0, synced.stderr
     record = json.loads(synced.stdout)
     assert record["status"] == "succeeded" and record["records_read"] == 8

@@ -12,7 +12,7 @@ import pytest
 from core.errors import BackendUnavailable, ConfigError
 from core.search.backends.weaviate import COLLECTION, VECTOR_NAME, WeaviateBackend, chunk_uuid
 from tests.contract.fake_weaviate import FakeWeaviate
-from tests.contract.vector_contract import DIM, check_round_trip, make_items
+from tests.contract.vector_contract import DIM, check_fetch, check_round_trip, make_items
 
 
 @pytest.fixture
@@ -58,13 +58,7 @@ def test_objects_have_deterministic_ids_and_typed_properties(fake: FakeWeaviate,
         assert np.array_equal(obj.vectors[VECTOR_NAME], it.vector)
         assert obj.properties["chunk_id"] == it.chunk_id and obj.properties.get("occurred_at") == it.occurred_at
         assert obj.properties.get("account_id") == it.account_id and obj.properties.get("owner") == it.owner
-    fetched = backend.fetch([it.chunk_id for it in items[:5]] + [999])
-    assert set(fetched) == {it.chunk_id for it in items[:5]}
-    for it in items[:5]:
-        got = fetched[it.chunk_id]
-        assert np.array_equal(got.vector, it.vector)
-        assert (got.document_id, got.source, got.type, got.account_id, got.owner, got.occurred_at, got.min_role) == (
-            it.document_id, it.source, it.type, it.account_id, it.owner, it.occurred_at, it.min_role)
+    check_fetch(backend, items)
 
 
 def test_ids_page_through_the_iterator(fake: FakeWeaviate, backend: WeaviateBackend) -> None:

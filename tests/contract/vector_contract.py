@@ -99,6 +99,18 @@ def check_queries(backend: VectorBackend, items: Sequence[ChunkVector], *, k: in
             assert all(allowed(next(it for it in items if it.chunk_id == c), where) for c in got), name
 
 
+def check_fetch(backend: VectorBackend, items: Sequence[ChunkVector]) -> None:
+    """The first five of ``items`` (stored) come back from ``fetch`` with their vectors and metadata; an id
+    that is not stored is left out."""
+    fetched = backend.fetch([it.chunk_id for it in items[:5]] + [999])
+    assert set(fetched) == {it.chunk_id for it in items[:5]}
+    for it in items[:5]:
+        got = fetched[it.chunk_id]
+        assert np.array_equal(got.vector, it.vector)
+        assert (got.document_id, got.source, got.type, got.account_id, got.owner, got.occurred_at, got.min_role) == (
+            it.document_id, it.source, it.type, it.account_id, it.owner, it.occurred_at, it.min_role)
+
+
 def check_round_trip(backend: VectorBackend, items: Sequence[ChunkVector]) -> None:
     """upsert → count/ids/query → upsert again (replace) → delete → clear."""
     backend.ping()
