@@ -84,6 +84,17 @@ def current_identity(runtime: Runtime) -> Identity | None:
         return Identity(username=user.username, role=user.role, via="password")
 
 
+def require_role(runtime: Runtime, role: str, page: str) -> Identity:
+    """The signed-in user when they hold ``role`` (or a higher one); otherwise the page shows why it is
+    closed to them and stops. Each page checks for itself: being left out of the navigation is not enough."""
+    me = current_identity(runtime)
+    if me is None or not me.can(role):
+        who = f" You are signed in as {me.username} ({me.role})." if me else " Sign in first."
+        st.error(f"The {page} page is for {role}s only.{who}", icon=":material/block:")
+        st.stop()
+    return me
+
+
 def login_gate(runtime: Runtime, auth: stauth.Authenticate) -> Identity | None:
     """The signed-in identity; or None, with the sign-in form drawn (the caller stops the run)."""
     identity = current_identity(runtime)

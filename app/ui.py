@@ -293,3 +293,32 @@ def empty_state(title: str, body: str) -> None:
         )
         _, middle, _ = st.columns([1, 2, 1])
         middle.markdown(body)
+
+
+def indexing_notice(rt: Runtime, *, last_run: bool = False) -> bool:
+    """Search indexing under way (from any process): a progress bar saying results may be incomplete. With
+    ``last_run``, also how the last run ended (the Admin page). Returns whether a run is under way."""
+    from core.search.indexing import indexing_state
+
+    state = indexing_state(runtime=rt)
+    if state is None:
+        return False
+    if state["state"] == "running":
+        done, total = state.get("done", 0), state.get("total", 0)
+        what = f"{done:,} of {total:,} chunks, {state.get('stage', '')}" if total else state.get("stage", "starting")
+        st.progress(min(1.0, done / total) if total else 0.0,
+                    text=f"Indexing for search ({what}). Results may be incomplete until it finishes.")
+    elif state["state"] == "stalled":
+        st.warning("A search indexing run stopped reporting progress (its process may have died); the scheduler "
+                   "starts a new one within two minutes.", icon=":material/warning:")
+    elif last_run and state["state"] == "failed":
+        st.error(f"The last search indexing run failed: {state.get('error')}", icon=":material/error:")
+    elif last_run and state.get("result"):
+        r = state["result"]
+        st.caption(
+            f"Last indexing run finished {state['finished_at'][:19].replace('T', ' ')} UTC: "
+            f"{plural(r['documents_seen'], 'document')} ({r['documents_added']:,} added, {r['documents_updated']:,} "
+            f"updated, {r['documents_deleted']:,} deleted), {plural(r['chunks_embedded'], 'chunk')} embedded "
+            f"in {r['seconds']:.1f} s."
+        )
+    return state["state"] == "running"

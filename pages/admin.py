@@ -1,5 +1,6 @@
-"""Admin: users and roles, API keys. Every change goes through core.auth with the signed-in admin as
-the actor (core audits it). The page checks the role itself: it is not enough to be hidden."""
+"""Admin: users and roles, API keys, the search index. Every user or key change goes through core.auth with
+the signed-in admin as the actor (core audits it); index actions are the calls `sophia index` makes. The page
+checks the role itself: it is not enough to be hidden."""
 
 from __future__ import annotations
 
@@ -9,14 +10,14 @@ import pandas as pd
 import streamlit as st
 
 from app import ui
-from app.auth import current_identity
+from app.auth import require_role
 from core import auth
 from core.auth import Identity
 from core.auth.service import MIN_PASSWORD_LENGTH
 from core.errors import SophiaError
 from core.runtime import Runtime
-
-NOT_ADMIN = "The admin page is for admins only."
+from core.search.backends.registry import enabled_backends, make_backend
+from core.search.sync import index_status, rebuild, reconcile, sync_backend, table_counts
 
 
 def _when(value: datetime | None) -> pd.Timestamp:
@@ -165,19 +166,103 @@ def keys_tab(rt: Runtime, me: Identity) -> None:
             )
 
 
+INDEX_ACTIONS = {
+    "Sync now": "push the changes it has not received",
+    "Reconcile": "compare with the chunks table and repair drift",
+    "Rebuild": "clear it and push every chunk again",
+}
+
+
+def index_tab(rt: Runtime) -> None:
+    names = list(enabled_backends(rt.settings))
+    held = table_counts(runtime=rt)
+    rows = index_status(runtime=rt, backends=names)
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Documents", ui.count(held["documents"]))
+    c2.metric("Chunks", ui.count(held["chunks"]))
+    c3.metric("Chunks with a vector", ui.count(held["vectors"]))
+    failing = [r["name"] for r in rows if r["error"]]
+    if failing:
+        st.error(f"Failing: {', '.join(failing)}. Searches and ingestion carry on; the backend catches up once "
+                 "it is reachable again.", icon=":material/error:")
+    running = ui.indexing_notice(rt, last_run=True)
+    if not held["documents"] and not running:
+        st.info("Nothing is indexed yet. The scheduler indexes new records every two minutes; "
+                "`sophia reindex` does it now.", icon=":material/info:")
+    frame = pd.DataFrame([{
+        "backend": r["name"],
+        "state": "failing" if r["error"] else ("behind" if r["pending"] else "in sync"),
+        "chunks": r["chunks"], "pending": r["pending"],
+        "last_sync": _when(datetime.fromisoformat(r["last_sync"]) if r["last_sync"] else None),
+        "error": r["error"] or "",
+    } for r in rows])
+    st.dataframe(frame, hide_index=True, width="stretch", column_config={
+        "backend": "Backend", "state": "State", "chunks": st.column_config.NumberColumn("Chunks held", format="localized"),
+        "pending": st.column_config.NumberColumn("Pending", format="localized"),
+        "last_sync": st.column_config.DatetimeColumn("Last sync", format="MMM D, YYYY HH:mm:ss"),
+        "error": "Last error",
+    })
+    st.caption("The first backend answers searches; the others are kept in sync as copies. The scheduler syncs "
+               "every 30 seconds.")
+    with st.form("index_action", border=True):
+        st.markdown("**Run now**")
+        b_col, a_col = st.columns(2)
+        name = b_col.selectbox("Backend", names, key="ix_backend")
+        action = a_col.radio("Action", list(INDEX_ACTIONS), key="ix_action", horizontal=True,
+                             captions=list(INDEX_ACTIONS.values()))
+        sure = st.checkbox("Yes, clear and rebuild it (searches on it are incomplete until the push ends)",
+                           key="ix_sure")
+        go = st.form_submit_button("Run", type="primary", icon=":material/play_arrow:")
+    if go:
+        _run_index_action(rt, name, action, sure)
+
+
+def _run_index_action(rt: Runtime, name: str, action: str, sure: bool) -> None:
+    if action == "Rebuild" and not sure:
+        st.warning("Tick the box to confirm the rebuild.", icon=":material/warning:")
+        return
+    bar = st.progress(0.0, text=f"{action}: {name}…")
+
+    def progress(done: int, total: int, what: str) -> None:
+        bar.progress(min(1.0, done / total) if total else 0.0, text=f"{name}: {what} {done:,}/{total:,}")
+
+    backend = make_backend(rt.settings, name)
+    try:
+        if action == "Sync now":
+            report = sync_backend(runtime=rt, backend=backend, progress=progress)
+            if report.skipped or report.error:
+                raise SophiaError(report.skipped or report.error)
+            done = (f"{report.upserted:,} upserted, {report.deleted:,} deleted"
+                    f"{' (full push)' if report.full_push else ''}; {report.pending:,} pending")
+        elif action == "Reconcile":
+            fixed = reconcile(runtime=rt, backend=backend, progress=progress)
+            done = (f"{len(fixed.missing):,} missing pushed, {len(fixed.extra):,} extra deleted, "
+                    f"{len(fixed.stale):,} of {fixed.checked:,} checked vectors stale")
+        else:
+            rebuilt = rebuild(runtime=rt, backend=backend, progress=progress)
+            done = f"{rebuilt.pushed:,} chunks pushed"
+    except SophiaError as exc:
+        bar.empty()
+        st.error(f"{action} of {name} failed: {exc.message}", icon=":material/error:")
+        return
+    finally:
+        backend.close()
+    bar.progress(1.0, text=f"{action}: {name} done")
+    st.success(f"{action} of {name}: {done}.", icon=":material/check_circle:")
+
+
 def main() -> None:
     rt = ui.runtime()
-    ui.page_header("Admin", "Users, roles and API keys. Every change is recorded in the audit log.")
-    me = current_identity(rt)
-    if me is None or not me.can("admin"):
-        st.error(NOT_ADMIN + (f" You are signed in as {me.username} ({me.role})." if me else " Sign in first."),
-                 icon=":material/block:")
-        st.stop()
-    users, keys = st.tabs(["Users and roles", "API keys"])
+    ui.page_header("Admin", "Users, roles, API keys and the search index. Every change to users and keys is "
+                   "recorded in the audit log.")
+    me = require_role(rt, "admin", "admin")
+    users, keys, index = st.tabs(["Users and roles", "API keys", "Search index"])
     with users:
         users_tab(rt, me)
     with keys:
         keys_tab(rt, me)
+    with index:
+        index_tab(rt)
 
 
 main()

@@ -28,7 +28,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import PydanticUndefined
 
 from app import ui
-from app.auth import current_identity
+from app.auth import require_role
 from connectors.registry import KINDS
 from core import pipelines
 from core.auth import Identity
@@ -44,7 +44,6 @@ from core.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 
-NOT_ADMIN = "The connectors page is for admins only."
 TABS = ["Overview", "Manage", "Add a connector", "Run history", "Quarantine"]
 TAB_KEY = "connectors_tab"
 MANAGE_KEY = "manage_connector"
@@ -947,11 +946,7 @@ def main() -> None:
     rt = ui.runtime()
     ui.page_header("Connectors", "The sources Sophia syncs from: add, test, schedule and run them, and watch "
                    "their health. Every change is recorded in the audit log.")
-    me = current_identity(rt)
-    if me is None or not me.can("admin"):
-        st.error(NOT_ADMIN + (f" You are signed in as {me.username} ({me.role})." if me else " Sign in first."),
-                 icon=":material/block:")
-        st.stop()
+    me = require_role(rt, "admin", "connectors")
     box = SecretBox.from_settings(rt.settings)
     statuses = manage.connector_statuses(runtime=rt, kinds=KINDS)
     names = [c.name for c in statuses]

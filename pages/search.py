@@ -69,6 +69,8 @@ def _result_card(hit: service.SearchHit) -> None:
 
 def _show(response: service.SearchResponse, heading: str) -> None:
     st.caption(f"{heading} · {ui.plural(len(response.results), 'result')} in {response.took_ms:.0f} ms")
+    if response.degraded:
+        st.warning(response.degraded[:1].upper() + response.degraded[1:] + ".", icon=":material/warning:")
     if not response.results:
         ui.empty_state("Nothing found", "Try other words, fewer filters, or a wider date range.")
     for hit in response.results:
@@ -114,6 +116,7 @@ def main() -> None:
         submitted = go_col.form_submit_button("Search", type="primary", icon=":material/search:", width="stretch")
         filters, limit = _filters()
     _upload(me)
+    ui.indexing_notice(rt)
     if submitted:
         st.session_state.pop("s_mlt", None)
     backend = query_backend(rt.settings)

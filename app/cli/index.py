@@ -8,15 +8,13 @@ from dataclasses import asdict
 from typing import Annotated
 
 import typer
-from sqlalchemy import func, select
 
 from app.cli.common import err, open_product, out, print_json, progress_bar
-from core.db.models import Chunk
 from core.errors import SophiaError
 from core.runtime import Runtime
 from core.search.backends.base import VectorBackend
 from core.search.backends.registry import enabled_backends, make_backend, make_backends
-from core.search.sync import index_status, rebuild, reconcile, sync_backend
+from core.search.sync import index_status, rebuild, reconcile, sync_backend, table_counts
 
 index_app = typer.Typer(help="Vector indexes: sync state, sync, rebuild and reconcile.", no_args_is_help=True)
 
@@ -48,8 +46,7 @@ def status(json_: JsonOpt = False) -> None:
     """Per backend: chunks indexed, pending changes, last sync, last error (read from the database only)."""
     rt = open_product(machine_output=json_)
     rows = index_status(runtime=rt, backends=list(enabled_backends(rt.settings)))
-    with rt.session() as session:
-        chunks = session.scalar(select(func.count()).select_from(Chunk)) or 0
+    chunks = table_counts(runtime=rt)["chunks"]
     if json_:
         print_json({"backends": rows, "chunks": chunks})
         return

@@ -15,6 +15,10 @@ rows (op ``u`` for a chunk inserted or updated, ``d`` for one deleted), which th
 
 Changing the embedding model (an embedder whose ``model_name`` differs from the one stored with the
 chunks) re-embeds every chunk on the next run.
+
+Every run of ``index_records`` shows its progress in a ``meta`` row (``indexing_state``): whoever started
+it (the scheduler, ``sophia reindex``, ``sophia up --demo``), the Search and Admin pages can say that indexing
+is under way and how far it is.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from core.db.models import Chunk, ChunkChange, Document
+from core.db.models import Chunk, ChunkChange, Document, Meta
 from core.db.types import utcnow
 from core.search.documents import RECORD_TABLES, DocumentIn, build_documents, chunk_hash
 
@@ -36,7 +41,7 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
     from core.search.embeddings import Embedder
 
-__all__ = ["IndexResult", "delete_documents", "index_documents", "index_records", "reembed_stale"]
+__all__ = ["IndexResult", "delete_documents", "index_documents", "index_records", "indexing_state", "reembed_stale"]
 
 Progress = Callable[[int, int, str], None]
 
@@ -45,6 +50,12 @@ Progress = Callable[[int, int, str], None]
 #: over everything; writing 4,096 chunks is a transaction of well under a second.
 BATCH_CHUNKS = 4096
 IN_CHUNK = 500  # ids per IN (...): well under SQLite's variable limit
+#: The ``meta`` row holding the progress of the current (or the last) run of ``index_records``.
+PROGRESS_KEY = "search_indexing"
+#: Progress is written at most this often (and at the end of each stage).
+PROGRESS_EVERY_S = 2.0
+#: A run shown as running whose progress has not moved for this long died (it is shown as stalled).
+PROGRESS_STALE_S = 600
 
 
 @dataclass
@@ -84,7 +95,76 @@ def index_records(
     entities: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> IndexResult:
-    """Bring the documents and chunks of these entities' records (all by default) up to date."""
+    """Bring the documents and chunks of these entities' records (all by default) up to date; the run's
+    progress is shown to every process through ``indexing_state``."""
+    tracker = _Tracker(runtime, progress)
+    tracker(0, 0, "reading records")
+    try:
+        result = _index_records(runtime, embedder, entities, tracker)
+    except Exception as exc:
+        tracker.finish(error=str(exc)[:500] or type(exc).__name__)
+        raise
+    tracker.finish(result=result)
+    return result
+
+
+def indexing_state(*, runtime: Runtime) -> dict | None:
+    """The progress of the current run of ``index_records``, or the outcome of the last one (None before the
+    first): ``{"state": "running"|"stalled"|"done"|"failed", "done", "total", "stage", "started_at",
+    "updated_at", "finished_at", "result", "error"}`` (times ISO 8601, UTC)."""
+    with runtime.session() as session:
+        row = session.get(Meta, PROGRESS_KEY)
+        if row is None:
+            return None
+        state = dict(row.value)
+        state["updated_at"] = row.updated_at.isoformat()
+        if state.get("state") == "running" and (utcnow() - row.updated_at).total_seconds() > PROGRESS_STALE_S:
+            state["state"] = "stalled"
+    return state
+
+
+class _Tracker:
+    """Passes progress on to the caller's callback and records it in the ``meta`` row (at most every
+    ``PROGRESS_EVERY_S``, and whenever a stage changes or completes)."""
+
+    def __init__(self, runtime: Runtime, forward: Progress | None) -> None:
+        self.runtime, self.forward = runtime, forward
+        self.started_at = utcnow().isoformat()
+        self.last_write = 0.0
+        self.last_stage = ""
+
+    def __call__(self, done: int, total: int, stage: str) -> None:
+        now = time.monotonic()
+        if stage != self.last_stage or done >= total or now - self.last_write >= PROGRESS_EVERY_S:
+            self.last_write, self.last_stage = now, stage
+            self._write({"state": "running", "done": done, "total": total, "stage": stage,
+                         "started_at": self.started_at})
+        if self.forward is not None and total:
+            self.forward(done, total, stage)
+
+    def finish(self, *, result: IndexResult | None = None, error: str | None = None) -> None:
+        self._write({"state": "failed" if error else "done", "started_at": self.started_at,
+                     "finished_at": utcnow().isoformat(), "result": result.as_dict() if result else None,
+                     "error": error})
+
+    def _write(self, value: dict) -> None:
+        for _ in range(2):  # a second run may create the row at the same moment: then update it
+            try:
+                with self.runtime.session() as session:
+                    row = session.get(Meta, PROGRESS_KEY)
+                    if row is None:
+                        session.add(Meta(key=PROGRESS_KEY, value=value))
+                    else:
+                        row.value = value
+                        row.updated_at = utcnow()
+                return
+            except IntegrityError:
+                continue
+
+
+def _index_records(
+    runtime: Runtime, embedder: Embedder, entities: Sequence[str] | None, progress: Progress
+) -> IndexResult:
     started = time.monotonic()
     result = IndexResult()
     reembed_stale(runtime=runtime, embedder=embedder, progress=progress, result=result)

@@ -72,6 +72,7 @@ __all__ = [
     "reconcile",
     "sync_all",
     "sync_backend",
+    "table_counts",
 ]
 
 Progress = Callable[[int, int, str], None]
@@ -306,6 +307,16 @@ def index_status(*, runtime: Runtime, backends: Sequence[VectorBackend | str]) -
     return out
 
 
+def table_counts(*, runtime: Runtime) -> dict[str, int]:
+    """What the truth holds: ``{"documents", "chunks", "vectors"}`` (vectors: chunks that have one)."""
+    with runtime.session() as session:
+        return {
+            "documents": session.scalar(select(func.count()).select_from(Document)) or 0,
+            "chunks": session.scalar(select(func.count()).select_from(Chunk)) or 0,
+            "vectors": session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None))) or 0,
+        }
+
+
 class IndexCollector:
     """Prometheus metrics of the enabled vector backends, read from the database when scraped (so a sync run by
     the scheduler or the CLI shows in the API's /metrics). Alert on ``sophia_index_failing == 1`` with a
@@ -332,10 +343,8 @@ class IndexCollector:
             failing.add_metric([row["name"]], 1.0 if row["error"] else 0.0)
             if row["last_sync"]:
                 age.add_metric([row["name"]], (now - datetime.fromisoformat(row["last_sync"])).total_seconds())
-        with self.runtime.session() as session:
-            total = session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None))) or 0
         table = GaugeMetricFamily("sophia_index_table_chunks", "Chunks with a vector in the chunks table (the truth)")
-        table.add_metric([], total)
+        table.add_metric([], table_counts(runtime=self.runtime)["vectors"])
         yield from (held, pending, failing, age, table)
 
 

@@ -17,7 +17,7 @@ from core.runtime import Runtime
 from core.search.backends.embedded import EmbeddedBackend
 from core.search.documents import MAX_CHUNK_PIECES, count_pieces
 from core.search.embeddings import LocalMiniLM, make_embedder
-from core.search.indexing import index_records
+from core.search.indexing import index_records, indexing_state
 from core.search.service import SearchFilters, search
 from core.search.sync import sync_backend
 
@@ -132,3 +132,33 @@ def test_search_on_this_database(any_runtime: Runtime) -> None:
     assert {h.external_id for h in run("autopay", filters=SearchFilters(since=date(2026, 2, 3), until=date(2026, 2, 3)))} \
         >= {"calls/c1"}
     backend.close()
+
+
+def test_every_process_sees_how_far_indexing_is(any_runtime: Runtime) -> None:
+    rt = any_runtime
+    assert indexing_state(runtime=rt) is None
+    _seed(rt)
+    seen: list[dict] = []
+
+    def watch(done: int, total: int, stage: str) -> None:  # what another process reads while the run goes on
+        seen.append(indexing_state(runtime=rt) | {"at": (done, total, stage)})
+
+    result = index_records(runtime=rt, embedder=make_embedder(rt.settings), progress=watch)
+    assert seen and all(s["state"] == "running" and s["started_at"] for s in seen)
+    assert seen[-1]["stage"] == "writing" and seen[-1]["done"] == seen[-1]["total"] == result.chunks_written
+    done = indexing_state(runtime=rt)
+    assert done["state"] == "done" and done["error"] is None and done["finished_at"] >= done["started_at"]
+    assert done["result"]["documents_added"] == 5 and done["result"]["chunks_written"] == result.chunks_written
+
+    class Broken(LocalMiniLM):
+        def embed(self, texts, progress=None):  # noqa: ANN001, ANN202
+            raise RuntimeError("the model file is unreadable")
+
+    with rt.session() as s:  # a change, so the next run has something to embed
+        ingest_records(session=s, source="hubspot", entity="activities", records=[
+            {"external_id": "a-9", "account_ref": "co-1", "type": "note", "subject": "New", "body": "Fresh text.",
+             "occurred_at": AT}])
+    with pytest.raises(RuntimeError):
+        index_records(runtime=rt, embedder=Broken())
+    failed = indexing_state(runtime=rt)
+    assert failed["state"] == "failed" and "unreadable" in failed["error"]
