@@ -60,6 +60,30 @@ class Settings(BaseSettings):
     weaviate_grpc_port: int = Field(default=50051, ge=1, le=65535)
     weaviate_api_key: str | None = Field(default=None, repr=False)
 
+    # search: the embedding model (the local all-MiniLM-L6-v2 unless a provider is chosen; changing it
+    # re-embeds every chunk on the next indexing run)
+    embedding_provider: Literal["local", "openai"] = "local"
+    embedding_model: str = "text-embedding-3-small"  # the provider's model
+    embedding_api_key: str | None = Field(default=None, repr=False)
+    embedding_base_url: str | None = None  # an OpenAI-compatible server: Azure OpenAI v1, Ollama, vLLM, LiteLLM
+    embedding_dimensions: int | None = Field(default=None, ge=8, le=8192)  # for models that can shorten theirs
+
+    @field_validator("embedding_base_url")
+    @classmethod
+    def _check_embedding_url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL (the API's base, e.g. http://localhost:11434/v1)")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_embedding_settings(self) -> "Settings":
+        if self.embedding_provider == "openai" and not (self.embedding_api_key or self.embedding_base_url):
+            raise ValueError("SOPHIA_EMBEDDING_API_KEY is required when SOPHIA_EMBEDDING_PROVIDER=openai "
+                             "(or SOPHIA_EMBEDDING_BASE_URL, for a server that needs no key)")
+        return self
+
     @field_validator("vector_backends")
     @classmethod
     def _check_backends(cls, v: str) -> str:

@@ -292,12 +292,18 @@ def _shared_local_model() -> LocalMiniLM:
 
 
 def make_embedder(settings: Settings) -> Embedder:
-    """The embedder for these settings.
-
-    Today this is always the local all-MiniLM-L6-v2. A provider embedder (OpenAI-compatible or another
-    API, per DESIGN.md's backends table) is chosen here by a setting when it is added; it implements
-    ``Embedder`` and declares its own ``model_name`` and ``dim``, which the chunk store records beside each
-    vector so vectors of different models are never compared. Nothing is loaded until first use.
-    """
-    del settings  # read once the provider setting exists
+    """The embedder for these settings: the local all-MiniLM-L6-v2, or with ``SOPHIA_EMBEDDING_PROVIDER=openai``
+    the provider's model (``core.search.provider``). Each declares its ``model_name`` and ``dim``; the chunk
+    store records the name beside each vector, so vectors of different models are never compared and a
+    change of model re-embeds everything. Nothing is loaded or called until first use."""
+    if settings.embedding_provider == "openai":
+        return _shared_provider(settings.embedding_model, settings.embedding_api_key, settings.embedding_base_url,
+                                settings.embedding_dimensions)
     return _shared_local_model()
+
+
+@lru_cache(maxsize=4)
+def _shared_provider(model: str, api_key: str | None, base_url: str | None, dimensions: int | None) -> Embedder:
+    from core.search.provider import OpenAIEmbedder
+
+    return OpenAIEmbedder(model=model, api_key=api_key, base_url=base_url, dimensions=dimensions)

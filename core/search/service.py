@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from core.auth import ROLE_RANK, Identity
 from core.db.models import Account, Chunk, Document
-from core.errors import BackendUnavailable, InvalidInput, NotFound
+from core.errors import BackendUnavailable, ConfigError, InvalidInput, NotFound
 from core.search.backends.base import VectorBackend, VectorFilter
 
 if TYPE_CHECKING:
@@ -319,7 +319,7 @@ def search(
             assert backend is not None
             try:
                 found = backend.query(embedder.embed_query(query), k=VECTOR_CANDIDATES, where=scope.vector_filter())
-            except BackendUnavailable as exc:
+            except (BackendUnavailable, ConfigError) as exc:  # the backend, or the embedding provider
                 if mode == "vector":
                     raise
                 found, degraded = [], f"vector search unavailable ({exc.message}); keyword results only"

@@ -46,7 +46,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -266,7 +266,7 @@ def reconcile(
             for part in _chunks_of(chosen, batch):
                 stored = backend.fetch(part)
                 with runtime.session() as session:
-                    truth = {item.chunk_id: item for item in _load(session, part, backend.dim)[0]}
+                    truth = {item.chunk_id: item for item in _load(session, part, backend.dim, _model(runtime))[0]}
                 stale = [cid for cid, item in truth.items() if cid not in stored or not _same(item, stored[cid])]
                 if stale:
                     backend.upsert([truth[cid] for cid in stale])
@@ -479,7 +479,7 @@ def _full_push(
     the log) is deleted after the push."""
     with runtime.session() as session:
         position = _settled_max(session)
-        total = session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None))) or 0
+        total = session.scalar(select(func.count()).select_from(Chunk).where(_embedded(runtime))) or 0
     if clear:
         backend.clear()
     pushed, last_id = 0, 0
@@ -488,9 +488,9 @@ def _full_push(
     while True:
         with runtime.session() as session:
             ids = list(session.scalars(
-                select(Chunk.id).where(Chunk.id > last_id, Chunk.embedding.is_not(None)).order_by(Chunk.id).limit(batch)
+                select(Chunk.id).where(Chunk.id > last_id, _embedded(runtime)).order_by(Chunk.id).limit(batch)
             ))
-            items, _ = _load(session, ids, backend.dim)
+            items, _ = _load(session, ids, backend.dim, _model(runtime))
         if not ids:
             break
         if items:
@@ -510,7 +510,7 @@ def _drop_extra(runtime: Runtime, backend: VectorBackend) -> tuple[set[int], set
     of the table's chunks with a vector, the ids deleted)."""
     held = set(backend.ids())  # the backend first: a chunk added meanwhile then looks missing (harmless)
     with runtime.session() as session:
-        table = set(session.scalars(select(Chunk.id).where(Chunk.embedding.is_not(None))))
+        table = set(session.scalars(select(Chunk.id).where(_embedded(runtime))))
     extra = sorted(held - table)
     with runtime.session() as session:  # an id that reappeared meanwhile arrives through the log instead
         reborn = set(_existing(session, extra))
@@ -524,7 +524,7 @@ def _push(runtime: Runtime, backend: VectorBackend, *, upserts: Sequence[int], d
     """Upsert these chunks as they are now (one that is gone or has no vector is deleted instead) and delete
     those; returns (upserted, deleted)."""
     with runtime.session() as session:
-        items, gone = _load(session, upserts, backend.dim)
+        items, gone = _load(session, upserts, backend.dim, _model(runtime))
     removed = sorted(set(deletes) | set(gone))
     if removed:
         backend.delete(removed)
@@ -533,15 +533,28 @@ def _push(runtime: Runtime, backend: VectorBackend, *, upserts: Sequence[int], d
     return len(items), len(removed)
 
 
-def _load(session: Session, chunk_ids: Sequence[int], dim: int) -> tuple[list[ChunkVector], list[int]]:
-    """The current vector and metadata of these chunks (chunks JOIN documents), and the ids that have none."""
+def _model(runtime: Runtime) -> str:
+    from core.search.embeddings import make_embedder
+
+    return make_embedder(runtime.settings).model_name
+
+
+def _embedded(runtime: Runtime) -> Any:
+    """Chunks with a vector of the configured model: after a change of model, a chunk not re-embedded yet has
+    no vector the backends can use (it arrives through the log once it is re-embedded)."""
+    return and_(Chunk.embedding.is_not(None), Chunk.embedding_model == _model(runtime))
+
+
+def _load(session: Session, chunk_ids: Sequence[int], dim: int, model: str) -> tuple[list[ChunkVector], list[int]]:
+    """The current vector and metadata of these chunks (chunks JOIN documents), and the ids that have no vector
+    of ``model`` (gone, not embedded, or embedded by another model and not re-embedded yet)."""
     found: dict[int, ChunkVector] = {}
     for part in _chunks_of(list(chunk_ids), IN_CHUNK):
         rows = session.execute(
             select(Chunk.id, Chunk.embedding, Document.id, Document.source, Document.type, Document.account_id,
                    Document.owner, Document.occurred_at, Document.min_role)
             .join(Document, Document.id == Chunk.document_id)
-            .where(Chunk.id.in_(part), Chunk.embedding.is_not(None))
+            .where(Chunk.id.in_(part), Chunk.embedding.is_not(None), Chunk.embedding_model == model)
         ).all()
         for cid, emb, doc_id, source, type_, account_id, owner, occurred_at, min_role in rows:
             vector = np.frombuffer(emb, dtype="<f4")

@@ -22,10 +22,18 @@ from core.db.types import utcnow
 from core.errors import Conflict, SophiaError
 from core.runtime import Runtime
 from core.search.backends.base import ChunkVector, VectorBackend
+from core.search.backends.embedded import EmbeddedBackend
 from core.search.backends.pinecone import PineconeBackend
 from core.search.backends.weaviate import WeaviateBackend
-from core.search.backends.embedded import EmbeddedBackend
-from core.search.sync import GAP_GRACE_S, index_status, prune_changes, rebuild, reconcile, sync_backend
+from core.search.embeddings import MODEL_NAME
+from core.search.sync import (
+    GAP_GRACE_S,
+    index_status,
+    prune_changes,
+    rebuild,
+    reconcile,
+    sync_backend,
+)
 from tests.contract.fake_pinecone import FakePinecone
 from tests.contract.fake_weaviate import FakeWeaviate
 
@@ -90,7 +98,7 @@ class Corpus:
             s.add(doc)
             s.flush()
             rows = [Chunk(document_id=doc.id, position=p, text=f"chunk {n}.{p}", content_hash=f"c{n}.{p}",
-                          embedding=self._vector(), embedding_model="test") for p in range(chunks)]
+                          embedding=self._vector(), embedding_model=MODEL_NAME) for p in range(chunks)]
             s.add_all(rows)
             s.flush()
             s.add_all([ChunkChange(chunk_id=c.id, op="u") for c in rows])

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from core.errors import ConfigError, InvalidInput
+from core.errors import InvalidInput
 from core.search.backends.base import ChunkVector, VectorBackend, VectorFilter
 from core.search.backends.embedded import EmbeddedBackend
 
@@ -136,7 +136,25 @@ def test_bad_input_is_refused(backend, tmp_path) -> None:
         backend.upsert([ChunkVector(1, np.zeros(DIM + 1, np.float32), 1, "s", "t")])
     with pytest.raises(InvalidInput):
         backend.query(np.zeros(DIM + 1, np.float32), k=3)
-    backend.upsert(items(unit(np.random.default_rng(5), 2)))
-    other = EmbeddedBackend(backend.root, dim=DIM * 2)
-    with pytest.raises(ConfigError, match="rebuild"):
-        other.count()
+
+
+
+def test_another_embedding_model_empties_the_store(tmp_path) -> None:
+    x = unit(np.random.default_rng(5), 4)
+    first = EmbeddedBackend(tmp_path / "store", dim=DIM, model="model-a")
+    first.upsert(items(x))
+    assert first.count() == 4 and len(first.query(x[0], k=10)) == 4
+    same = EmbeddedBackend(tmp_path / "store", dim=DIM, model="model-a")
+    assert same.count() == 4  # reopened by the same model: kept
+    same.close()
+    # the model was changed: its vectors cannot answer the new model's queries, and re-embedding refills it
+    renamed = EmbeddedBackend(tmp_path / "store", dim=DIM, model="model-b")
+    assert renamed.count() == 0
+    assert first.query(x[0], k=10) == []  # a reader of the old store reloads: nothing of model-a is left
+    renamed.upsert(items(x[:2]))
+    wider = EmbeddedBackend(tmp_path / "store", dim=DIM * 2, model="model-c")
+    assert wider.count() == 0
+    wider.upsert(items(np.tile(unit(np.random.default_rng(6), 3), 2) / np.sqrt(2)))
+    assert wider.count() == 3
+    for b in (first, renamed, wider):
+        b.close()

@@ -36,12 +36,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from core.errors import BackendUnavailable, ConfigError, InvalidInput
+from core.observability.logging import get_logger
 from core.search.backends.base import ChunkVector, VectorFilter
 
 if TYPE_CHECKING:
     from core.config import Settings
 
 __all__ = ["EmbeddedBackend"]
+
+log = get_logger("search.embedded")
 
 #: Below this many vectors the index is exact (flat): at 20,000 x 384 a brute-force query takes well under a
 #: millisecond, and an inverted file needs enough vectors to train its centroids on.
@@ -228,10 +231,11 @@ class EmbeddedBackend:
 
     name = "embedded"
 
-    def __init__(self, root: Path, *, dim: int = 384, nprobe: int = DEFAULT_NPROBE,
+    def __init__(self, root: Path, *, dim: int = 384, model: str | None = None, nprobe: int = DEFAULT_NPROBE,
                  ivf_min_vectors: int = IVF_MIN_VECTORS) -> None:
         self.root = Path(root)
         self.dim = dim
+        self.model = model  # the embedding model whose vectors it holds (None: not checked)
         self.nprobe = nprobe
         self.ivf_min_vectors = ivf_min_vectors
         self._lock = threading.RLock()
@@ -243,7 +247,8 @@ class EmbeddedBackend:
     def from_settings(cls, settings: Settings) -> EmbeddedBackend:
         from core.search.embeddings import make_embedder
 
-        return cls(settings.data_dir / "index" / "embedded", dim=make_embedder(settings).dim)
+        embedder = make_embedder(settings)
+        return cls(settings.data_dir / "index" / "embedded", dim=embedder.dim, model=embedder.model_name)
 
     # ---- the store ----------------------------------------------------------------------------------------
 
@@ -256,21 +261,37 @@ class EmbeddedBackend:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.executescript(SCHEMA)
-                stored_dim = conn.execute("SELECT value FROM meta WHERE key='dim'").fetchone()
-                if stored_dim is None:
-                    conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('dim', ?)", (self.dim,))
-                elif int(stored_dim[0]) != self.dim:
-                    conn.close()
-                    raise ConfigError(
-                        f"the embedded index at {self.root} holds {stored_dim[0]}-dimensional vectors, not {self.dim}; "
-                        "rebuild it: sophia index rebuild --backend embedded"
-                    )
+                self._check_model(conn)
             except sqlite3.Error as exc:
                 raise BackendUnavailable(f"embedded index at {self.root}: {exc}") from None
             except OSError as exc:
                 raise BackendUnavailable(f"embedded index at {self.root}: {exc.strerror}") from None
             self._conn = conn
         return self._conn
+
+    def _check_model(self, conn: sqlite3.Connection) -> None:
+        """The store holds vectors of one model. Opened for another (the embedding model was changed), it is
+        emptied: those vectors cannot answer the new model's queries, and re-embedding under the new model
+        logs every chunk, so the sync engine fills the store again (and a deleted chunk cannot linger)."""
+        stored = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('dim', 'model')").fetchall())
+        same_dim = "dim" not in stored or int(stored["dim"]) == self.dim
+        same_model = self.model is None or stored.get("model") in (None, self.model)
+        if same_dim and same_model:
+            conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('dim', ?)", (self.dim,))
+            if self.model is not None:
+                conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('model', ?)", (self.model,))
+            return
+        log.warning("embedded index holds another model's vectors: emptied for re-embedding", root=str(self.root),
+                    held=stored.get("model"), held_dim=stored.get("dim"), model=self.model, dim=self.dim)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("DELETE FROM vectors")
+        conn.execute("DELETE FROM log")
+        conn.execute("DELETE FROM meta WHERE key IN ('centroids', 'trained_on', 'log_floor')")
+        generation = conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [
+            ("dim", self.dim), ("model", self.model),
+            ("generation", (int(generation[0]) if generation else 0) + 1)])
+        conn.execute("COMMIT")
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
