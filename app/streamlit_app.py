@@ -34,12 +34,16 @@ dashboard = st.Page(PAGES_DIR / "dashboard.py", title="Dashboard", icon=":materi
 admin = st.Page(PAGES_DIR / "admin.py", title="Admin", icon=":material/admin_panel_settings:")
 search = st.Page(PAGES_DIR / "search.py", title="Search", icon=":material/search:")
 connectors = st.Page(PAGES_DIR / "connectors.py", title="Connectors", icon=":material/cable:")
+# opened from search results (?doc=<id>), not from the menu
+record = st.Page(PAGES_DIR / "record.py", title="Record", icon=":material/description:", url_path="record",
+                 visibility="hidden")
 
 if identity is None:
     # Signed out, the form is drawn above. The pages stay registered (a deep link keeps its URL for
     # after sign-in instead of "page not found") but hidden, and none of them runs.
     st.set_page_config(initial_sidebar_state="collapsed")
-    st.navigation([dashboard, search, admin, connectors], position="hidden")
+    st.navigation([dashboard, search, admin, connectors, record], position="hidden")
     st.stop()
 
-st.navigation([dashboard, search, admin, connectors] if identity.can("admin") else [dashboard, search]).run()
+st.navigation([dashboard, search, admin, connectors, record] if identity.can("admin")
+              else [dashboard, search, record]).run()

@@ -24,6 +24,7 @@ from core.storage import make_object_store
 SOURCES = ["hubspot", "salesforce", "gong", "slack", "netsuite", "lattice", "apollo", "usergems", "platform", "file"]
 TYPES = ["call", "email", "meeting", "note", "task", "slack_thread", "invoice", "deal", "account", "review", "goal", "file"]
 UPLOAD_TYPES = ["txt", "md", "pdf", "docx", "csv"]
+RECORD_PAGE = Path(__file__).with_name("record.py")
 EXAMPLES = ["customers unhappy about failed ACH payments", "INV-2026", "Yardi integration questions", "eviction"]
 
 
@@ -38,22 +39,22 @@ def _escape(snippet: str) -> str:
 
 
 def _filters() -> tuple[service.SearchFilters, int]:
-    c1, c2, c3, c4, c5 = st.columns([1.2, 1.2, 1.2, 1.4, 0.6])
+    c1, c2, c3, c4, c5, c6 = st.columns([1.1, 1.1, 1.1, 1.1, 1.4, 0.6])
     sources = c1.multiselect("Source", SOURCES, placeholder="All sources", key="s_sources")
     types = c2.multiselect("Type", TYPES, placeholder="All types", key="s_types")
     account = c3.text_input("Account", placeholder="name or id", key="s_account").strip()
-    period = c4.date_input("Date range", value=(), max_value=date.today() + timedelta(days=365), key="s_dates")
-    limit = c5.selectbox("Show", [10, 20, 50], key="s_limit")
+    owner = c4.text_input("Owner", placeholder="owner's email", key="s_owner").strip()
+    period = c5.date_input("Date range", value=(), max_value=date.today() + timedelta(days=365), key="s_dates")
+    limit = c6.selectbox("Show", [10, 20, 50], key="s_limit")
     since, until = (period[0], period[-1]) if period else (None, None)
     return service.SearchFilters(source=sources or None, type=types or None, account=account or None,
-                                 since=since, until=until), int(limit)
+                                 owner=owner or None, since=since, until=until), int(limit)
 
 
 def _result_card(hit: service.SearchHit) -> None:
     with st.container(border=True):
-        top, more = st.columns([6, 1])
-        title = f"[{hit.title}]({hit.url})" if hit.url.startswith(("http://", "https://")) else hit.title
-        top.markdown(f"**{hit.rank}. {_escape(title) if title == hit.title else title}**")
+        top, more = st.columns([5, 1.3])
+        top.markdown(f"**{hit.rank}. {_escape(hit.title)}**")
         meta = [hit.source, hit.type.replace("_", " ")]
         if hit.account:
             meta.append(hit.account)
@@ -63,8 +64,12 @@ def _result_card(hit: service.SearchHit) -> None:
         more.button("More like this", key=f"mlt_{hit.doc_id}", icon=":material/travel_explore:",
                     on_click=st.session_state.__setitem__, args=("s_mlt", (hit.doc_id, hit.title)))
         st.markdown(_escape(hit.snippet) or "_(no preview)_")
-        if hit.url and not hit.url.startswith(("http://", "https://")):
-            st.caption(f"Record: `{hit.url}`")
+        links = st.columns([1, 1, 4])
+        links[0].page_link(RECORD_PAGE, label="Open record", icon=":material/description:",
+                           query_params={"doc": hit.doc_id})
+        if hit.url.startswith(("http://", "https://")):
+            label = "Original file" if hit.source == "file" else f"Open in {hit.source.capitalize()}"
+            links[1].page_link(hit.url, label=label, icon=":material/open_in_new:")
 
 
 def _show(response: service.SearchResponse, heading: str) -> None:

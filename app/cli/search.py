@@ -109,6 +109,7 @@ def search(
     source: Annotated[str | None, typer.Option(help="only this source (e.g. gong, slack, hubspot, file)")] = None,
     type_: Annotated[str | None, typer.Option("--type", help="only this type (e.g. call, email, slack_thread, invoice)")] = None,
     account: Annotated[str | None, typer.Option(help="only this account (id or name)")] = None,
+    owner: Annotated[str | None, typer.Option(help="only records this person owns (email)")] = None,
     since: Annotated[str | None, typer.Option(help="from this date (YYYY-MM-DD)")] = None,
     until: Annotated[str | None, typer.Option(help="up to this date, inclusive (YYYY-MM-DD)")] = None,
     as_user: Annotated[str | None, typer.Option("--as", help="search with this user's permissions")] = None,
@@ -119,7 +120,7 @@ def search(
     from core.search.service import SearchFilters
     from core.search.service import search as run_search
 
-    filters = SearchFilters(source=source, type=type_, account=account, since=_day(since, "--since"),
+    filters = SearchFilters(source=source, type=type_, account=account, owner=owner, since=_day(since, "--since"),
                             until=_day(until, "--until"))
     rt = open_product(machine_output=json_)
     identity = _identity(rt, as_user)

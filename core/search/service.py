@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
     from core.search.embeddings import Embedder
 
-__all__ = ["SearchFilters", "SearchHit", "SearchResponse", "more_like_this", "search"]
+__all__ = ["DocumentView", "SearchFilters", "SearchHit", "SearchResponse", "get_document", "more_like_this", "search"]
 
 Mode = Literal["hybrid", "keyword", "vector"]
 MODES = ("hybrid", "keyword", "vector")
@@ -130,6 +130,25 @@ class SearchResponse:
 
     def as_json(self) -> dict[str, Any]:
         return {"query": self.query, "took_ms": self.took_ms, "results": [h.as_json() for h in self.results]}
+
+
+@dataclass(frozen=True)
+class DocumentView:
+    """One document whole, as a result links to it."""
+
+    doc_id: str
+    title: str
+    source: str
+    type: str
+    text: str
+    url: str  # the vendor's page, an imported file's original, or Sophia's own /records/<table>/<id>
+    account: str | None
+    account_id: int | None
+    owner: str | None
+    author: str | None
+    occurred_at: datetime | None
+    updated_at: datetime
+    chunks: int
 
 
 @dataclass(frozen=True)
@@ -365,6 +384,26 @@ def more_like_this(
         hits = _hits(session, runtime, ranked, parse_query(doc.title))
     return SearchResponse(query=f"like: {doc.title}", took_ms=round((time.perf_counter() - started) * 1000, 2),
                           results=hits)
+
+
+def get_document(*, runtime: Runtime, identity: Identity, doc_id: str | int) -> DocumentView:
+    """One document, whole, if ``identity`` may see it; ``NotFound`` otherwise (whether it does not exist or
+    is not theirs to see: the answer does not tell which)."""
+    try:
+        did = int(doc_id)
+    except (TypeError, ValueError):
+        raise InvalidInput(f"doc_id {doc_id!r} is not a document id") from None
+    with runtime.session() as session:
+        doc = session.get(Document, did)
+        if doc is None or doc.min_role not in _roles_for(identity):
+            raise NotFound(f"no document {doc_id}")
+        account = session.get(Account, doc.account_id) if doc.account_id else None
+        chunks = session.scalar(select(func.count()).select_from(Chunk).where(Chunk.document_id == did)) or 0
+        return DocumentView(
+            doc_id=str(doc.id), title=doc.title, source=doc.source, type=doc.type, text=doc.text,
+            url=_public_url(runtime, doc.url), account=account.name if account else None, account_id=doc.account_id,
+            owner=doc.owner, author=doc.author, occurred_at=doc.occurred_at, updated_at=doc.updated_at, chunks=chunks,
+        )
 
 
 # ---- the two queries ---------------------------------------------------------------------------------------

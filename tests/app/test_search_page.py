@@ -100,3 +100,55 @@ def test_source_filter_and_more_like_this(app_env) -> None:
     next(b for b in at.button if b.label == "More like this").click().run()
     assert not at.exception
     assert any(c.value.startswith("More like") for c in at.caption)
+
+
+def open_record(at: AppTest, doc_id: str) -> AppTest:
+    at.query_params["doc"] = doc_id
+    at.switch_page("../pages/record.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_result_opens_its_record_whole(app_env) -> None:
+    at = run_query(open_search("admin", ADMIN_PASSWORD), "Yardi integration")
+    first = at.page_link[0]
+    assert first.proto.label == "Open record" and "doc=" in first.proto.query_string
+    doc_id = first.proto.query_string.split("doc=")[1].split("&")[0]
+    with app_env.session() as s:
+        from core.db.models import Document
+
+        doc = s.get(Document, int(doc_id))
+    at = open_record(at, doc_id)
+    assert [t.value for t in at.title] == [doc.title]  # the page header
+    assert [t.value for t in at.text] == [doc.text]  # the whole document, not a snippet
+    if doc.url and doc.url.startswith("https://"):
+        assert at.link_button[0].proto.url == doc.url
+
+
+def test_a_viewer_cannot_open_a_review(app_env) -> None:
+    with app_env.session() as s:
+        from sqlalchemy import select
+
+        from core.db.models import Document
+
+        review = s.scalar(select(Document.id).where(Document.type == "review").limit(1))
+    at = open_record(open_search("vera", "viewer-pass-1"), str(review))
+    assert any("your role cannot see it" in e.value for e in at.error) and not at.text
+    at = open_record(open_search("admin", ADMIN_PASSWORD), str(review))
+    assert not at.error and at.text
+
+
+def test_the_owner_filter(app_env) -> None:
+    with app_env.session() as s:
+        from sqlalchemy import func, select
+
+        from core.db.models import Document
+
+        owner = s.execute(select(Document.owner).where(Document.owner.is_not(None)).group_by(Document.owner)
+                          .order_by(func.count().desc()).limit(1)).scalar_one()
+        owned = set(s.scalars(select(Document.title).where(Document.owner == owner)))
+    at = open_search("admin", ADMIN_PASSWORD)
+    at.text_input(key="s_owner").input(owner.upper())  # emails compare without case
+    run_query(at, "payments")
+    titles = [m.value.split(". ", 1)[1].strip("*") for m in at.markdown if m.value.startswith("**") and ". " in m.value]
+    assert titles and set(titles) <= {t.replace("$", "\\$") for t in owned} | owned

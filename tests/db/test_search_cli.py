@@ -55,6 +55,8 @@ def test_ingest_then_search_with_the_exact_json_contract(env, tmp_path) -> None:
     assert [r["title"] for r in paraphrase["results"]] == ["escalations.md"]
     filtered = json.loads(sophia("search", "tacos", "--json", "--type", "md", env=env).stdout)
     assert all(r["type"] == "md" for r in filtered["results"])
+    unowned = json.loads(sophia("search", "tacos", "--json", "--owner", "rep@payready.com", env=env).stdout)
+    assert unowned["results"] == []  # imported files have no owner
     human = sophia("search", "tacos", env=env)
     assert human.returncode == 0 and "notes.txt" in human.stdout
 
