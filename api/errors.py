@@ -38,9 +38,12 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}) or None)
 
 
-async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
-    # Starlette re-raises after this response, so the server logs the traceback once.
-    return error_response(500, "internal_error", "internal error; the server log has the details")
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette re-raises after this response, so the server logs the traceback once. It answers from outside
+    # the request-id middleware, so the id is set here: the one thing a user can quote when reporting it.
+    request_id = getattr(request.state, "request_id", None)
+    message = "internal error; the server log has the details" + (f" (request {request_id})" if request_id else "")
+    return error_response(500, "internal_error", message, {"X-Request-ID": request_id} if request_id else None)
 
 
 def validation_message(errors: Sequence[Any]) -> str:

@@ -44,6 +44,8 @@ class RequestContextMiddleware:
             return
         incoming = Headers(scope=scope).get(REQUEST_ID_HEADER, "")
         request_id = incoming if _SAFE_ID.match(incoming) else new_id()
+        # for the 500 handler: Starlette answers an unexpected exception outside this middleware
+        scope.setdefault("state", {})["request_id"] = request_id
         status = 500  # what an exception that escapes the app becomes
 
         async def send_with_id(message: Message) -> None:

@@ -38,3 +38,20 @@ def test_one_access_line_per_request_carrying_the_id(client: TestClient) -> None
     assert (line["method"], line["route"], line["status"]) == ("GET", "/api/v1/accounts", 200)
     assert isinstance(line["duration_ms"], float)
     assert "Bearer" not in repr(lines)  # no credentials in the log
+
+
+def test_an_unexpected_error_answers_500_with_the_request_id(runtime) -> None:
+    from api.main import create_app
+
+    app = create_app(runtime)
+
+    def broken() -> None:
+        raise RuntimeError("a bug")
+
+    app.add_api_route("/broken", broken)  # a route with a bug in it
+    with TestClient(app, raise_server_exceptions=False) as client:
+        resp = client.get("/broken", headers={"X-Request-ID": "req-500"})
+    assert resp.status_code == 500 and resp.headers["x-request-id"] == "req-500"
+    assert resp.json() == {"error": {"code": "internal_error",
+                                     "message": "internal error; the server log has the details (request req-500)"}}
+    assert "a bug" not in resp.text  # nothing of the bug leaks to the caller
