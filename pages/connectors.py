@@ -40,6 +40,7 @@ from core.pipelines import manage
 from core.pipelines.configured import DEFAULT_INTERVAL_MINUTES, MAX_INTERVAL_MINUTES, read_env_secret
 from core.pipelines.health import StreamHealth
 from core.pipelines.manage import ConnectorStatus
+from core.pipelines.replay import replay_quarantined
 from core.runtime import Runtime
 
 log = structlog.get_logger(__name__)
@@ -907,7 +908,27 @@ def history_tab(rt: Runtime, names: list[str]) -> None:
                             st.caption(none)
 
 
-def quarantine_tab(rt: Runtime, names: list[str]) -> None:
+def replay_area(rt: Runtime, me: Identity, connectors: list[str]) -> None:
+    """Take the listed connectors' quarantined records in again (after fixing what failed them)."""
+    left, right = st.columns([1, 3])
+    go = left.button("Take them in again", icon=":material/replay:", key="quarantine_replay",
+                     help="Maps and stores each record again with the connector's current settings. Records that "
+                          "still fail stay here with their new error; one stored newer meanwhile is not overwritten.")
+    right.caption("Fixed what failed them (a stage_map entry, a missing record they point at)? Take them in again.")
+    if not go:
+        return
+    for name in connectors:
+        try:
+            r = replay_quarantined(runtime=rt, kinds=KINDS, name=name, actor=me.username)
+        except SophiaError as exc:
+            st.error(f"{name}: {exc.message}", icon=":material/error:")
+            continue
+        text = (f"{name}: {r.taken:,} taken in, {r.superseded:,} superseded by newer data, "
+                f"{r.still_failing:,} still failing")
+        (st.warning if r.still_failing else st.success)(text, icon=":material/replay:")
+
+
+def quarantine_tab(rt: Runtime, me: Identity, names: list[str]) -> None:
     connector = _connector_filter("quarantine_connector", names)
     with rt.session() as s:
         records = [
@@ -922,6 +943,9 @@ def quarantine_tab(rt: Runtime, names: list[str]) -> None:
                    "vendor sent it. The rest of their run landed.")
         if not records:
             st.markdown('<div class="sophia-muted">Nothing quarantined.</div>', unsafe_allow_html=True)
+        else:
+            replay_area(rt, me, sorted({q["connector"] for q in records} & set(names)) if connector is None
+                        else [connector])
         for q in records:
             label = (f"{stamp(q['created_at'])} · {q['connector']} · {q['stream']} · "
                      f"{q['external_id'] or 'no id'} — {short(q['error'], 80)}")
@@ -973,7 +997,7 @@ def main() -> None:
             history_tab(rt, names)
     with quarantine:
         if quarantine.open is not False:
-            quarantine_tab(rt, names)
+            quarantine_tab(rt, me, names)
 
 
 main()

@@ -1,4 +1,4 @@
-"""`sophia connectors ...`, `sophia sync` and `sophia runs`."""
+"""`sophia connectors ...`, `sophia sync`, `sophia runs` and `sophia quarantine ...`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from core.errors import InvalidInput
 from core.pipelines import SyncFailed, SyncResult
 
 connectors_app = typer.Typer(help="Configure the sources Sophia reads from.", no_args_is_help=True)
+quarantine_app = typer.Typer(help="Records a sync could not take in: list them, take them in again.",
+                             no_args_is_help=True)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
@@ -23,6 +25,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(connectors_app, name="connectors")
     app.command("sync")(sync)
     app.command("runs")(runs)
+    app.add_typer(quarantine_app, name="quarantine")
 
 
 @connectors_app.command("list")
@@ -171,3 +174,50 @@ def runs(
             f"{r['status']:<9} {counts}{error}",
             markup=False,
         )
+
+
+@quarantine_app.command("list")
+def quarantine_list(
+    connector: Annotated[str | None, typer.Option("--connector", help="only this connector")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="how many, newest first")] = 100,
+    json_: JsonOpt = False,
+) -> None:
+    """Quarantined records, newest first: what failed and why (the payload stays in the database)."""
+    rt = open_product(machine_output=json_)
+    with rt.session() as session:
+        if connector:
+            pipelines.get_connector(session=session, name=connector)
+        rows = [{"id": r.id, "connector": r.connector, "stream": r.stream, "external_id": r.external_id,
+                 "error": r.error, "created_at": r.created_at.isoformat()}
+                for r in pipelines.list_quarantined(session=session, connector=connector, limit=limit)]
+    if json_:
+        print_json(rows)
+        return
+    if not rows:
+        out.print("Nothing is quarantined.")
+    for r in rows:
+        out.print(f"#{r['id']:<6} {r['created_at'][:19]}  {r['connector']:<14} {r['stream']:<10} "
+                  f"{r['external_id'] or '-':<16} {r['error']}", markup=False)
+
+
+@quarantine_app.command("replay")
+def quarantine_replay(
+    connector: Annotated[str, typer.Argument(help="the connector whose quarantined records to take in again")],
+    ids: Annotated[list[int] | None, typer.Option("--id", help="only this quarantined record (repeatable)")] = None,
+    json_: JsonOpt = False,
+) -> None:
+    """Take quarantined records in again, after fixing what failed them (e.g. a stage_map entry).
+
+    Records that still fail stay quarantined with their new error; a record stored newer meanwhile is not
+    overwritten by its old payload."""
+    from core.pipelines.replay import replay_quarantined
+
+    rt = open_product(machine_output=json_)
+    result = replay_quarantined(runtime=rt, kinds=KINDS, name=connector, actor=CLI_ACTOR, ids=ids or None)
+    if json_:
+        print_json(result.as_dict())
+        return
+    out.print(f"{connector}: {result.taken} taken in, {result.superseded} superseded, "
+              f"{result.still_failing} still failing")
+    for qid, error in result.errors:
+        out.print(f"  #{qid}: {error}", markup=False)

@@ -15,13 +15,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 from streamlit.testing.v1 import AppTest
 
 from connectors.registry import KINDS
 from core import auth, pipelines
 from core.crypto import SecretBox
 from core.db import models as m
+from core.pipelines import manage
 from core.runtime import Runtime
 from tests.app.test_dashboard_apptest import TIMEOUT, _point_app_at, _reset_caches, signed_in
 from tests.conftest import ADMIN_PASSWORD
@@ -429,3 +430,21 @@ def test_a_connector_whose_settings_cannot_be_read_is_shown_not_fatal(app_db: Ru
     assert at.selectbox(key="manage_connector").value == "elsewhere"
     click(at, "Test connection")
     assert errors(at)[0].startswith(f"Connection failed: {problem}")
+
+
+def test_quarantined_records_are_taken_in_again_from_the_page(app_db: Runtime, fake: FakeHubSpot) -> None:
+    later = EPOCH + timedelta(days=400)
+    custom = fake.add("deals", {"dealname": "Custom", "dealstage": "9911"}, modified=later)
+    fast_hubspot(app_db, fake)
+    at = open_page("Manage")
+    click(at, "Run now")
+    assert wait_for_sync(at).endswith(" · 1 quarantined · 0 deleted")
+    with app_db.session() as s:  # the admin adds the missing stage_map entry
+        manage.update_settings(session=s, box=SecretBox.from_settings(app_db.settings), kinds=KINDS, name="hs",
+                               values={"stage_map.9911": "proposal"}, actor="admin")
+    go(at, "Quarantine")
+    click(at, "Take them in again")
+    assert [x.value for x in at.success] == ["hs: 1 taken in, 0 superseded by newer data, 0 still failing"]
+    with app_db.session() as s:
+        assert s.scalar(select(m.Deal.stage).where(m.Deal.external_id == custom)) == "proposal"
+        assert s.scalar(select(func.count()).select_from(m.QuarantinedRecord)) == 0
