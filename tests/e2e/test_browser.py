@@ -1,5 +1,6 @@
 """End to end: `sophia up` on free ports, log in through the real form in headless Chromium, see the
-dashboard, then Ctrl-C stops the whole group."""
+dashboard, search the demo once the scheduler has indexed it and open a result's record, then Ctrl-C stops
+the whole group."""
 
 from __future__ import annotations
 
@@ -93,6 +94,20 @@ def test_login_and_dashboard_then_ctrl_c_stops_everything(running) -> None:
         expect(page.get_by_text("Current ARR").first).to_be_visible()
         page.wait_for_timeout(1500)
         page.screenshot(path=os.environ.get("SOPHIA_TEST_SCREENSHOT", str(running["shots"] / "dashboard.png")), full_page=True)
+
+        # the scheduler indexes the demo in the background; once it has, a search finds a call and opens it
+        page.get_by_role("link", name="Search").first.click()
+        page.get_by_placeholder("e.g.").first.fill("Yardi integration")
+        deadline = time.monotonic() + 240
+        while True:
+            page.get_by_role("button", name="Search").first.click()
+            page.wait_for_timeout(2000)
+            if page.get_by_text("Open record").count() or time.monotonic() > deadline:
+                break
+        page.get_by_text("Open record").first.click()
+        expect(page.get_by_text("Back to search").first).to_be_visible(timeout=60_000)
+        assert "/record?doc=" in page.url
+        expect(page.get_by_text("Open in Gong").first).to_be_visible()
         browser.close()
 
     proc = running["proc"]
