@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -148,6 +149,28 @@ def assert_mirrors(backend: VectorBackend, runtime: Runtime) -> None:
         got = stored[cid]
         assert np.array_equal(got.vector, want.vector), cid
         assert replace(got, vector=None) == replace(want, vector=None), cid
+
+
+@contextmanager
+def as_the_scheduler(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, **env: str) -> Iterator[None]:
+    """The scheduler's jobs read the process-wide runtime from the environment: point it at this database
+    (with these SOPHIA_ settings), and let go of it afterwards."""
+    from core import runtime as runtime_module
+    from core.config import get_settings
+
+    env = {"SOPHIA_DATA_DIR": str(runtime.settings.data_dir), "SOPHIA_SECRET_KEY": runtime.settings.signing_key(),
+           **env}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    runtime_module.get_runtime.cache_clear()
+    try:
+        yield
+    finally:
+        if runtime_module.get_runtime.cache_info().currsize:
+            runtime_module.get_runtime().engine.dispose()
+        get_settings.cache_clear()
+        runtime_module.get_runtime.cache_clear()
 
 
 def state(runtime: Runtime, name: str) -> IndexSyncState:
@@ -374,35 +397,26 @@ def test_sync_follows_the_indexing_code(any_runtime: Runtime) -> None:
 
 
 def test_the_scheduled_job_syncs_every_enabled_backend(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core import runtime as runtime_module
-    from core.config import get_settings
     from jobs import definitions
 
     pc, wv = FakePinecone(dimension=DIM).start(), FakeWeaviate().start()
-    env = {"SOPHIA_DATA_DIR": str(runtime.settings.data_dir), "SOPHIA_SECRET_KEY": runtime.settings.signing_key(),
-           "SOPHIA_VECTOR_BACKENDS": "embedded,pinecone,weaviate", "SOPHIA_PINECONE_API_KEY": pc.api_key,
+    env = {"SOPHIA_VECTOR_BACKENDS": "embedded,pinecone,weaviate", "SOPHIA_PINECONE_API_KEY": pc.api_key,
            "SOPHIA_PINECONE_HOST": pc.host, "SOPHIA_WEAVIATE_URL": wv.url, "SOPHIA_WEAVIATE_GRPC_PORT": str(wv.grpc_port)}
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
-    get_settings.cache_clear()
-    runtime_module.get_runtime.cache_clear()
     try:
-        corpus = Corpus(runtime)
-        corpus.add_document(4)
-        definitions.sync_vector_indexes()
-        assert [(r["name"], r["chunks"], r["pending"], r["error"]) for r in
-                index_status(runtime=runtime, backends=["embedded", "pinecone", "weaviate"])] == [
-            ("embedded", 4, 0, None), ("pinecone", 4, 0, None), ("weaviate", 4, 0, None)]
-        wv.stop()
-        corpus.add_document(2)
-        definitions.sync_vector_indexes()  # one backend down: the job still returns, the others move on
-        shown = {r["name"]: r for r in index_status(runtime=runtime, backends=["embedded", "pinecone", "weaviate"])}
-        assert shown["weaviate"]["error"] and shown["weaviate"]["pending"] == 2
-        assert shown["pinecone"]["pending"] == shown["embedded"]["pending"] == 0
+        with as_the_scheduler(runtime, monkeypatch, **env):
+            corpus = Corpus(runtime)
+            corpus.add_document(4)
+            definitions.sync_vector_indexes()
+            assert [(r["name"], r["chunks"], r["pending"], r["error"]) for r in
+                    index_status(runtime=runtime, backends=["embedded", "pinecone", "weaviate"])] == [
+                ("embedded", 4, 0, None), ("pinecone", 4, 0, None), ("weaviate", 4, 0, None)]
+            wv.stop()
+            corpus.add_document(2)
+            definitions.sync_vector_indexes()  # one backend down: the job still returns, the others move on
+            shown = {r["name"]: r for r in index_status(runtime=runtime, backends=["embedded", "pinecone", "weaviate"])}
+            assert shown["weaviate"]["error"] and shown["weaviate"]["pending"] == 2
+            assert shown["pinecone"]["pending"] == shown["embedded"]["pending"] == 0
     finally:
-        runtime_module.get_runtime().engine.dispose()
-        get_settings.cache_clear()
-        runtime_module.get_runtime.cache_clear()
         pc.stop()
         wv.stop()
 
@@ -493,16 +507,10 @@ def test_consumed_changes_are_pruned_and_a_backend_left_behind_catches_up_in_ful
 
 
 def test_housekeeping_prunes_for_the_enabled_backends(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core import runtime as runtime_module
-    from core.config import get_settings
     from core.search.sync import PRUNE_KEEP_S
     from jobs import definitions
 
-    monkeypatch.setenv("SOPHIA_DATA_DIR", str(runtime.settings.data_dir))
-    monkeypatch.setenv("SOPHIA_SECRET_KEY", runtime.settings.signing_key())
-    get_settings.cache_clear()
-    runtime_module.get_runtime.cache_clear()
-    try:
+    with as_the_scheduler(runtime, monkeypatch):
         corpus = Corpus(runtime)
         corpus.add_document(3)
         definitions.sync_vector_indexes()
@@ -516,7 +524,3 @@ def test_housekeeping_prunes_for_the_enabled_backends(runtime: Runtime, monkeypa
         definitions.sync_vector_indexes()
         assert status(runtime, "embedded") | {"last_sync": None} == {
             "name": "embedded", "chunks": 4, "pending": 0, "last_sync": None, "error": None}
-    finally:
-        runtime_module.get_runtime().engine.dispose()
-        get_settings.cache_clear()
-        runtime_module.get_runtime.cache_clear()
