@@ -16,11 +16,14 @@ import io
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
+
+from core.db.models import Document
 from core.errors import InvalidInput, SophiaError
 from core.search.documents import DocumentIn, chunk_paragraphs, chunk_turns
 from core.search.indexing import index_documents
@@ -187,6 +190,11 @@ def import_file_bytes(
         doc = _document(name, kind, data, digest, key)  # 1. extract: nothing stored yet
     except Unreadable as exc:
         return FileResult(shown, name, False, error=exc.message)
+    with runtime.session() as session:  # imported before: it keeps its first import time (and its hash)
+        first = session.scalar(select(Document.occurred_at).where(Document.source == SOURCE,
+                                                                  Document.external_id == doc.external_id))
+    if first is not None:
+        doc = replace(doc, occurred_at=first)
     existed = store.exists(key)
     try:
         store.put(key, data, content_type=CONTENT_TYPES.get(kind))  # 2. the original

@@ -4,6 +4,8 @@ original kept in the object store; a file that cannot be read gets a clear messa
 from __future__ import annotations
 
 import io
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import docx
@@ -91,8 +93,13 @@ def test_a_folder_is_imported_and_every_file_is_searchable(runtime: Runtime, tmp
     hit = top("Bolt Living units")
     assert hit.title == "customers.csv" and hit.url.startswith("file://") and hit.url.endswith(".csv")
 
+    imported_at = docs["notes.txt"].occurred_at
+    while datetime.now(UTC).replace(microsecond=0) <= imported_at:  # the same bytes again, in a later second
+        time.sleep(0.05)
     again = import_files(runtime=runtime, embedder=embedder, store=store, paths=[tmp_path / "docs" / "notes.txt"])
     assert again[0].ok and again[0].unchanged and again[0].doc_id == results[0].doc_id
+    with runtime.session() as s:
+        assert s.get(Document, int(results[0].doc_id)).occurred_at == imported_at  # first import time kept
 
 
 def test_a_file_that_cannot_be_read_leaves_nothing_behind(runtime: Runtime, tmp_path) -> None:
