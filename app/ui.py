@@ -305,9 +305,10 @@ def indexing_notice(rt: Runtime, *, last_run: bool = False) -> bool:
         return False
     if state["state"] == "running":
         done, total = state.get("done", 0), state.get("total", 0)
-        what = f"{done:,} of {total:,} chunks, {state.get('stage', '')}" if total else state.get("stage", "starting")
-        st.progress(min(1.0, done / total) if total else 0.0,
-                    text=f"Indexing for search ({what}). Results may be incomplete until it finishes.")
+        if not total:  # still reading records: most runs (every two minutes) find nothing to do
+            return True
+        st.progress(min(1.0, done / total), text=f"Indexing for search ({done:,} of {total:,} chunks, "
+                                                 f"{state.get('stage', '')}). Results may be incomplete until it finishes.")
     elif state["state"] == "stalled":
         st.warning("A search indexing run stopped reporting progress (its process may have died); the scheduler "
                    "starts a new one within two minutes.", icon=":material/warning:")
