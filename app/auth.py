@@ -14,7 +14,7 @@ import streamlit_authenticator as stauth
 from streamlit_authenticator.utilities import LoginError
 
 from app import ui
-from core.auth import Identity, get_user, list_users, record_sign_in
+from core.auth import ROLE_RANK, Identity, get_user, list_users, record_sign_in
 from core.db.models import User
 from core.errors import NotFound
 from core.runtime import Runtime
@@ -86,11 +86,13 @@ def current_identity(runtime: Runtime) -> Identity | None:
 
 def require_role(runtime: Runtime, role: str, page: str) -> Identity:
     """The signed-in user when they hold ``role`` (or a higher one); otherwise the page shows why it is
-    closed to them and stops. Each page checks for itself: being left out of the navigation is not enough."""
+    closed to them and stops. Each page checks for itself: being left out of the navigation is not enough.
+    A page for every role (``viewer``) is closed only to nobody signed in, and says just that."""
     me = current_identity(runtime)
     if me is None or not me.can(role):
-        who = f" You are signed in as {me.username} ({me.role})." if me else " Sign in first."
-        st.error(f"The {page} page is for {role}s only.{who}", icon=":material/block:")
+        closed = "" if role == min(ROLE_RANK, key=ROLE_RANK.get) else f"The {page} page is for {role}s only. "
+        who = f"You are signed in as {me.username} ({me.role})." if me else "Sign in first."
+        st.error(closed + who, icon=":material/block:")
         st.stop()
     return me
 

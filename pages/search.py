@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from app import ui
-from app.auth import current_identity
+from app.auth import require_role
 from core.errors import SophiaError
 from core.search import service
 from core.search.backends.registry import query_backend
@@ -110,10 +110,7 @@ def _upload(me) -> None:  # noqa: ANN001
 def main() -> None:
     rt = ui.runtime()
     ui.page_header("Search", "Calls, emails, notes, Slack threads, invoices, deals and your documents, in one box.")
-    me = current_identity(rt)
-    if me is None:
-        st.error("Sign in first.", icon=":material/block:")
-        st.stop()
+    me = require_role(rt, "viewer", "search")
     with st.form("search", border=False):
         q_col, go_col = st.columns([8, 1])
         query = q_col.text_input("Search", placeholder="e.g. " + " · ".join(EXAMPLES), key="s_query",

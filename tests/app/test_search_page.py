@@ -152,3 +152,10 @@ def test_the_owner_filter(app_env) -> None:
     run_query(at, "payments")
     titles = [m.value.split(". ", 1)[1].strip("*") for m in at.markdown if m.value.startswith("**") and ". " in m.value]
     assert titles and set(titles) <= {t.replace("$", "\\$") for t in owned} | owned
+
+
+def test_search_and_record_pages_refuse_without_a_session(app_env) -> None:
+    for page in (SEARCH_PAGE, ROOT / "pages" / "record.py"):
+        at = AppTest.from_file(str(page), default_timeout=120).run()
+        assert not at.exception, at.exception
+        assert [e.value for e in at.error] == ["Sign in first."] and not at.text_input and not at.text
