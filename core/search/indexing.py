@@ -179,20 +179,11 @@ def _index_records(
                 )
             )
         }
-    seen: set[tuple[str, str]] = set()
-    changed: list[DocumentIn] = []
+    unique: dict[tuple[str, str], DocumentIn] = {}
     for _, doc in built:
-        if doc.key in seen:
-            continue
-        seen.add(doc.key)
-        known = existing.get(doc.key)
-        if known is not None and known[1] == doc.content_hash:
-            result.documents_unchanged += 1
-            result.document_ids[doc.key] = known[0]
-        else:
-            changed.append(doc)
-    result.documents_seen = len(seen)
-    gone = [id_ for key, (id_, _) in existing.items() if key not in seen]
+        unique.setdefault(doc.key, doc)  # the first document built for a key wins
+    changed = _changed(unique.values(), existing, result)
+    gone = [id_ for key, (id_, _) in existing.items() if key not in unique]
     _write_changed(runtime, embedder, changed, {k: v[0] for k, v in existing.items()}, result, progress)
     if gone:
         with runtime.session() as session:
@@ -225,18 +216,27 @@ def index_documents(
                     )
                 ):
                     existing[(source, ext)] = (id_, h)
+    changed = _changed(unique, existing, result)
+    _write_changed(runtime, embedder, changed, {k: v[0] for k, v in existing.items()}, result, progress)
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _changed(
+    docs: Iterable[DocumentIn], existing: dict[tuple[str, str], tuple[int, str]], result: IndexResult
+) -> list[DocumentIn]:
+    """The documents (one per key) whose content hash is not the stored one; the unchanged are counted, with
+    their ids, and need no work."""
     changed = []
-    for doc in unique:
+    for doc in docs:
+        result.documents_seen += 1
         known = existing.get(doc.key)
         if known is not None and known[1] == doc.content_hash:
             result.documents_unchanged += 1
             result.document_ids[doc.key] = known[0]
         else:
             changed.append(doc)
-    result.documents_seen = len(unique)
-    _write_changed(runtime, embedder, changed, {k: v[0] for k, v in existing.items()}, result, progress)
-    result.seconds = round(time.monotonic() - started, 3)
-    return result
+    return changed
 
 
 def delete_documents(*, session: Session, document_ids: Sequence[int]) -> IndexResult:
