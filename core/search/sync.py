@@ -313,7 +313,7 @@ def table_counts(*, runtime: Runtime) -> dict[str, int]:
         return {
             "documents": session.scalar(select(func.count()).select_from(Document)) or 0,
             "chunks": session.scalar(select(func.count()).select_from(Chunk)) or 0,
-            "vectors": session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None))) or 0,
+            "vectors": _vector_count(session),
         }
 
 
@@ -344,15 +344,21 @@ class IndexCollector:
             if row["last_sync"]:
                 age.add_metric([row["name"]], (now - datetime.fromisoformat(row["last_sync"])).total_seconds())
         table = GaugeMetricFamily("sophia_index_table_chunks", "Chunks with a vector in the chunks table (the truth)")
-        table.add_metric([], table_counts(runtime=self.runtime)["vectors"])
+        with self.runtime.session() as session:  # only this count: a scrape need not count the whole tables
+            table.add_metric([], _vector_count(session))
         yield from (held, pending, failing, age, table)
+
+
+def _vector_count(session: Session) -> int:
+    """Chunks that have a vector (of any model)."""
+    return session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None))) or 0
 
 
 def pending_count(session: Session, position: int) -> int:
     """Chunks a backend at this position has yet to receive (changes collapsed per chunk). At position 0 (or
     below the pruned floor) the backend gets a full push, so that is every chunk with a vector."""
     if position == 0 or position < _floor(session):
-        return session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None))) or 0
+        return _vector_count(session)
     return session.scalar(
         select(func.count(func.distinct(ChunkChange.chunk_id))).where(ChunkChange.id > position)
     ) or 0
