@@ -10,8 +10,8 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from core import auth
-from core.bus import EventBus, make_bus
 from core.auth import Identity
+from core.bus import EventBus, make_bus
 from core.errors import AuthError, BackendUnavailable
 from core.runtime import Runtime
 

@@ -16,9 +16,7 @@ _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")  # anything else is replaced,
 UNMATCHED = "<unmatched>"  # one label for every path no route knows, so scanners cannot grow the series
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes log at debug
 
-REQUESTS = Counter(
-    "sophia_http_requests_total", "HTTP requests served by the API", ["method", "route", "status"]
-)
+REQUESTS = Counter("sophia_http_requests_total", "HTTP requests served by the API", ["method", "route", "status"])
 LATENCY = Histogram(
     "sophia_http_request_duration_seconds",
     "Time to serve an HTTP request, until the response is complete",

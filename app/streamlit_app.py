@@ -35,8 +35,9 @@ admin = st.Page(PAGES_DIR / "admin.py", title="Admin", icon=":material/admin_pan
 search = st.Page(PAGES_DIR / "search.py", title="Search", icon=":material/search:")
 connectors = st.Page(PAGES_DIR / "connectors.py", title="Connectors", icon=":material/cable:")
 # opened from search results (?doc=<id>), not from the menu
-record = st.Page(PAGES_DIR / "record.py", title="Record", icon=":material/description:", url_path="record",
-                 visibility="hidden")
+record = st.Page(
+    PAGES_DIR / "record.py", title="Record", icon=":material/description:", url_path="record", visibility="hidden"
+)
 
 if identity is None:
     # Signed out, the form is drawn above. The pages stay registered (a deep link keeps its URL for
@@ -45,5 +46,6 @@ if identity is None:
     st.navigation([dashboard, search, admin, connectors, record], position="hidden")
     st.stop()
 
-st.navigation([dashboard, search, admin, connectors, record] if identity.can("admin")
-              else [dashboard, search, record]).run()
+st.navigation(
+    [dashboard, search, admin, connectors, record] if identity.can("admin") else [dashboard, search, record]
+).run()

@@ -58,8 +58,13 @@ pio.templates["sophia"] = go.layout.Template(
         "paper_bgcolor": "rgba(0,0,0,0)",
         "plot_bgcolor": "rgba(0,0,0,0)",
         "margin": {"l": 8, "r": 8, "t": 8, "b": 8},
-        "xaxis": {"showgrid": False, "linecolor": "#CBD3DD", "ticks": "", "tickfont": {"color": "#5A6B7F"},
-                  "automargin": True},
+        "xaxis": {
+            "showgrid": False,
+            "linecolor": "#CBD3DD",
+            "ticks": "",
+            "tickfont": {"color": "#5A6B7F"},
+            "automargin": True,
+        },
         "yaxis": {"gridcolor": GRID, "zeroline": False, "tickfont": {"color": "#5A6B7F"}, "automargin": True},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0, "title": {"text": ""}},
         "hoverlabel": {"font": {"family": FONT}},
@@ -105,10 +110,7 @@ def inject_css() -> None:
 
 
 def brand_html() -> str:
-    return (
-        '<div class="sophia-brand"><div class="mark">S</div><h1>Sophia</h1>'
-        "<p>PayReady operations platform</p></div>"
-    )
+    return '<div class="sophia-brand"><div class="mark">S</div><h1>Sophia</h1><p>PayReady operations platform</p></div>'
 
 
 def user_badge_html(*, name: str, username: str, role: str) -> str:
@@ -251,8 +253,9 @@ def month_axis(fig: go.Figure) -> None:
     fig.update_xaxes(type="date", dtick="M1", tickformat="%b '%y", tickangle=0, ticklabelstep=2)
 
 
-def chart_card(title: str, fig: go.Figure | None, *, caption: str | None = None, empty: str = "Nothing to show yet.",
-               key: str) -> None:
+def chart_card(
+    title: str, fig: go.Figure | None, *, caption: str | None = None, empty: str = "Nothing to show yet.", key: str
+) -> None:
     with st.container(border=True):
         st.markdown(f"**{html.escape(title)}**")
         if caption:
@@ -264,8 +267,15 @@ def chart_card(title: str, fig: go.Figure | None, *, caption: str | None = None,
         st.plotly_chart(fig, theme=None, config=PLOTLY_CONFIG, key=key)
 
 
-def table_card(title: str, frame: pd.DataFrame, *, caption: str | None = None, empty: str,
-               column_config: dict | None = None, key: str) -> None:
+def table_card(
+    title: str,
+    frame: pd.DataFrame,
+    *,
+    caption: str | None = None,
+    empty: str,
+    column_config: dict | None = None,
+    key: str,
+) -> None:
     with st.container(border=True):
         st.markdown(f"**{html.escape(title)}**")
         if caption:
@@ -307,11 +317,17 @@ def indexing_notice(rt: Runtime, *, last_run: bool = False) -> bool:
         done, total = state.get("done", 0), state.get("total", 0)
         if not total:  # still reading records: most runs (every two minutes) find nothing to do
             return True
-        st.progress(min(1.0, done / total), text=f"Indexing for search ({done:,} of {total:,} chunks, "
-                                                 f"{state.get('stage', '')}). Results may be incomplete until it finishes.")
+        st.progress(
+            min(1.0, done / total),
+            text=f"Indexing for search ({done:,} of {total:,} chunks, "
+            f"{state.get('stage', '')}). Results may be incomplete until it finishes.",
+        )
     elif state["state"] == "stalled":
-        st.warning("A search indexing run stopped reporting progress (its process may have died); the scheduler "
-                   "starts a new one within two minutes.", icon=":material/warning:")
+        st.warning(
+            "A search indexing run stopped reporting progress (its process may have died); the scheduler "
+            "starts a new one within two minutes.",
+            icon=":material/warning:",
+        )
     elif last_run and state["state"] == "failed":
         st.error(f"The last search indexing run failed: {state.get('error')}", icon=":material/error:")
     elif last_run and state.get("result"):

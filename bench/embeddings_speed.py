@@ -35,9 +35,18 @@ from core.search.embeddings import LocalMiniLM  # noqa: E402
 
 _FIRST = ["Dana", "Marcus", "Priya", "Luis", "Keisha", "Tom", "Aiko", "Brett", "Sofia", "Omar", "Jen", "Rafael"]
 _COMPANIES = [
-    "Lakeview Residential", "Summit Ridge Apartments", "Harbor Point Living", "Oakmont Property Group",
-    "Cedar Creek Communities", "Bluebonnet Multifamily", "Granite Peak Management", "Riverstone Homes",
-    "Magnolia Court Partners", "Northgate Realty", "Pinecrest Living", "Silver Lake Properties",
+    "Lakeview Residential",
+    "Summit Ridge Apartments",
+    "Harbor Point Living",
+    "Oakmont Property Group",
+    "Cedar Creek Communities",
+    "Bluebonnet Multifamily",
+    "Granite Peak Management",
+    "Riverstone Homes",
+    "Magnolia Court Partners",
+    "Northgate Realty",
+    "Pinecrest Living",
+    "Silver Lake Properties",
 ]
 _PMS = ["Yardi", "RealPage", "Entrata", "AppFolio", "ResMan"]
 _PRODUCTS = ["the payment portal", "AI resident messaging", "eviction management", "collections", "ResCenter"]
@@ -123,11 +132,21 @@ def demo_paragraphs(n: int = 400, *, seed: int = 7) -> list[str]:
     def fill(template: str) -> str:
         pms = rng.choice(_PMS)
         return template.format(
-            n=rng.choice(_FIRST), n2=rng.choice(_FIRST), co=rng.choice(_COMPANIES), pms=pms,
-            prod=rng.choice(_PRODUCTS), pain=rng.choice(_PAIN).format(pms=pms), u=rng.choice([120, 480, 2400, 9000]),
-            r=rng.choice([2.1, 3.4, 5.8]), a=rng.randint(35, 92), d=rng.choice([5, 10, 15]), k=rng.randint(3, 40),
-            title=rng.choice(["VP Operations", "Controller", "Regional Manager", "COO"]), mo=rng.choice(["March", "July"]),
-            late=rng.choice([15, 30, 45]), amt=rng.randint(20, 400),
+            n=rng.choice(_FIRST),
+            n2=rng.choice(_FIRST),
+            co=rng.choice(_COMPANIES),
+            pms=pms,
+            prod=rng.choice(_PRODUCTS),
+            pain=rng.choice(_PAIN).format(pms=pms),
+            u=rng.choice([120, 480, 2400, 9000]),
+            r=rng.choice([2.1, 3.4, 5.8]),
+            a=rng.randint(35, 92),
+            d=rng.choice([5, 10, 15]),
+            k=rng.randint(3, 40),
+            title=rng.choice(["VP Operations", "Controller", "Regional Manager", "COO"]),
+            mo=rng.choice(["March", "July"]),
+            late=rng.choice([15, 30, 45]),
+            amt=rng.randint(20, 400),
         )
 
     def call_excerpt() -> str:
@@ -204,7 +223,9 @@ def sweep(texts: list[str], repeat: int) -> None:
         m1 = variant(graph_optimization=level, intra_op_threads=1)
         runs.append((f"graph optimisation {level:<9} bs32", lambda m=m1: m.embed(texts), True))
         queries = [f"returned ACH payments at community {i}" for i in range(20)]
-        runs.append((f"graph optimisation {level:<9} one query", lambda m=m1, q=queries: [m.embed([x]) for x in q], True))
+        runs.append(
+            (f"graph optimisation {level:<9} one query", lambda m=m1, q=queries: [m.embed([x]) for x in q], True)
+        )
     one = variant(intra_op_threads=1)
     for bs in (1, 8, 32, 64):
         runs.append((f"batch size {bs:<3} (2048-token cap)", lambda bs=bs: one.embed(texts, batch_size=bs), True))

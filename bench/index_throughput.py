@@ -56,15 +56,20 @@ def main() -> None:
         pipeline = result.chunks_written / (time.perf_counter() - started)
         raw_after = raw()
         baseline = (raw_before + raw_after) / 2
-        print(f"{args.size} demo: {len(texts)} chunks ({len(set(texts))} distinct texts), "
-              f"{result.documents_added} documents")
+        print(
+            f"{args.size} demo: {len(texts)} chunks ({len(set(texts))} distinct texts), "
+            f"{result.documents_added} documents"
+        )
         print(f"  raw model      {raw_before:7.1f} chunks/s (before)  {raw_after:7.1f} chunks/s (after)")
-        print(f"  pipeline       {pipeline:7.1f} chunks/s  = {pipeline / baseline:.0%} of the raw model "
-              f"(target >= 85%)")
+        print(
+            f"  pipeline       {pipeline:7.1f} chunks/s  = {pipeline / baseline:.0%} of the raw model (target >= 85%)"
+        )
         started = time.perf_counter()
         again = index_records(runtime=rt, embedder=embedder)
-        print(f"  unchanged run  {time.perf_counter() - started:.2f} s for {again.documents_unchanged} documents, "
-              f"{again.chunks_embedded} embedded")
+        print(
+            f"  unchanged run  {time.perf_counter() - started:.2f} s for {again.documents_unchanged} documents, "
+            f"{again.chunks_embedded} embedded"
+        )
         rt.engine.dispose()
 
 

@@ -103,8 +103,13 @@ def full_path(runtime: Runtime, name: str) -> tuple[int, float]:
 def add(runtime: Runtime, fake: FakeHubSpot, name: str) -> None:
     with runtime.session() as session:
         pipelines.add_connector(
-            session=session, box=SecretBox.from_settings(runtime.settings), kinds=KINDS, kind="hubspot", name=name,
-            values={"base_url": fake.url, "token": fake.token, **BENCH_SETTINGS}, actor="bench",
+            session=session,
+            box=SecretBox.from_settings(runtime.settings),
+            kinds=KINDS,
+            kind="hubspot",
+            name=name,
+            values={"base_url": fake.url, "token": fake.token, **BENCH_SETTINGS},
+            actor="bench",
         )
 
 
@@ -118,10 +123,14 @@ def measure(label: str, runtime: Runtime, fake: FakeHubSpot) -> None:
     raw_rate, fetch_rate, full_rate = raw_n / raw_s, fetch_n / fetch_s, full_n / full_s
     print(f"[{label}]")
     print(f"  raw read    {raw_n:>7} records {raw_s:7.2f} s {raw_rate:9.0f} records/s   (baseline)")
-    print(f"  fetch only  {fetch_n:>7} records {fetch_s:7.2f} s {fetch_rate:9.0f} records/s   "
-          f"{fetch_rate / raw_rate:5.2f}x raw")
-    print(f"  full path   {full_n:>7} records {full_s:7.2f} s {full_rate:9.0f} records/s   "
-          f"{full_rate / raw_rate:5.2f}x raw, {full_rate / fetch_rate:5.2f}x fetch")
+    print(
+        f"  fetch only  {fetch_n:>7} records {fetch_s:7.2f} s {fetch_rate:9.0f} records/s   "
+        f"{fetch_rate / raw_rate:5.2f}x raw"
+    )
+    print(
+        f"  full path   {full_n:>7} records {full_s:7.2f} s {full_rate:9.0f} records/s   "
+        f"{full_rate / raw_rate:5.2f}x raw, {full_rate / fetch_rate:5.2f}x fetch"
+    )
 
 
 def vendor_ceiling(records: int, fake: FakeHubSpot) -> float:
@@ -146,7 +155,9 @@ def main() -> None:
     try:
         populate(fake, companies=args.companies)
         total = sum(len(fake.live(t)) for t in OBJECT_TYPES)
-        print(f"HubSpot fake with {total} records ({args.companies} companies); page size {BENCH_SETTINGS['page_size']}")
+        print(
+            f"HubSpot fake with {total} records ({args.companies} companies); page size {BENCH_SETTINGS['page_size']}"
+        )
         with tempfile.TemporaryDirectory() as tmp:
             rt = open_runtime(make_settings(Path(tmp)))
             try:
@@ -160,8 +171,10 @@ def main() -> None:
                         measure("PostgreSQL", rt, fake)
                     finally:
                         rt.engine.dispose()
-        print(f"At HubSpot's documented limits (4 searches/s, 100 requests/10 s) this portal reads at most "
-              f"~{vendor_ceiling(total, fake):.0f} records/s, whatever the database.")
+        print(
+            f"At HubSpot's documented limits (4 searches/s, 100 requests/10 s) this portal reads at most "
+            f"~{vendor_ceiling(total, fake):.0f} records/s, whatever the database."
+        )
     finally:
         fake.stop()
 

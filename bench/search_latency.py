@@ -52,9 +52,11 @@ SOURCES = ("gong", "hubspot", "slack", "netsuite", "lattice")
 VOCAB = 30_000
 CENTRES = 2_000
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
-WORDS = ("payment posting ledger resident autopay portal invoice renewal escalation returned nsf card fee "
-         "eviction onboarding training site manager property units collections late outage incident delay "
-         "pricing proposal contract discovery demo champion adoption settlement refund dispute credit").split()
+WORDS = (
+    "payment posting ledger resident autopay portal invoice renewal escalation returned nsf card fee "
+    "eviction onboarding training site manager property units collections late outage incident delay "
+    "pricing proposal contract discovery demo champion adoption settlement refund dispute credit"
+).split()
 
 
 def vocabulary(rng: np.random.Generator) -> list[str]:
@@ -129,8 +131,23 @@ def build(n: int, tmp: Path, rng: np.random.Generator) -> tuple:
     db.executemany(
         "INSERT INTO documents (id, source, external_id, type, title, text, min_role, occurred_at, url, content_hash,"
         " created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        ((d + 1, str(doc_source[d]), f"bench/{d}", str(doc_type[d]), f"Document {d}", "", str(doc_role[d]),
-          doc_at[d].replace(tzinfo=None).isoformat(sep=" "), f"/records/bench/{d}", "x", now, now) for d in range(n_docs)),
+        (
+            (
+                d + 1,
+                str(doc_source[d]),
+                f"bench/{d}",
+                str(doc_type[d]),
+                f"Document {d}",
+                "",
+                str(doc_role[d]),
+                doc_at[d].replace(tzinfo=None).isoformat(sep=" "),
+                f"/records/bench/{d}",
+                "x",
+                now,
+                now,
+            )
+            for d in range(n_docs)
+        ),
     )
     for s in range(0, n, 50_000):
         e = min(n, s + 50_000)
@@ -138,8 +155,20 @@ def build(n: int, tmp: Path, rng: np.random.Generator) -> tuple:
         db.executemany(
             "INSERT INTO chunks (id, document_id, position, text, content_hash, embedding, embedding_model, created_at,"
             " updated_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            ((c + 1, c // CHUNKS_PER_DOC + 1, c % CHUNKS_PER_DOC, f"Document {c // CHUNKS_PER_DOC}\n{body[c - s]}", "x",
-              X[c].tobytes(), "all-MiniLM-L6-v2", now, now) for c in range(s, e)),
+            (
+                (
+                    c + 1,
+                    c // CHUNKS_PER_DOC + 1,
+                    c % CHUNKS_PER_DOC,
+                    f"Document {c // CHUNKS_PER_DOC}\n{body[c - s]}",
+                    "x",
+                    X[c].tobytes(),
+                    "all-MiniLM-L6-v2",
+                    now,
+                    now,
+                )
+                for c in range(s, e)
+            ),
         )
         db.commit()
     db.close()
@@ -149,19 +178,29 @@ def build(n: int, tmp: Path, rng: np.random.Generator) -> tuple:
     started = time.monotonic()
     for s in range(0, n, 20_000):
         e = min(n, s + 20_000)
-        backend.upsert([
-            ChunkVector(chunk_id=c + 1, vector=X[c], document_id=c // CHUNKS_PER_DOC + 1,
-                        source=str(doc_source[c // CHUNKS_PER_DOC]), type=str(doc_type[c // CHUNKS_PER_DOC]),
-                        occurred_at=doc_at[c // CHUNKS_PER_DOC], min_role=str(doc_role[c // CHUNKS_PER_DOC]))
-            for c in range(s, e)
-        ])
+        backend.upsert(
+            [
+                ChunkVector(
+                    chunk_id=c + 1,
+                    vector=X[c],
+                    document_id=c // CHUNKS_PER_DOC + 1,
+                    source=str(doc_source[c // CHUNKS_PER_DOC]),
+                    type=str(doc_type[c // CHUNKS_PER_DOC]),
+                    occurred_at=doc_at[c // CHUNKS_PER_DOC],
+                    min_role=str(doc_role[c // CHUNKS_PER_DOC]),
+                )
+                for c in range(s, e)
+            ]
+        )
     pushed = time.monotonic() - started
     started = time.monotonic()
     backend.query(X[0], k=10)  # this process loads the index
     loaded = time.monotonic() - started
     meta = dict(type=doc_type, source=doc_source, role=doc_role)
-    print(f"  built: tables {written:.0f} s, backend push (with IVF training) {pushed:.0f} s, reader load {loaded:.1f} s",
-          flush=True)
+    print(
+        f"  built: tables {written:.0f} s, backend push (with IVF training) {pushed:.0f} s, reader load {loaded:.1f} s",
+        flush=True,
+    )
     return rt, backend, X, centres, vocab, meta
 
 
@@ -193,12 +232,16 @@ def run(n: int, n_queries: int) -> dict:
             t_vec.append(time.perf_counter() - t)
             rec.append(len({c for c, _ in got} & set(tr.tolist())) / 10)
         print(f"  exact numpy       p50 {pct(t_exact, 50):7.2f} ms  p95 {pct(t_exact, 95):7.2f} ms")
-        print(f"  vector (embedded) p50 {pct(t_vec, 50):7.2f} ms  p95 {pct(t_vec, 95):7.2f} ms  recall@10 {np.mean(rec):.4f}"
-              f"  speed-up p50 {pct(t_exact, 50) / pct(t_vec, 50):.0f}x p95 {pct(t_exact, 95) / pct(t_vec, 95):.0f}x")
+        print(
+            f"  vector (embedded) p50 {pct(t_vec, 50):7.2f} ms  p95 {pct(t_vec, 95):7.2f} ms  recall@10 {np.mean(rec):.4f}"
+            f"  speed-up p50 {pct(t_exact, 50) / pct(t_vec, 50):.0f}x p95 {pct(t_exact, 95) / pct(t_vec, 95):.0f}x"
+        )
         filters = {
             "type=call (33%)": (VectorFilter(types=["call"]), chunk_type == "call"),
-            "type=email & source=gong (~7%)": (VectorFilter(types=["email"], sources=["gong"]),
-                                               (chunk_type == "email") & (chunk_source == "gong")),
+            "type=email & source=gong (~7%)": (
+                VectorFilter(types=["email"], sources=["gong"]),
+                (chunk_type == "email") & (chunk_source == "gong"),
+            ),
         }
         for label, (where, allowed) in filters.items():
             t_f, rec_f = [], []
@@ -208,30 +251,50 @@ def run(n: int, n_queries: int) -> dict:
                 got = backend.query(q, k=10, where=where)
                 t_f.append(time.perf_counter() - t)
                 rec_f.append(len({c for c, _ in got} & set(tr.tolist())) / 10)
-            print(f"  vector {label:30s} p50 {pct(t_f, 50):6.2f} ms  p95 {pct(t_f, 95):6.2f} ms  recall@10 {np.mean(rec_f):.4f}")
+            print(
+                f"  vector {label:30s} p50 {pct(t_f, 50):6.2f} ms  p95 {pct(t_f, 95):6.2f} ms  recall@10 {np.mean(rec_f):.4f}"
+            )
         embedder = make_embedder(rt.settings)
         viewer = Identity("bench", "viewer", "cli")
         qrng = np.random.default_rng(3)
-        queries = [" ".join(qrng.choice(WORDS, 2, replace=False).tolist() + [vocab[int(i)] for i in qrng.integers(100, 5000, 2)])
-                   for _ in range(n_queries)]
+        queries = [
+            " ".join(
+                qrng.choice(WORDS, 2, replace=False).tolist() + [vocab[int(i)] for i in qrng.integers(100, 5000, 2)]
+            )
+            for _ in range(n_queries)
+        ]
         embedder.embed([queries[0]])  # load the model before timing
         t_h = []
         for text in queries:
             t = time.perf_counter()
-            search(runtime=rt, embedder=embedder, backend=backend, identity=viewer, query=text, limit=10,
-                   filters=SearchFilters(type="call"))
+            search(
+                runtime=rt,
+                embedder=embedder,
+                backend=backend,
+                identity=viewer,
+                query=text,
+                limit=10,
+                filters=SearchFilters(type="call"),
+            )
             t_h.append(time.perf_counter() - t)
         t_e = []
         for text in queries[: n_queries // 3]:
             t = time.perf_counter()
             embedder.embed([text + " x"])
             t_e.append(time.perf_counter() - t)
-        print(f"  hybrid search     p50 {pct(t_h, 50):7.2f} ms  p95 {pct(t_h, 95):7.2f} ms  "
-              f"(of which embedding the query p50 {pct(t_e, 50):.2f} ms)")
+        print(
+            f"  hybrid search     p50 {pct(t_h, 50):7.2f} ms  p95 {pct(t_h, 95):7.2f} ms  "
+            f"(of which embedding the query p50 {pct(t_e, 50):.2f} ms)"
+        )
         backend.close()
         rt.engine.dispose()
-        return {"n": n, "exact_p95": pct(t_exact, 95), "vector_p95": pct(t_vec, 95), "recall": float(np.mean(rec)),
-                "hybrid_p95": pct(t_h, 95)}
+        return {
+            "n": n,
+            "exact_p95": pct(t_exact, 95),
+            "vector_p95": pct(t_vec, 95),
+            "recall": float(np.mean(rec)),
+            "hybrid_p95": pct(t_h, 95),
+        }
 
 
 def main() -> None:
@@ -240,10 +303,14 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=300)
     args = parser.parse_args()
     results = [run(int(s), args.queries) for s in args.sizes.split(",")]
-    print("\nsummary (targets: vector >= 10x exact at 1M with recall@10 >= 0.95; hybrid p95 <= 25 ms at 100k, <= 80 ms at 1M)")
+    print(
+        "\nsummary (targets: vector >= 10x exact at 1M with recall@10 >= 0.95; hybrid p95 <= 25 ms at 100k, <= 80 ms at 1M)"
+    )
     for r in results:
-        print(f"  {r['n']:>9,} chunks: exact p95 {r['exact_p95']:.1f} ms, vector p95 {r['vector_p95']:.2f} ms "
-              f"({r['exact_p95'] / r['vector_p95']:.0f}x), recall@10 {r['recall']:.3f}, hybrid p95 {r['hybrid_p95']:.1f} ms")
+        print(
+            f"  {r['n']:>9,} chunks: exact p95 {r['exact_p95']:.1f} ms, vector p95 {r['vector_p95']:.2f} ms "
+            f"({r['exact_p95'] / r['vector_p95']:.0f}x), recall@10 {r['recall']:.3f}, hybrid p95 {r['hybrid_p95']:.1f} ms"
+        )
 
 
 if __name__ == "__main__":

@@ -56,9 +56,7 @@ def list_accounts(
         where.append(Account.name.icontains(q.strip(), autoescape=True))
 
     total = session.scalar(select(func.count()).select_from(Account).where(*where)) or 0
-    rows = session.scalars(
-        select(Account).where(*where).order_by(Account.name, Account.id).limit(limit).offset(offset)
-    )
+    rows = session.scalars(select(Account).where(*where).order_by(Account.name, Account.id).limit(limit).offset(offset))
     return AccountPage(rows=list(rows), total=total)
 
 

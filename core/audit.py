@@ -9,5 +9,7 @@ from sqlalchemy.orm import Session
 from core.db.models import AuditLog
 
 
-def audit(*, session: Session, actor: str, action: str, target: str | None = None, details: dict[str, Any] | None = None) -> None:
+def audit(
+    *, session: Session, actor: str, action: str, target: str | None = None, details: dict[str, Any] | None = None
+) -> None:
     session.add(AuditLog(actor=actor, action=action, target=target, details=details or {}))

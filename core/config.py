@@ -25,9 +25,7 @@ VECTOR_BACKENDS = ("embedded", "pinecone", "weaviate")
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(
-        env_prefix="SOPHIA_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
-    )
+    model_config = SettingsConfigDict(env_prefix="SOPHIA_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
     env: Literal["development", "production", "test"] = "development"
     data_dir: Path = Path("./data")
@@ -78,10 +76,12 @@ class Settings(BaseSettings):
         return v.rstrip("/")
 
     @model_validator(mode="after")
-    def _check_embedding_settings(self) -> "Settings":
+    def _check_embedding_settings(self) -> Settings:
         if self.embedding_provider == "openai" and not (self.embedding_api_key or self.embedding_base_url):
-            raise ValueError("SOPHIA_EMBEDDING_API_KEY is required when SOPHIA_EMBEDDING_PROVIDER=openai "
-                             "(or SOPHIA_EMBEDDING_BASE_URL, for a server that needs no key)")
+            raise ValueError(
+                "SOPHIA_EMBEDDING_API_KEY is required when SOPHIA_EMBEDDING_PROVIDER=openai "
+                "(or SOPHIA_EMBEDDING_BASE_URL, for a server that needs no key)"
+            )
         return self
 
     @field_validator("vector_backends")
@@ -96,7 +96,7 @@ class Settings(BaseSettings):
         return ",".join(dict.fromkeys(names))
 
     @model_validator(mode="after")
-    def _check_backend_settings(self) -> "Settings":
+    def _check_backend_settings(self) -> Settings:
         wanted = self.vector_backend_names
         if "pinecone" in wanted and not self.pinecone_api_key:
             raise ValueError("SOPHIA_PINECONE_API_KEY is required when pinecone is in SOPHIA_VECTOR_BACKENDS")
@@ -146,7 +146,7 @@ class Settings(BaseSettings):
         return v
 
     @model_validator(mode="after")
-    def _resolve_paths(self) -> "Settings":
+    def _resolve_paths(self) -> Settings:
         self.data_dir = self.data_dir.expanduser().resolve()
         return self
 

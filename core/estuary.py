@@ -256,8 +256,16 @@ def apply_documents(
     return result
 
 
-def _apply(runtime: Runtime, feed: str, collection: str, target: _Target, key: str, latest: dict,
-           failures: list[Failure], result: ApplyResult) -> None:
+def _apply(
+    runtime: Runtime,
+    feed: str,
+    collection: str,
+    target: _Target,
+    key: str,
+    latest: dict,
+    failures: list[Failure],
+    result: ApplyResult,
+) -> None:
     with runtime.session() as session:
         fresh = _drop_stale(session, feed, collection, latest, result)
         upserts, deletes = _split(fresh, target, failures, _top_level_fields(key))
@@ -266,7 +274,9 @@ def _apply(runtime: Runtime, feed: str, collection: str, target: _Target, key: s
             failures.extend(res.failures)
             result.upserted, result.ids = res.written, list(res.ids)
         if deletes:
-            result.deleted = delete_records(session=session, source=target.source, entity=target.entity, external_ids=deletes)
+            result.deleted = delete_records(
+                session=session, source=target.source, entity=target.entity, external_ids=deletes
+            )
         _remember(session, feed, collection, fresh)
         _quarantine(session, feed, collection, failures)
         result.quarantined = len(failures)

@@ -9,10 +9,10 @@ from collections.abc import Callable
 from connectors.registry import KINDS
 from core.bus import make_bus, make_cache
 from core.db.models import Meta
+from core.db.types import utcnow
 from core.observability.logging import bound, get_logger, new_id
 from core.pipelines import sync_connector
 from core.pipelines.health import due_connectors
-from core.db.types import utcnow
 from core.runtime import get_runtime
 
 HEARTBEAT_KEY = "scheduler"
@@ -93,8 +93,13 @@ def sync_vector_indexes() -> None:
         if report.error:
             log.warning("vector index behind", backend=report.backend, pending=report.pending, error=report.error)
         elif report.upserted or report.deleted:
-            log.info("vector index synced", backend=report.backend, upserted=report.upserted,
-                     deleted=report.deleted, pending=report.pending)
+            log.info(
+                "vector index synced",
+                backend=report.backend,
+                upserted=report.upserted,
+                deleted=report.deleted,
+                pending=report.pending,
+            )
 
 
 @job

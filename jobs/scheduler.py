@@ -33,7 +33,9 @@ JOBS = (
     JobSpec("sync_due_connectors", "jobs.definitions:sync_due_connectors", 60, "sync connectors whose interval passed"),
     JobSpec("index_records", "jobs.definitions:index_records", 120, "index new and changed records for search"),
     JobSpec("housekeeping", "jobs.definitions:housekeeping", 600, "expire cache entries, trim the event bus"),
-    JobSpec("sync_vector_indexes", "jobs.definitions:sync_vector_indexes", 30, "push chunk changes to the vector backends"),
+    JobSpec(
+        "sync_vector_indexes", "jobs.definitions:sync_vector_indexes", 30, "push chunk changes to the vector backends"
+    ),
 )
 
 
@@ -45,8 +47,15 @@ def build_scheduler(runtime: Runtime) -> BackgroundScheduler:
     )
     for job in JOBS:
         # first run now, so state is fresh without waiting a whole interval
-        scheduler.add_job(job.func, "interval", seconds=job.seconds, id=job.id, name=job.description,
-                          replace_existing=True, next_run_time=datetime.now(UTC))
+        scheduler.add_job(
+            job.func,
+            "interval",
+            seconds=job.seconds,
+            id=job.id,
+            name=job.description,
+            replace_existing=True,
+            next_run_time=datetime.now(UTC),
+        )
     scheduler.add_listener(_log_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
     return scheduler
 

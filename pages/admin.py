@@ -35,15 +35,21 @@ def users_tab(rt: Runtime, me: Identity) -> None:
             display_name = c2.text_input("Name", key="new_display_name", placeholder="Jane Doe")
             email = c1.text_input("Email", key="new_email", placeholder="jane@payready.com")
             role = c2.selectbox("Role", auth.ROLES, index=auth.ROLES.index("viewer"), key="new_role")
-            password = st.text_input("Password", type="password", key="new_password",
-                                     help=f"At least {MIN_PASSWORD_LENGTH} characters.")
+            password = st.text_input(
+                "Password", type="password", key="new_password", help=f"At least {MIN_PASSWORD_LENGTH} characters."
+            )
             submitted = st.form_submit_button("Add user", type="primary", icon=":material/person_add:")
         if submitted:
             try:
                 with rt.session() as s:
                     user = auth.create_user(
-                        session=s, username=username, role=role, password=password, actor=me.username,
-                        display_name=display_name.strip() or None, email=email.strip() or None,
+                        session=s,
+                        username=username,
+                        role=role,
+                        password=password,
+                        actor=me.username,
+                        display_name=display_name.strip() or None,
+                        email=email.strip() or None,
                     )
                     created = user.username
                 st.success(f"Added {created} as {role}.", icon=":material/check_circle:")
@@ -81,17 +87,27 @@ def users_tab(rt: Runtime, me: Identity) -> None:
     with rt.session() as s:  # read after the actions above, so the table shows their result
         rows = [
             {
-                "username": u.username, "name": u.display_name, "email": u.email or "", "role": u.role,
-                "active": u.active, "created": _when(u.created_at), "last_login": _when(u.last_login_at),
+                "username": u.username,
+                "name": u.display_name,
+                "email": u.email or "",
+                "role": u.role,
+                "active": u.active,
+                "created": _when(u.created_at),
+                "last_login": _when(u.last_login_at),
             }
             for u in auth.list_users(session=s)
         ]
     with table, st.container(border=True):
         st.markdown(f"**Users** · {len(rows)}")
         st.dataframe(
-            pd.DataFrame(rows), hide_index=True, key="users_table",
+            pd.DataFrame(rows),
+            hide_index=True,
+            key="users_table",
             column_config={
-                "username": "Username", "name": "Name", "email": "Email", "role": "Role",
+                "username": "Username",
+                "name": "Name",
+                "email": "Email",
+                "role": "Role",
                 "active": st.column_config.CheckboxColumn("Active"),
                 "created": st.column_config.DatetimeColumn("Created", format="MMM D, YYYY"),
                 "last_login": st.column_config.DatetimeColumn("Last sign-in", format="MMM D, YYYY HH:mm"),
@@ -108,8 +124,12 @@ def keys_tab(rt: Runtime, me: Identity) -> None:
         st.markdown("**Create an API key**")
         with st.form("create_key", clear_on_submit=True, border=False):
             c1, c2 = st.columns(2)
-            owner = c1.selectbox("For user", usernames, index=usernames.index(me.username) if me.username in usernames else 0,
-                                 key="key_user")
+            owner = c1.selectbox(
+                "For user",
+                usernames,
+                index=usernames.index(me.username) if me.username in usernames else 0,
+                key="key_user",
+            )
             label = c2.text_input("Label", key="key_label", placeholder="e.g. reporting script")
             make = st.form_submit_button("Create key", type="primary", icon=":material/key:")
         if make and owner:
@@ -131,8 +151,14 @@ def keys_tab(rt: Runtime, me: Identity) -> None:
             active = [(k.id, k.user.username, k.name) for k in auth.list_api_keys(session=s) if k.revoked_at is None]
         labels = {kid: f"{kid} · {user}{f' · {name}' if name else ''}" for kid, user, name in active}
         with st.form("revoke_key", border=False):
-            key_id = st.selectbox("Key", list(labels), format_func=labels.get, key="revoke_id", index=None,
-                                  placeholder="Choose a key" if labels else "No active keys")
+            key_id = st.selectbox(
+                "Key",
+                list(labels),
+                format_func=labels.get,
+                key="revoke_id",
+                index=None,
+                placeholder="Choose a key" if labels else "No active keys",
+            )
             revoke = st.form_submit_button("Revoke", icon=":material/block:", disabled=not labels)
         if revoke and key_id:
             try:
@@ -145,8 +171,12 @@ def keys_tab(rt: Runtime, me: Identity) -> None:
     with rt.session() as s:
         rows = [
             {
-                "id": k.id, "user": k.user.username, "name": k.name, "created": _when(k.created_at),
-                "last_used": _when(k.last_used_at), "revoked": _when(k.revoked_at),
+                "id": k.id,
+                "user": k.user.username,
+                "name": k.name,
+                "created": _when(k.created_at),
+                "last_used": _when(k.last_used_at),
+                "revoked": _when(k.revoked_at),
             }
             for k in auth.list_api_keys(session=s)
         ]
@@ -156,9 +186,13 @@ def keys_tab(rt: Runtime, me: Identity) -> None:
             st.markdown('<div class="sophia-muted">No API keys yet.</div>', unsafe_allow_html=True)
         else:
             st.dataframe(
-                pd.DataFrame(rows), hide_index=True, key="keys_table",
+                pd.DataFrame(rows),
+                hide_index=True,
+                key="keys_table",
                 column_config={
-                    "id": "Key id", "user": "User", "name": "Label",
+                    "id": "Key id",
+                    "user": "User",
+                    "name": "Label",
                     "created": st.column_config.DatetimeColumn("Created", format="MMM D, YYYY HH:mm"),
                     "last_used": st.column_config.DatetimeColumn("Last used", format="MMM D, YYYY HH:mm"),
                     "revoked": st.column_config.DatetimeColumn("Revoked", format="MMM D, YYYY HH:mm"),
@@ -183,35 +217,58 @@ def index_tab(rt: Runtime) -> None:
     c3.metric("Chunks with a vector", ui.count(held["vectors"]))
     failing = [r["name"] for r in rows if r["error"]]
     if failing:
-        st.error(f"Failing: {', '.join(failing)}. Searches and ingestion carry on; the backend catches up once "
-                 "it is reachable again.", icon=":material/error:")
+        st.error(
+            f"Failing: {', '.join(failing)}. Searches and ingestion carry on; the backend catches up once "
+            "it is reachable again.",
+            icon=":material/error:",
+        )
     running = ui.indexing_notice(rt, last_run=True)
     if not held["documents"] and not running:
-        st.info("Nothing is indexed yet. The scheduler indexes new records every two minutes; "
-                "`sophia reindex` does it now.", icon=":material/info:")
-    frame = pd.DataFrame([{
-        "backend": r["name"],
-        "state": "failing" if r["error"] else ("behind" if r["pending"] else "in sync"),
-        "chunks": r["chunks"], "pending": r["pending"],
-        "last_sync": _when(datetime.fromisoformat(r["last_sync"]) if r["last_sync"] else None),
-        "error": r["error"] or "",
-    } for r in rows])
-    st.dataframe(frame, hide_index=True, width="stretch", column_config={
-        "backend": "Backend", "state": "State", "chunks": st.column_config.NumberColumn("Chunks held", format="localized"),
-        "pending": st.column_config.NumberColumn("Pending", format="localized"),
-        "last_sync": st.column_config.DatetimeColumn("Last sync", format="MMM D, YYYY HH:mm:ss"),
-        "error": "Last error",
-    })
-    st.caption("The first backend answers searches; the others are kept in sync as copies. The scheduler syncs "
-               "every 30 seconds.")
+        st.info(
+            "Nothing is indexed yet. The scheduler indexes new records every two minutes; "
+            "`sophia reindex` does it now.",
+            icon=":material/info:",
+        )
+    frame = pd.DataFrame(
+        [
+            {
+                "backend": r["name"],
+                "state": "failing" if r["error"] else ("behind" if r["pending"] else "in sync"),
+                "chunks": r["chunks"],
+                "pending": r["pending"],
+                "last_sync": _when(datetime.fromisoformat(r["last_sync"]) if r["last_sync"] else None),
+                "error": r["error"] or "",
+            }
+            for r in rows
+        ]
+    )
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "backend": "Backend",
+            "state": "State",
+            "chunks": st.column_config.NumberColumn("Chunks held", format="localized"),
+            "pending": st.column_config.NumberColumn("Pending", format="localized"),
+            "last_sync": st.column_config.DatetimeColumn("Last sync", format="MMM D, YYYY HH:mm:ss"),
+            "error": "Last error",
+        },
+    )
+    st.caption(
+        "The first backend answers searches; the others are kept in sync as copies. The scheduler syncs "
+        "every 30 seconds."
+    )
     with st.form("index_action", border=True):
         st.markdown("**Run now**")
         b_col, a_col = st.columns(2)
         name = b_col.selectbox("Backend", names, key="ix_backend")
-        action = a_col.radio("Action", list(INDEX_ACTIONS), key="ix_action", horizontal=True,
-                             captions=list(INDEX_ACTIONS.values()))
-        sure = st.checkbox("Yes, clear and rebuild it (searches on it are incomplete until the push ends)",
-                           key="ix_sure")
+        action = a_col.radio(
+            "Action", list(INDEX_ACTIONS), key="ix_action", horizontal=True, captions=list(INDEX_ACTIONS.values())
+        )
+        sure = st.checkbox(
+            "Yes, clear and rebuild it (searches on it are incomplete until the push ends)", key="ix_sure"
+        )
         go = st.form_submit_button("Run", type="primary", icon=":material/play_arrow:")
     if go:
         _run_index_action(rt, name, action, sure)
@@ -232,12 +289,16 @@ def _run_index_action(rt: Runtime, name: str, action: str, sure: bool) -> None:
             report = sync_backend(runtime=rt, backend=backend, progress=progress)
             if report.skipped or report.error:
                 raise SophiaError(report.skipped or report.error)
-            done = (f"{report.upserted:,} upserted, {report.deleted:,} deleted"
-                    f"{' (full push)' if report.full_push else ''}; {report.pending:,} pending")
+            done = (
+                f"{report.upserted:,} upserted, {report.deleted:,} deleted"
+                f"{' (full push)' if report.full_push else ''}; {report.pending:,} pending"
+            )
         elif action == "Reconcile":
             fixed = reconcile(runtime=rt, backend=backend, progress=progress)
-            done = (f"{len(fixed.missing):,} missing pushed, {len(fixed.extra):,} extra deleted, "
-                    f"{len(fixed.stale):,} of {fixed.checked:,} checked vectors stale")
+            done = (
+                f"{len(fixed.missing):,} missing pushed, {len(fixed.extra):,} extra deleted, "
+                f"{len(fixed.stale):,} of {fixed.checked:,} checked vectors stale"
+            )
         else:
             rebuilt = rebuild(runtime=rt, backend=backend, progress=progress)
             done = f"{rebuilt.pushed:,} chunks pushed"
@@ -253,8 +314,10 @@ def _run_index_action(rt: Runtime, name: str, action: str, sure: bool) -> None:
 
 def main() -> None:
     rt = ui.runtime()
-    ui.page_header("Admin", "Users, roles, API keys and the search index. Every change to users and keys is "
-                   "recorded in the audit log.")
+    ui.page_header(
+        "Admin",
+        "Users, roles, API keys and the search index. Every change to users and keys is recorded in the audit log.",
+    )
     me = require_role(rt, "admin", "admin")
     users, keys, index = st.tabs(["Users and roles", "API keys", "Search index"])
     with users:

@@ -56,7 +56,9 @@ STATE_LABEL = {"ok": "ok", "failing": "failing", "never_run": "never run", "disa
 STATE_COLOR = {"ok": ui.TEAL, "failing": ui.RED, "never_run": ui.SLATE, "disabled": "#A7B1BE"}
 STATE_BADGE = {"ok": "green", "failing": "red", "never_run": "gray", "disabled": "gray"}
 STATE_ICON = {
-    "ok": ":material/check_circle:", "failing": ":material/error:", "never_run": ":material/schedule:",
+    "ok": ":material/check_circle:",
+    "failing": ":material/error:",
+    "never_run": ":material/schedule:",
     "disabled": ":material/pause_circle:",
 }
 RUN_ICON = {"succeeded": ":material/check_circle:", "failed": ":material/error:", "running": ":material/sync:"}
@@ -163,8 +165,10 @@ PER_UNIT = {"s": "second", "ms": "millisecond"}
 def field_label(name: str) -> str:
     """base_url -> Base URL, search_lag_s -> Search lag (s), search_requests_per_s -> Search requests per second."""
     parts = name.split("_")
-    words = [PER_UNIT[w] if i and parts[i - 1] == "per" and w in PER_UNIT else ACRONYMS.get(w, w)
-             for i, w in enumerate(parts)]
+    words = [
+        PER_UNIT[w] if i and parts[i - 1] == "per" and w in PER_UNIT else ACRONYMS.get(w, w)
+        for i, w in enumerate(parts)
+    ]
     text = " ".join(words)
     return text[:1].upper() + text[1:]
 
@@ -211,15 +215,23 @@ def field_specs(model: type[BaseModel]) -> list[FieldSpec]:
             elif isinstance(m, annotated_types.Lt):
                 high = m.lt - 1 if widget == "int" else m.lt
         default = info.default_factory() if info.default_factory is not None else info.default
-        specs.append(FieldSpec(name, field_label(name), widget, info.is_required(), default, info.annotation,
-                               low, high, choices))
+        specs.append(
+            FieldSpec(name, field_label(name), widget, info.is_required(), default, info.annotation, low, high, choices)
+        )
     # first what must be given, then the kind's own settings, then those every kind shares (HTTP, retries)
     own = set(getattr(model, "__annotations__", {}))
     return sorted(specs, key=lambda s: (not s.primary, not (s.required or s.widget == "secret"), s.name not in own))
 
 
-TYPE_WORDS = {"secret": "secret", "text": "text", "int": "whole number", "float": "number", "bool": "yes/no",
-              "choice": "one of the choices", "json": "JSON"}
+TYPE_WORDS = {
+    "secret": "secret",
+    "text": "text",
+    "int": "whole number",
+    "float": "number",
+    "bool": "yes/no",
+    "choice": "one of the choices",
+    "json": "JSON",
+}
 
 
 def field_help(spec: FieldSpec, kind: str) -> str:
@@ -235,8 +247,10 @@ def field_help(spec: FieldSpec, kind: str) -> str:
     text = " · ".join(parts) + "."
     if spec.widget == "secret":
         var = pipelines.env_var_for(kind, spec.name)
-        text += (f" Stored encrypted and only ever shown masked. To keep it out of the database, type "
-                 f"`env:{var}` and set that variable where Sophia runs.")
+        text += (
+            f" Stored encrypted and only ever shown masked. To keep it out of the database, type "
+            f"`env:{var}` and set that variable where Sophia runs."
+        )
     return text
 
 
@@ -275,8 +289,11 @@ def _widget(spec: FieldSpec, *, kind: str, prefix: str, current: Mapping[str, An
     label = spec.label
     have = current is not None and spec.name in current
     now = current.get(spec.name) if current is not None else None
-    placeholder = (str(spec.default) if spec.has_default and spec.default not in (None, "") else
-                   ("required" if spec.required else "optional"))
+    placeholder = (
+        str(spec.default)
+        if spec.has_default and spec.default not in (None, "")
+        else ("required" if spec.required else "optional")
+    )
     match spec.widget:
         case "secret":
             env_set = read_env_secret(pipelines.env_var_for(kind, spec.name)) is not None
@@ -286,8 +303,15 @@ def _widget(spec: FieldSpec, *, kind: str, prefix: str, current: Mapping[str, An
                 hint = f"blank: read from {pipelines.env_var_for(kind, spec.name)}"
             else:
                 hint = "paste it here"
-            st.text_input(label, type="password", key=key, placeholder=hint, help=help_,
-                          required=spec.required and current is None and not env_set, autocomplete="off")
+            st.text_input(
+                label,
+                type="password",
+                key=key,
+                placeholder=hint,
+                help=help_,
+                required=spec.required and current is None and not env_set,
+                autocomplete="off",
+            )
         case "bool":
             value = bool(_coerce(spec, now)) if have else bool(spec.default) if spec.has_default else False
             st.toggle(label, value=value, key=key, help=help_)
@@ -295,26 +319,37 @@ def _widget(spec: FieldSpec, *, kind: str, prefix: str, current: Mapping[str, An
             cast = int if spec.widget == "int" else float
             value = _coerce(spec, now) if have else None
             st.number_input(
-                label, key=key, value=value,
+                label,
+                key=key,
+                value=value,
                 placeholder=f"{placeholder} (default)" if spec.has_default else placeholder,
                 min_value=None if spec.low is None else cast(spec.low),
                 max_value=None if spec.high is None else cast(spec.high),
-                step=1 if spec.widget == "int" else None, help=help_,
+                step=1 if spec.widget == "int" else None,
+                help=help_,
             )
         case "choice":
             options = list(spec.choices)
-            index = options.index(now) if have and now in options else (
-                options.index(spec.default) if spec.has_default and spec.default in options else None)
+            index = (
+                options.index(now)
+                if have and now in options
+                else (options.index(spec.default) if spec.has_default and spec.default in options else None)
+            )
             st.selectbox(label, options, index=index, key=key, help=help_, placeholder="Choose")
         case "json":
             value = json.dumps(now) if have else ""
             example = '["value"]' if get_origin(_unwrap_optional(spec.annotation)[0]) is list else '{"key": "value"}'
-            st.text_area(label, value=value, key=key, height=68, help=help_,
-                         placeholder=json.dumps(spec.default) if spec.has_default and spec.default else example)
+            st.text_area(
+                label,
+                value=value,
+                key=key,
+                height=68,
+                help=help_,
+                placeholder=json.dumps(spec.default) if spec.has_default and spec.default else example,
+            )
         case _:
             value = str(now) if have and now is not None else ""
-            st.text_input(label, value=value, key=key, placeholder=placeholder, help=help_,
-                          required=spec.required)
+            st.text_input(label, value=value, key=key, placeholder=placeholder, help=help_, required=spec.required)
 
 
 class FormError(Exception):
@@ -347,8 +382,13 @@ def new_values(specs: list[FieldSpec], prefix: str, kind: str) -> tuple[dict[str
                 continue
         if raw is not None:
             values[spec.name] = raw
-    missing = [s for s in specs if s.required and s.name not in values and not (
-        s.widget == "secret" and read_env_secret(pipelines.env_var_for(kind, s.name)))]
+    missing = [
+        s
+        for s in specs
+        if s.required
+        and s.name not in values
+        and not (s.widget == "secret" and read_env_secret(pipelines.env_var_for(kind, s.name)))
+    ]
     return values, missing
 
 
@@ -404,8 +444,12 @@ def show_flash(area: str) -> None:
     if item is None:
         return
     level, text = item
-    icons = {"success": ":material/check_circle:", "error": ":material/error:", "info": ":material/info:",
-             "warning": ":material/warning:"}
+    icons = {
+        "success": ":material/check_circle:",
+        "error": ":material/error:",
+        "info": ":material/info:",
+        "warning": ":material/warning:",
+    }
     getattr(st, level)(text, icon=icons[level])
 
 
@@ -469,8 +513,7 @@ def start_sync(rt: Runtime, name: str, streams: list[str], actor: str) -> None:
 def _sync_in_background(rt: Runtime, job: SyncJob) -> None:
     bus = make_bus(rt.settings)
     try:
-        job.result = pipelines.sync_connector(runtime=rt, kinds=KINDS, name=job.connector, bus=bus,
-                                              progress=job.update)
+        job.result = pipelines.sync_connector(runtime=rt, kinds=KINDS, name=job.connector, bus=bus, progress=job.update)
     except SophiaError as exc:
         job.error = exc.message
     except Exception as exc:  # noqa: BLE001 - our bug: the run record says so too; shown, not raised into a thread
@@ -485,8 +528,9 @@ def sync_area(rt: Runtime) -> None:
     """Running syncs (anyone's) and the results of the ones this session started, above the tabs."""
     mine = set(st.session_state.get("my_syncs", []))
     dismissed = set(st.session_state.get("dismissed_syncs", []))
-    jobs = [j for j in sync_jobs().values()
-            if j.db == _db(rt) and (j.running or (j.id in mine and j.id not in dismissed))]
+    jobs = [
+        j for j in sync_jobs().values() if j.db == _db(rt) and (j.running or (j.id in mine and j.id not in dismissed))
+    ]
     running = any(j.running for j in jobs)
     st.fragment(_sync_panels, run_every=POLL_S if running else None)(rt, [j.id for j in jobs])
 
@@ -511,8 +555,10 @@ def sync_panel(job: SyncJob) -> None:
         status = st.status(f"Syncing {name}… {where}", state="running", expanded=True)
         step = job.streams.index(job.stream) + 1 if job.stream in job.streams else 0
         status.progress(job.fraction(), text=f"Stream {step} of {len(job.streams)} · {where}")
-        status.caption(f"Started by {job.started_by} {ago(job.started_at)}. It runs on the server: you can keep "
-                       "working, leave the page, or come back later.")
+        status.caption(
+            f"Started by {job.started_by} {ago(job.started_at)}. It runs on the server: you can keep "
+            "working, leave the page, or come back later."
+        )
         return
     result = job.result
     if result is None:
@@ -521,26 +567,53 @@ def sync_panel(job: SyncJob) -> None:
         state, label = "error", f"The sync of {name} failed at stream {result.failed.stream}"
     else:
         t = _total(result)
-        state, label = "complete", (f"Synced {name}: {t.read:,} read · {t.written:,} written · "
-                                    f"{t.quarantined:,} quarantined · {t.deleted:,} deleted")
+        state, label = (
+            "complete",
+            (
+                f"Synced {name}: {t.read:,} read · {t.written:,} written · "
+                f"{t.quarantined:,} quarantined · {t.deleted:,} deleted"
+            ),
+        )
     with st.status(label, state=state, expanded=state == "error"):
         if result is not None and result.runs:
             st.dataframe(
-                pd.DataFrame([{
-                    "stream": r.stream, "status": r.status, "read": r.tally.read, "written": r.tally.written,
-                    "quarantined": r.tally.quarantined, "deleted": r.tally.deleted,
-                } for r in result.runs]),
-                hide_index=True, key=f"sync_result_{job.id}",
-                column_config={"stream": "Stream", "status": "Status", "read": "Read", "written": "Written",
-                               "quarantined": "Quarantined", "deleted": "Deleted"},
+                pd.DataFrame(
+                    [
+                        {
+                            "stream": r.stream,
+                            "status": r.status,
+                            "read": r.tally.read,
+                            "written": r.tally.written,
+                            "quarantined": r.tally.quarantined,
+                            "deleted": r.tally.deleted,
+                        }
+                        for r in result.runs
+                    ]
+                ),
+                hide_index=True,
+                key=f"sync_result_{job.id}",
+                column_config={
+                    "stream": "Stream",
+                    "status": "Status",
+                    "read": "Read",
+                    "written": "Written",
+                    "quarantined": "Quarantined",
+                    "deleted": "Deleted",
+                },
             )
         if job.error or (result and result.failed):
             st.error(job.error or result.failed.error, icon=":material/error:")
         took = (job.finished_at - job.started_at).total_seconds() if job.finished_at else None
         c1, c2 = st.columns([4, 1], vertical_alignment="center")
         c1.caption(f"Started by {job.started_by} at {stamp(job.started_at)} · took {span(took)}.")
-        c2.button("Dismiss", key=f"dismiss_{job.id}", icon=":material/close:", on_click=_dismiss, args=(job.id,),
-                  width="stretch")
+        c2.button(
+            "Dismiss",
+            key=f"dismiss_{job.id}",
+            icon=":material/close:",
+            on_click=_dismiss,
+            args=(job.id,),
+            width="stretch",
+        )
 
 
 def _dismiss(job_id: str) -> None:
@@ -565,41 +638,74 @@ def kpis(statuses: list[ConnectorStatus]) -> None:
     last = max((c.last_run_at for c in statuses if c.last_run_at), default=None)
     cols = st.columns(4)
     with cols[0]:
-        ui.kpi("Connectors", f"{len(statuses)}", delta=f"{len(enabled)} enabled · last run {ago(last)}",
-               help="Configured connectors; the scheduler runs the enabled ones on their interval.")
+        ui.kpi(
+            "Connectors",
+            f"{len(statuses)}",
+            delta=f"{len(enabled)} enabled · last run {ago(last)}",
+            help="Configured connectors; the scheduler runs the enabled ones on their interval.",
+        )
     with cols[1]:
         ok = sum(1 for s in streams if s.state == "ok")
-        ui.kpi("Streams ok", f"{ok} of {len(streams)}",
-               delta=f"{sum(1 for s in streams if s.state == 'never_run')} never run" if streams else None,
-               help="A stream is ok when its last run succeeded.")
+        ui.kpi(
+            "Streams ok",
+            f"{ok} of {len(streams)}",
+            delta=f"{sum(1 for s in streams if s.state == 'never_run')} never run" if streams else None,
+            help="A stream is ok when its last run succeeded.",
+        )
     with cols[2]:
-        ui.kpi("Failing", f"{len(failing)}", delta=", ".join(c.name for c in failing)[:60] if failing else "all clear",
-               delta_color="red" if failing else "green",
-               help="Connectors whose last run of some stream failed, or whose settings cannot be used.")
+        ui.kpi(
+            "Failing",
+            f"{len(failing)}",
+            delta=", ".join(c.name for c in failing)[:60] if failing else "all clear",
+            delta_color="red" if failing else "green",
+            help="Connectors whose last run of some stream failed, or whose settings cannot be used.",
+        )
     with cols[3]:
-        ui.kpi("Quarantined records", ui.count(quarantined),
-               delta="see the Quarantine tab" if quarantined else "none",
-               delta_color="orange" if quarantined else "off",
-               help="Records a connector read but could not take in; the rest of their run landed.")
+        ui.kpi(
+            "Quarantined records",
+            ui.count(quarantined),
+            delta="see the Quarantine tab" if quarantined else "none",
+            delta_color="orange" if quarantined else "off",
+            help="Records a connector read but could not take in; the rest of their run landed.",
+        )
 
 
 def overview_tab(statuses: list[ConnectorStatus]) -> None:
-    rows = [{
-        "name": c.name, "kind": kind_label(c.kind), "enabled": c.enabled, "schedule": every(c.interval_minutes),
-        "state": state_cell(c.state), "last_run": "syncing now" if c.syncing else ago(c.last_run_at),
-        "lag": span(c.lag_s), "freshness": span(c.freshness_s), "quarantined": c.quarantined,
-        "last_error": short(c.last_error),
-    } for c in statuses]
+    rows = [
+        {
+            "name": c.name,
+            "kind": kind_label(c.kind),
+            "enabled": c.enabled,
+            "schedule": every(c.interval_minutes),
+            "state": state_cell(c.state),
+            "last_run": "syncing now" if c.syncing else ago(c.last_run_at),
+            "lag": span(c.lag_s),
+            "freshness": span(c.freshness_s),
+            "quarantined": c.quarantined,
+            "last_error": short(c.last_error),
+        }
+        for c in statuses
+    ]
     with st.container(border=True):
         st.markdown(f"**Configured connectors** · {len(rows)}")
-        st.caption("Lag: time since the stream furthest behind last synced successfully. "
-                   "Freshness: time since the newest record any of its streams brought in.")
+        st.caption(
+            "Lag: time since the stream furthest behind last synced successfully. "
+            "Freshness: time since the newest record any of its streams brought in."
+        )
         st.dataframe(
-            styled(pd.DataFrame(rows)), hide_index=True, key="connectors_table",
+            styled(pd.DataFrame(rows)),
+            hide_index=True,
+            key="connectors_table",
             column_config={
-                "name": "Name", "kind": "Kind", "enabled": st.column_config.CheckboxColumn("Enabled"),
-                "schedule": "Schedule", "state": "State", "last_run": "Last run", "lag": "Lag",
-                "freshness": "Freshness", "quarantined": st.column_config.NumberColumn("Quarantined"),
+                "name": "Name",
+                "kind": "Kind",
+                "enabled": st.column_config.CheckboxColumn("Enabled"),
+                "schedule": "Schedule",
+                "state": "State",
+                "last_run": "Last run",
+                "lag": "Lag",
+                "freshness": "Freshness",
+                "quarantined": st.column_config.NumberColumn("Quarantined"),
                 "last_error": st.column_config.TextColumn("Last error", width="large"),
             },
         )
@@ -609,8 +715,10 @@ def overview_tab(statuses: list[ConnectorStatus]) -> None:
             counts = {s: sum(1 for x in c.streams if x.state == s) for s in STATE_LABEL}
             summary = ", ".join(f":{STATE_BADGE[s]}[{n} {STATE_LABEL[s]}]" for s, n in counts.items() if n)
             summary = summary or (":red[settings unusable]" if c.problem else "no streams")
-            with st.expander(f"{c.name} · {kind_label(c.kind)} — {ui.plural(len(c.streams), 'stream')}: {summary}",
-                             icon=STATE_ICON[c.state]):
+            with st.expander(
+                f"{c.name} · {kind_label(c.kind)} — {ui.plural(len(c.streams), 'stream')}: {summary}",
+                icon=STATE_ICON[c.state],
+            ):
                 if c.problem:
                     st.error(c.problem, icon=":material/error:")
                     continue
@@ -619,16 +727,35 @@ def overview_tab(statuses: list[ConnectorStatus]) -> None:
 
 def stream_table(name: str, streams: list[StreamHealth]) -> None:
     st.dataframe(
-        styled(pd.DataFrame([{
-            "stream": s.stream, "entity": s.entity, "state": state_cell(s.state), "last_run": ago(s.last_run_at),
-            "last_success": ago(s.last_success_at), "lag": span(s.lag_s),
-            "freshness": span(s.freshness_s) if s.last_success_at or s.records_written else ui.DASH,
-            "written": s.records_written, "failed_24h": s.failed_runs_24h, "last_error": short(s.last_error),
-        } for s in streams])),
-        hide_index=True, key=f"streams_{name}",
+        styled(
+            pd.DataFrame(
+                [
+                    {
+                        "stream": s.stream,
+                        "entity": s.entity,
+                        "state": state_cell(s.state),
+                        "last_run": ago(s.last_run_at),
+                        "last_success": ago(s.last_success_at),
+                        "lag": span(s.lag_s),
+                        "freshness": span(s.freshness_s) if s.last_success_at or s.records_written else ui.DASH,
+                        "written": s.records_written,
+                        "failed_24h": s.failed_runs_24h,
+                        "last_error": short(s.last_error),
+                    }
+                    for s in streams
+                ]
+            )
+        ),
+        hide_index=True,
+        key=f"streams_{name}",
         column_config={
-            "stream": "Stream", "entity": "Becomes", "state": "State", "last_run": "Last run",
-            "last_success": "Last success", "lag": "Lag", "freshness": "Freshness",
+            "stream": "Stream",
+            "entity": "Becomes",
+            "state": "State",
+            "last_run": "Last run",
+            "last_success": "Last success",
+            "lag": "Lag",
+            "freshness": "Freshness",
             "written": st.column_config.NumberColumn("Written (all runs)"),
             "failed_24h": st.column_config.NumberColumn("Failed runs (24 h)"),
             "last_error": st.column_config.TextColumn("Last error", width="large"),
@@ -643,8 +770,9 @@ def manage_tab(rt: Runtime, me: Identity, box: SecretBox, statuses: list[Connect
     by_name = {c.name: c for c in statuses}
     if st.session_state.get(MANAGE_KEY) not in by_name:
         st.session_state.pop(MANAGE_KEY, None)
-    name = st.selectbox("Connector", list(by_name), key=MANAGE_KEY,
-                        format_func=lambda n: f"{n} · {kind_label(by_name[n].kind)}")
+    name = st.selectbox(
+        "Connector", list(by_name), key=MANAGE_KEY, format_func=lambda n: f"{n} · {kind_label(by_name[n].kind)}"
+    )
     show_flash("manage")
     if name is None:
         return
@@ -660,31 +788,56 @@ def manage_tab(rt: Runtime, me: Identity, box: SecretBox, statuses: list[Connect
         with badges, st.container(horizontal=True, horizontal_alignment="right"):
             st.badge(STATE_LABEL[c.state], icon=STATE_ICON[c.state], color=STATE_BADGE[c.state])
             st.badge(kind_label(c.kind), color="blue")
-            st.badge(every(c.interval_minutes) if c.enabled else "not scheduled",
-                     icon=":material/schedule:", color="gray")
+            st.badge(
+                every(c.interval_minutes) if c.enabled else "not scheduled", icon=":material/schedule:", color="gray"
+            )
         ok = sum(1 for x in c.streams if x.state == "ok")
-        for col, (label, value, help_) in zip(st.columns(5), (
-            ("Streams", f"{ok} of {len(c.streams)} ok", "Streams whose last run succeeded."),
-            ("Last run", "now" if c.syncing else ago(c.last_run_at), None),
-            ("Lag", span(c.lag_s), "Time since the stream furthest behind last synced successfully."),
-            ("Freshness", span(c.freshness_s), "Time since the newest record any of its streams brought in."),
-            ("Quarantined", ui.count(c.quarantined), "Records it read but could not take in."),
-        ), strict=True):
+        for col, (label, value, help_) in zip(
+            st.columns(5),
+            (
+                ("Streams", f"{ok} of {len(c.streams)} ok", "Streams whose last run succeeded."),
+                ("Last run", "now" if c.syncing else ago(c.last_run_at), None),
+                ("Lag", span(c.lag_s), "Time since the stream furthest behind last synced successfully."),
+                ("Freshness", span(c.freshness_s), "Time since the newest record any of its streams brought in."),
+                ("Quarantined", ui.count(c.quarantined), "Records it read but could not take in."),
+            ),
+            strict=True,
+        ):
             col.metric(label, value, help=help_)
         job = running_job(rt, name)
         busy = job is not None or c.syncing
         with st.container(horizontal=True):
-            test = st.button("Test connection", key=f"test_{name}", icon=":material/network_check:",
-                             help="Check the credentials and that the source answers; one line either way.")
-            st.button("Syncing…" if busy else "Run now", key=f"run_{name}", icon=":material/sync:", type="primary",
-                      disabled=busy, on_click=start_sync, args=(rt, name, [s.stream for s in c.streams], me.username),
-                      help="Sync every stream now, from where the last run stopped. Progress shows above.")
+            test = st.button(
+                "Test connection",
+                key=f"test_{name}",
+                icon=":material/network_check:",
+                help="Check the credentials and that the source answers; one line either way.",
+            )
+            st.button(
+                "Syncing…" if busy else "Run now",
+                key=f"run_{name}",
+                icon=":material/sync:",
+                type="primary",
+                disabled=busy,
+                on_click=start_sync,
+                args=(rt, name, [s.stream for s in c.streams], me.username),
+                help="Sync every stream now, from where the last run stopped. Progress shows above.",
+            )
             with st.popover("Delete", icon=":material/delete:"):
-                st.markdown(f"Delete **{name}** with its saved cursors, run history and quarantined records? "
-                            "The records it synced stay. This cannot be undone.")
+                st.markdown(
+                    f"Delete **{name}** with its saved cursors, run history and quarantined records? "
+                    "The records it synced stay. This cannot be undone."
+                )
                 typed = st.text_input(f"Type {name} to confirm", key=f"delete_confirm_{name}")
-                st.button(f"Delete {name}", key=f"delete_{name}", type="primary", icon=":material/delete_forever:",
-                          disabled=typed != name, on_click=_delete, args=(rt, me, name))
+                st.button(
+                    f"Delete {name}",
+                    key=f"delete_{name}",
+                    type="primary",
+                    icon=":material/delete_forever:",
+                    disabled=typed != name,
+                    on_click=_delete,
+                    args=(rt, me, name),
+                )
         if test:
             with st.spinner(f"Checking {name}…"):
                 try:
@@ -696,8 +849,10 @@ def manage_tab(rt: Runtime, me: Identity, box: SecretBox, statuses: list[Connect
         if checked:
             level, line, at = checked
             icon = ":material/check_circle:" if level == "success" else ":material/error:"
-            getattr(st, level)(f"{'Connection works' if level == 'success' else 'Connection failed'}: {line}  \n"
-                               f"*Checked {ago(at)}.*", icon=icon)
+            getattr(st, level)(
+                f"{'Connection works' if level == 'success' else 'Connection failed'}: {line}  \n*Checked {ago(at)}.*",
+                icon=icon,
+            )
         if c.last_error and not checked:
             st.warning(f"Last error: {c.last_error}", icon=":material/warning:")
 
@@ -705,26 +860,43 @@ def manage_tab(rt: Runtime, me: Identity, box: SecretBox, statuses: list[Connect
     with schedule_col, st.container(border=True):
         st.markdown("**Schedule**")
         with st.form(f"schedule_{name}", border=False):
-            st.toggle("Run on schedule", value=c.enabled, key=f"sched_enabled_{name}",
-                      help="A disabled connector is not run by the scheduler; Run now still works.")
-            st.number_input("Every (minutes)", min_value=1, max_value=MAX_INTERVAL_MINUTES, step=1,
-                            value=c.interval_minutes, key=f"sched_interval_{name}",
-                            help=f"Between 1 and {MAX_INTERVAL_MINUTES:,} (a week).")
-            st.form_submit_button("Save schedule", icon=":material/event_repeat:", on_click=_save_schedule,
-                                  args=(rt, me, name))
+            st.toggle(
+                "Run on schedule",
+                value=c.enabled,
+                key=f"sched_enabled_{name}",
+                help="A disabled connector is not run by the scheduler; Run now still works.",
+            )
+            st.number_input(
+                "Every (minutes)",
+                min_value=1,
+                max_value=MAX_INTERVAL_MINUTES,
+                step=1,
+                value=c.interval_minutes,
+                key=f"sched_interval_{name}",
+                help=f"Between 1 and {MAX_INTERVAL_MINUTES:,} (a week).",
+            )
+            st.form_submit_button(
+                "Save schedule", icon=":material/event_repeat:", on_click=_save_schedule, args=(rt, me, name)
+            )
         st.caption(f"Added {stamp(row.created_at)} · changed {ago(row.updated_at)}.")
     with settings_col, st.container(border=True):
         st.markdown("**Settings**")
         try:
             specs = field_specs(KINDS[c.kind].config_model)
         except (KeyError, LookupError):
-            st.info(f"{kind_label(c.kind)} connectors are not available in this version; their settings cannot be "
-                    "edited.", icon=":material/info:")
+            st.info(
+                f"{kind_label(c.kind)} connectors are not available in this version; their settings cannot be edited.",
+                icon=":material/info:",
+            )
             return
         with st.form(f"settings_{name}", border=False):
             settings_widgets(specs, kind=c.kind, prefix=f"edit_{name}_", current=shown["config"])
-            st.form_submit_button("Save settings", icon=":material/save:", on_click=_save_settings,
-                                  args=(rt, me, box, name, c.kind, stored))
+            st.form_submit_button(
+                "Save settings",
+                icon=":material/save:",
+                on_click=_save_settings,
+                args=(rt, me, box, name, c.kind, stored),
+            )
         st.caption("Secrets are stored encrypted and shown masked; leave a secret blank to keep it.")
 
 
@@ -738,8 +910,13 @@ def _save_schedule(rt: Runtime, me: Identity, name: str) -> None:
     except SophiaError as exc:
         flash("manage", "error", exc.message)
         return
-    flash("manage", "success", f"{name} runs {every(int(interval))}." if enabled else
-          f"{name} is disabled: it runs only when you press Run now.")
+    flash(
+        "manage",
+        "success",
+        f"{name} runs {every(int(interval))}."
+        if enabled
+        else f"{name} is disabled: it runs only when you press Run now.",
+    )
 
 
 def _save_settings(rt: Runtime, me: Identity, box: SecretBox, name: str, kind: str, stored: dict[str, Any]) -> None:
@@ -755,8 +932,9 @@ def _save_settings(rt: Runtime, me: Identity, box: SecretBox, name: str, kind: s
         return
     try:
         with rt.session() as s:
-            manage.update_settings(session=s, box=box, kinds=KINDS, name=name, values=values, reset=reset,
-                                   actor=me.username)
+            manage.update_settings(
+                session=s, box=box, kinds=KINDS, name=name, values=values, reset=reset, actor=me.username
+            )
     except SophiaError as exc:
         flash("manage", "error", field_error(exc.message, specs))
         return
@@ -777,9 +955,13 @@ def _delete(rt: Runtime, me: Identity, name: str) -> None:
         return
     st.session_state.pop(MANAGE_KEY, None)
     st.session_state.pop(f"delete_confirm_{name}", None)
-    flash("manage", "success", f"Deleted {name} with {ui.plural(gone.runs, 'run')}, "
-          f"{ui.plural(gone.quarantined, 'quarantined record')} and {ui.plural(gone.cursors, 'saved cursor')}. "
-          "The records it synced stay.")
+    flash(
+        "manage",
+        "success",
+        f"Deleted {name} with {ui.plural(gone.runs, 'run')}, "
+        f"{ui.plural(gone.quarantined, 'quarantined record')} and {ui.plural(gone.cursors, 'saved cursor')}. "
+        "The records it synced stay.",
+    )
 
 
 # ---- add a connector ------------------------------------------------------------------------------
@@ -790,8 +972,14 @@ def add_section(rt: Runtime, me: Identity, box: SecretBox, taken: set[str]) -> N
     later = [info.label for info in KINDS.values() if not info.available]
     with st.container(border=True):
         st.markdown("**Add a connector**")
-        kind = st.pills("Kind", available, format_func=kind_label, key="add_kind", default=available[0] if available
-                        else None, required=True)
+        kind = st.pills(
+            "Kind",
+            available,
+            format_func=kind_label,
+            key="add_kind",
+            default=available[0] if available else None,
+            required=True,
+        )
         if later:
             st.caption("Not yet available: " + " ".join(f":gray-badge[{label}]" for label in later))
         if not kind:
@@ -800,15 +988,27 @@ def add_section(rt: Runtime, me: Identity, box: SecretBox, taken: set[str]) -> N
         prefix = f"add_{kind}_"
         with st.form(f"add_{kind}", border=False):
             c1, c2 = st.columns([2, 1])
-            c1.text_input("Name", key=f"{prefix}name", value=kind if kind not in taken else "",
-                          placeholder=f"e.g. {kind}-prod", required=True,
-                          help="How Sophia refers to it: 1-64 lowercase letters, digits, '-' or '_'.")
-            c2.number_input("Sync every (minutes)", min_value=1, max_value=MAX_INTERVAL_MINUTES, step=1,
-                            value=DEFAULT_INTERVAL_MINUTES, key=f"{prefix}interval",
-                            help=f"The scheduler runs it this often; between 1 and {MAX_INTERVAL_MINUTES:,} (a week).")
+            c1.text_input(
+                "Name",
+                key=f"{prefix}name",
+                value=kind if kind not in taken else "",
+                placeholder=f"e.g. {kind}-prod",
+                required=True,
+                help="How Sophia refers to it: 1-64 lowercase letters, digits, '-' or '_'.",
+            )
+            c2.number_input(
+                "Sync every (minutes)",
+                min_value=1,
+                max_value=MAX_INTERVAL_MINUTES,
+                step=1,
+                value=DEFAULT_INTERVAL_MINUTES,
+                key=f"{prefix}interval",
+                help=f"The scheduler runs it this often; between 1 and {MAX_INTERVAL_MINUTES:,} (a week).",
+            )
             settings_widgets(specs, kind=kind, prefix=f"{prefix}f_", current=None)
-            st.form_submit_button("Add connector", type="primary", icon=":material/add_link:", on_click=_add,
-                                  args=(rt, me, box, kind))
+            st.form_submit_button(
+                "Add connector", type="primary", icon=":material/add_link:", on_click=_add, args=(rt, me, box, kind)
+            )
         show_flash("add")
 
 
@@ -830,7 +1030,12 @@ def _add(rt: Runtime, me: Identity, box: SecretBox, kind: str) -> None:
     try:
         with rt.session() as s:
             row = pipelines.add_connector(
-                session=s, box=box, kinds=KINDS, kind=kind, name=name, values=values,
+                session=s,
+                box=box,
+                kinds=KINDS,
+                kind=kind,
+                name=name,
+                values=values,
                 interval_minutes=int(st.session_state.get(f"{prefix}interval") or DEFAULT_INTERVAL_MINUTES),
                 actor=me.username,
             )
@@ -845,16 +1050,21 @@ def _add(rt: Runtime, me: Identity, box: SecretBox, kind: str) -> None:
     st.session_state[TAB_KEY] = "Manage"
     secrets = pipelines.secret_fields(KINDS[kind].config_model)
     settings = ", ".join(f"{k} {v}" for k, v in shown["config"].items() if k in secrets or k == "base_url")
-    flash("manage", "success", f"Added {kind_label(kind)} connector **{name}** ({settings}). "
-          "Test the connection, then run it now or let the schedule pick it up.")
+    flash(
+        "manage",
+        "success",
+        f"Added {kind_label(kind)} connector **{name}** ({settings}). "
+        "Test the connection, then run it now or let the schedule pick it up.",
+    )
 
 
 # ---- run history and quarantine ----------------------------------------------------------------------
 
 
 def _connector_filter(key: str, names: list[str]) -> str | None:
-    chosen = st.selectbox("Connector", [ALL, *names], key=key,
-                          format_func=lambda n: "All connectors" if n == ALL else n)
+    chosen = st.selectbox(
+        "Connector", [ALL, *names], key=key, format_func=lambda n: "All connectors" if n == ALL else n
+    )
     return chosen or None
 
 
@@ -865,34 +1075,45 @@ def history_tab(rt: Runtime, names: list[str]) -> None:
     left, right = st.columns([2, 1], vertical_alignment="bottom")
     with left:
         connector = _connector_filter("runs_connector", names)
-    only = right.segmented_control("Show", ["All", "Failed", "With quarantined"], default="All", required=True,
-                                   key="runs_show")
+    only = right.segmented_control(
+        "Show", ["All", "Failed", "With quarantined"], default="All", required=True, key="runs_show"
+    )
     with rt.session() as s:
-        runs = [pipelines.run_record(r)
-                for r in pipelines.list_runs(session=s, connector=connector, limit=HISTORY_LIMIT)]
+        runs = [
+            pipelines.run_record(r) for r in pipelines.list_runs(session=s, connector=connector, limit=HISTORY_LIMIT)
+        ]
     if only == "Failed":
         runs = [r for r in runs if r["status"] == "failed"]
     elif only == "With quarantined":
         runs = [r for r in runs if r["records_quarantined"]]
     with st.container(border=True):
-        st.markdown(f"**Run history** · {ui.plural(len(runs), 'run')}"
-                    + (f" of the latest {HISTORY_LIMIT}" if only != "All" else ""))
+        st.markdown(
+            f"**Run history** · {ui.plural(len(runs), 'run')}"
+            + (f" of the latest {HISTORY_LIMIT}" if only != "All" else "")
+        )
         st.caption("One run per stream per sync, newest first. Open a run for its cursors and error.")
         if not runs:
-            st.markdown('<div class="sophia-muted">No runs to show. Press Run now on the Manage tab, or wait for '
-                        "the schedule.</div>", unsafe_allow_html=True)
+            st.markdown(
+                '<div class="sophia-muted">No runs to show. Press Run now on the Manage tab, or wait for '
+                "the schedule.</div>",
+                unsafe_allow_html=True,
+            )
         for r in runs:
             started = datetime.fromisoformat(r["started_at"])
             finished = datetime.fromisoformat(r["finished_at"]) if r["finished_at"] else None
             quarantined = f"quarantined {r['records_quarantined']:,}"
-            label = (f"{stamp(started)} · {r['connector']} · {r['stream'] or '—'} · "
-                     f":{RUN_COLOR.get(r['status'], 'gray')}[{r['status']}] — "
-                     f"read {r['records_read']:,} · written {r['records_written']:,} · "
-                     + (f":orange[{quarantined}]" if r["records_quarantined"] else quarantined))
+            label = (
+                f"{stamp(started)} · {r['connector']} · {r['stream'] or '—'} · "
+                f":{RUN_COLOR.get(r['status'], 'gray')}[{r['status']}] — "
+                f"read {r['records_read']:,} · written {r['records_written']:,} · "
+                + (f":orange[{quarantined}]" if r["records_quarantined"] else quarantined)
+            )
             with st.expander(label, icon=RUN_ICON.get(r["status"], ":material/help:")):
                 took = span((finished - started).total_seconds()) if finished else "still running"
-                st.caption(f"Run #{r['id']} · started {stamp(started)} · "
-                           f"{'finished ' + stamp(finished) + ' · took ' + took if finished else took}")
+                st.caption(
+                    f"Run #{r['id']} · started {stamp(started)} · "
+                    f"{'finished ' + stamp(finished) + ' · took ' + took if finished else took}"
+                )
                 if r["error"]:
                     st.error(r["error"], icon=":material/error:")
                 before, after = st.columns(2)
@@ -911,9 +1132,13 @@ def history_tab(rt: Runtime, names: list[str]) -> None:
 def replay_area(rt: Runtime, me: Identity, connectors: list[str]) -> None:
     """Take the listed connectors' quarantined records in again (after fixing what failed them)."""
     left, right = st.columns([1, 3])
-    go = left.button("Take them in again", icon=":material/replay:", key="quarantine_replay",
-                     help="Maps and stores each record again with the connector's current settings. Records that "
-                          "still fail stay here with their new error; one stored newer meanwhile is not overwritten.")
+    go = left.button(
+        "Take them in again",
+        icon=":material/replay:",
+        key="quarantine_replay",
+        help="Maps and stores each record again with the connector's current settings. Records that "
+        "still fail stay here with their new error; one stored newer meanwhile is not overwritten.",
+    )
     right.caption("Fixed what failed them (a stage_map entry, a missing record they point at)? Take them in again.")
     if not go:
         return
@@ -923,8 +1148,10 @@ def replay_area(rt: Runtime, me: Identity, connectors: list[str]) -> None:
         except SophiaError as exc:
             st.error(f"{name}: {exc.message}", icon=":material/error:")
             continue
-        text = (f"{name}: {r.taken:,} taken in, {r.superseded:,} superseded by newer data, "
-                f"{r.still_failing:,} still failing")
+        text = (
+            f"{name}: {r.taken:,} taken in, {r.superseded:,} superseded by newer data, "
+            f"{r.still_failing:,} still failing"
+        )
         (st.warning if r.still_failing else st.success)(text, icon=":material/replay:")
 
 
@@ -932,23 +1159,38 @@ def quarantine_tab(rt: Runtime, me: Identity, names: list[str]) -> None:
     connector = _connector_filter("quarantine_connector", names)
     with rt.session() as s:
         records = [
-            {"id": q.id, "connector": q.connector, "stream": q.stream, "external_id": q.external_id, "error": q.error,
-             "payload": q.payload, "run_id": q.run_id, "created_at": q.created_at}
+            {
+                "id": q.id,
+                "connector": q.connector,
+                "stream": q.stream,
+                "external_id": q.external_id,
+                "error": q.error,
+                "payload": q.payload,
+                "run_id": q.run_id,
+                "created_at": q.created_at,
+            }
             for q in pipelines.list_quarantined(session=s, connector=connector, limit=HISTORY_LIMIT)
         ]
     with st.container(border=True):
-        st.markdown(f"**Quarantined records** · {'latest ' if len(records) == HISTORY_LIMIT else ''}"
-                    f"{ui.plural(len(records), 'record')}")
-        st.caption("Records a connector read but could not take in, each with its error and the payload as the "
-                   "vendor sent it. The rest of their run landed.")
+        st.markdown(
+            f"**Quarantined records** · {'latest ' if len(records) == HISTORY_LIMIT else ''}"
+            f"{ui.plural(len(records), 'record')}"
+        )
+        st.caption(
+            "Records a connector read but could not take in, each with its error and the payload as the "
+            "vendor sent it. The rest of their run landed."
+        )
         if not records:
             st.markdown('<div class="sophia-muted">Nothing quarantined.</div>', unsafe_allow_html=True)
         else:
-            replay_area(rt, me, sorted({q["connector"] for q in records} & set(names)) if connector is None
-                        else [connector])
+            replay_area(
+                rt, me, sorted({q["connector"] for q in records} & set(names)) if connector is None else [connector]
+            )
         for q in records:
-            label = (f"{stamp(q['created_at'])} · {q['connector']} · {q['stream']} · "
-                     f"{q['external_id'] or 'no id'} — {short(q['error'], 80)}")
+            label = (
+                f"{stamp(q['created_at'])} · {q['connector']} · {q['stream']} · "
+                f"{q['external_id'] or 'no id'} — {short(q['error'], 80)}"
+            )
             with st.expander(label, icon=":material/report:"):
                 st.caption(f"Record #{q['id']}" + (f" · run #{q['run_id']}" if q["run_id"] else ""))
                 st.error(q["error"], icon=":material/error:")
@@ -968,8 +1210,11 @@ EMPTY_BODY = (
 
 def main() -> None:
     rt = ui.runtime()
-    ui.page_header("Connectors", "The sources Sophia syncs from: add, test, schedule and run them, and watch "
-                   "their health. Every change is recorded in the audit log.")
+    ui.page_header(
+        "Connectors",
+        "The sources Sophia syncs from: add, test, schedule and run them, and watch "
+        "their health. Every change is recorded in the audit log.",
+    )
     me = require_role(rt, "admin", "connectors")
     box = SecretBox.from_settings(rt.settings)
     statuses = manage.connector_statuses(runtime=rt, kinds=KINDS)

@@ -78,7 +78,9 @@ def kpi_rows(d: Dashboard) -> None:
         ui.kpi(
             "Overdue invoices",
             ui.money(od.amount),
-            delta=f"{ui.plural(od.count, 'invoice')} · {ui.plural(od.accounts, 'account')}" if od.count else "none overdue",
+            delta=f"{ui.plural(od.count, 'invoice')} · {ui.plural(od.accounts, 'account')}"
+            if od.count
+            else "none overdue",
             delta_color="red" if od.count else "green",
             help=f"Open invoices past their due date: {ui.money_exact(od.amount)}.",
         )
@@ -106,13 +108,20 @@ def pipeline_chart(d: Dashboard) -> go.Figure | None:
         return None
     fig = go.Figure()
     fig.add_bar(
-        x=p["label"], y=p["amount"], name="Amount", marker_color=ui.NAVY,
-        text=[ui.plural(int(n), "deal") for n in p["deals"]], textposition="outside",
+        x=p["label"],
+        y=p["amount"],
+        name="Amount",
+        marker_color=ui.NAVY,
+        text=[ui.plural(int(n), "deal") for n in p["deals"]],
+        textposition="outside",
         textfont={"size": 12, "color": "#5A6B7F"},
         hovertemplate="%{x}<br>%{y:$,.0f} · %{text}<extra></extra>",
     )
     fig.add_bar(
-        x=p["label"], y=p["weighted_amount"], name="Weighted", marker_color=ui.TEAL,
+        x=p["label"],
+        y=p["weighted_amount"],
+        name="Weighted",
+        marker_color=ui.TEAL,
         hovertemplate="%{x}<br>weighted %{y:$,.0f}<extra></extra>",
     )
     fig.update_layout(barmode="group", yaxis_tickprefix="$", yaxis_tickformat=".3~s")
@@ -126,17 +135,34 @@ def trend_chart(d: Dashboard) -> go.Figure | None:
         return None
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_bar(
-        x=b["month"], y=b["bookings"], name="Bookings", marker_color=ui.TEAL, customdata=b["deals"],
+        x=b["month"],
+        y=b["bookings"],
+        name="Bookings",
+        marker_color=ui.TEAL,
+        customdata=b["deals"],
         hovertemplate="%{x|%b %Y}<br>bookings %{y:$,.0f} (%{customdata} deals)<extra></extra>",
     )
     fig.add_scatter(
-        x=a["month"], y=a["arr"], name="ARR", mode="lines+markers", line={"color": ui.NAVY, "width": 3},
-        marker={"size": 6}, hovertemplate="%{x|%b %Y}<br>ARR %{y:$,.0f}<extra></extra>", secondary_y=True,
+        x=a["month"],
+        y=a["arr"],
+        name="ARR",
+        mode="lines+markers",
+        line={"color": ui.NAVY, "width": 3},
+        marker={"size": 6},
+        hovertemplate="%{x|%b %Y}<br>ARR %{y:$,.0f}<extra></extra>",
+        secondary_y=True,
     )
     ui.month_axis(fig)
     fig.update_yaxes(tickprefix="$", tickformat=".3~s", rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(tickprefix="$", tickformat=".3~s", rangemode="tozero", secondary_y=True, showgrid=False,
-                     tickmode="auto", nticks=5)
+    fig.update_yaxes(
+        tickprefix="$",
+        tickformat=".3~s",
+        rangemode="tozero",
+        secondary_y=True,
+        showgrid=False,
+        tickmode="auto",
+        nticks=5,
+    )
     return fig
 
 
@@ -146,13 +172,22 @@ def rent_chart(d: Dashboard) -> go.Figure | None:
         return None
     fig = make_subplots(specs=[[{"secondary_y": True}]])
     fig.add_bar(
-        x=t["month"], y=t["volume"], name="Volume", marker_color=ui.NAVY, customdata=t["payments"],
+        x=t["month"],
+        y=t["volume"],
+        name="Volume",
+        marker_color=ui.NAVY,
+        customdata=t["payments"],
         hovertemplate="%{x|%b %Y}<br>%{y:$,.0f} from %{customdata:,} payments<extra></extra>",
     )
     fig.add_scatter(
-        x=t["month"], y=t["success_rate"], name="Success rate", mode="lines+markers",
-        line={"color": ui.TEAL, "width": 3}, marker={"size": 6},
-        hovertemplate="%{x|%b %Y}<br>success %{y:.1%}<extra></extra>", secondary_y=True,
+        x=t["month"],
+        y=t["success_rate"],
+        name="Success rate",
+        mode="lines+markers",
+        line={"color": ui.TEAL, "width": 3},
+        marker={"size": 6},
+        hovertemplate="%{x|%b %Y}<br>success %{y:.1%}<extra></extra>",
+        secondary_y=True,
     )
     ui.month_axis(fig)
     rates = t["success_rate"].dropna()
@@ -169,16 +204,31 @@ def health_chart(d: Dashboard) -> go.Figure | None:
     labels = [str(x).replace("_", " ").capitalize() for x in h["health"]]
     fig = go.Figure(
         go.Pie(
-            labels=labels, values=h["accounts"], hole=0.62, sort=False, direction="clockwise",
-            marker={"colors": [ui.HEALTH_COLORS.get(x, ui.SLATE) for x in h["health"]], "line": {"color": "white", "width": 2}},
-            customdata=h["arr"], texttemplate="%{value}", textfont={"size": 14, "color": "white"},
+            labels=labels,
+            values=h["accounts"],
+            hole=0.62,
+            sort=False,
+            direction="clockwise",
+            marker={
+                "colors": [ui.HEALTH_COLORS.get(x, ui.SLATE) for x in h["health"]],
+                "line": {"color": "white", "width": 2},
+            },
+            customdata=h["arr"],
+            texttemplate="%{value}",
+            textfont={"size": 14, "color": "white"},
             hovertemplate="%{label}: %{value} customers<br>ARR %{customdata:$,.0f}<extra></extra>",
         )
     )
     fig.update_layout(
-        showlegend=True, legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.05, "yanchor": "top"},
-        annotations=[{"text": f"<b>{int(h['accounts'].sum())}</b><br>live", "showarrow": False,
-                      "font": {"size": 18, "color": ui.NAVY}}],
+        showlegend=True,
+        legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.05, "yanchor": "top"},
+        annotations=[
+            {
+                "text": f"<b>{int(h['accounts'].sum())}</b><br>live",
+                "showarrow": False,
+                "font": {"size": 18, "color": ui.NAVY},
+            }
+        ],
     )
     return fig
 
@@ -190,9 +240,15 @@ def calls_chart(d: Dashboard, names: dict[str, str]) -> go.Figure | None:
     by = by.head(8).iloc[::-1]
     fig = go.Figure(
         go.Bar(
-            x=by["calls"], y=[ui.short_name(names.get(o, o)) for o in by["owner"]], orientation="h",
-            marker_color=ui.TEAL, customdata=[names.get(o, o) for o in by["owner"]],
-            text=by["calls"], textposition="outside", textfont={"size": 12}, hovertemplate="%{customdata}: %{x} calls<extra></extra>",
+            x=by["calls"],
+            y=[ui.short_name(names.get(o, o)) for o in by["owner"]],
+            orientation="h",
+            marker_color=ui.TEAL,
+            customdata=[names.get(o, o) for o in by["owner"]],
+            text=by["calls"],
+            textposition="outside",
+            textfont={"size": 12},
+            hovertemplate="%{customdata}: %{x} calls<extra></extra>",
         )
     )
     fig.update_layout(xaxis={"showgrid": False, "showticklabels": False}, yaxis={"gridcolor": "rgba(0,0,0,0)"})
@@ -213,11 +269,14 @@ def tables(d: Dashboard, names: dict[str, str]) -> None:
     with left:
         stuck = who(d.stuck)[["account", "owner", "days_stuck", "arr"]]
         ui.table_card(
-            "Stuck onboardings", stuck, key="t_stuck",
+            "Stuck onboardings",
+            stuck,
+            key="t_stuck",
             caption=f"In onboarding for more than {metrics.STUCK_AFTER_DAYS} days without a stage change.",
             empty="No onboarding is stuck.",
             column_config={
-                "account": "Account", "owner": "Owner",
+                "account": "Account",
+                "owner": "Owner",
                 "days_stuck": st.column_config.NumberColumn("Stuck", format="%d days"),
                 "arr": st.column_config.NumberColumn("ARR", format="$%,.0f"),
             },
@@ -225,25 +284,32 @@ def tables(d: Dashboard, names: dict[str, str]) -> None:
     with right:
         od = who(d.overdue.invoices)[["account", "number", "days_overdue", "amount"]]
         ui.table_card(
-            "Overdue invoices", od, key="t_overdue",
+            "Overdue invoices",
+            od,
+            key="t_overdue",
             caption=f"{ui.plural(d.overdue.count, 'open invoice')} past due · {ui.money_exact(d.overdue.amount)}",
             empty="Every invoice is paid or not yet due.",
             column_config={
-                "account": "Account", "number": "Invoice",
+                "account": "Account",
+                "number": "Invoice",
                 "days_overdue": st.column_config.NumberColumn("Overdue", format="%d days"),
                 "amount": st.column_config.NumberColumn("Amount", format="dollar"),
             },
         )
     issues = who(d.payment_issues)[["account", "owner", "segment", "payments", "failed", "success_rate", "volume"]]
     ui.table_card(
-        "Customers with payment issues", issues, key="t_issues",
+        "Customers with payment issues",
+        issues,
+        key="t_issues",
         caption=(
             f"Rent payment success below {ui.pct(metrics.PAYMENT_ISSUE_SUCCESS_RATE, 0)} in "
             f"{ui.month_label(d.rent_last_month.month)}, lowest first."
         ),
         empty="Every customer collected rent at or above the target success rate last month.",
         column_config={
-            "account": "Account", "owner": "Owner", "segment": "Segment",
+            "account": "Account",
+            "owner": "Owner",
+            "segment": "Segment",
             "payments": st.column_config.NumberColumn("Payments", format="%,d"),
             "failed": st.column_config.NumberColumn("Failed", format="%,d"),
             "success_rate": st.column_config.ProgressColumn("Success rate", format="percent", min_value=0, max_value=1),
@@ -273,32 +339,51 @@ def main() -> None:
     with left:
         p = d.pipeline
         ui.chart_card(
-            "Open pipeline by stage", pipeline_chart(d), key="c_pipeline", empty="No open deals.",
+            "Open pipeline by stage",
+            pipeline_chart(d),
+            key="c_pipeline",
+            empty="No open deals.",
             caption=f"{ui.plural(int(p['deals'].sum()), 'open deal')} · {ui.money(p['amount'].sum())} total · "
-                    f"{ui.money(p['weighted_amount'].sum())} weighted",
+            f"{ui.money(p['weighted_amount'].sum())} weighted",
         )
     with right:
         ui.chart_card(
-            "Bookings and ARR", trend_chart(d), key="c_trend", empty="No bookings or subscription invoices yet.",
+            "Bookings and ARR",
+            trend_chart(d),
+            key="c_trend",
+            empty="No bookings or subscription invoices yet.",
             caption=f"{ui.money(d.bookings.amount)} booked in the last {d.filters.period_days} days · "
-                    "ARR = 12 × subscription MRR",
+            "ARR = 12 × subscription MRR",
         )
     left, right = st.columns(2)
     with left:
         last = d.rent_last_month
         ui.chart_card(
-            "Rent payment volume and success rate", rent_chart(d), key="c_rent", empty="No rent processed yet.",
+            "Rent payment volume and success rate",
+            rent_chart(d),
+            key="c_rent",
+            empty="No rent processed yet.",
             caption=f"{ui.money(last.volume)} collected in {ui.month_label(last.month)} from "
-                    f"{last.payments:,} payments · {ui.pct(last.success_rate)} success",
+            f"{last.payments:,} payments · {ui.pct(last.success_rate)} success",
         )
     with right:
         health_col, calls_col = st.columns([1.25, 1])
         with health_col:
-            ui.chart_card("Customers by health", health_chart(d), key="c_health", empty="No live customers.",
-                          caption="Live customers per health score")
+            ui.chart_card(
+                "Customers by health",
+                health_chart(d),
+                key="c_health",
+                empty="No live customers.",
+                caption="Live customers per health score",
+            )
         with calls_col:
-            ui.chart_card("Calls this week", calls_chart(d, names), key="c_calls", empty="No calls this week.",
-                          caption="By rep, last 7 days")
+            ui.chart_card(
+                "Calls this week",
+                calls_chart(d, names),
+                key="c_calls",
+                empty="No calls this week.",
+                caption="By rep, last 7 days",
+            )
 
     tables(d, names)
 

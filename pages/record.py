@@ -59,8 +59,10 @@ def main() -> None:
     with st.container(border=True):
         st.text(doc.text)
     where = "" if doc.url.startswith(("http://", "https://")) else f" · stored as `{doc.url}`" if doc.url else ""
-    st.caption(f"Indexed as {ui.plural(doc.chunks, 'chunk')}; last updated "
-               f"{doc.updated_at.strftime('%Y-%m-%d %H:%M')} UTC{where}.")
+    st.caption(
+        f"Indexed as {ui.plural(doc.chunks, 'chunk')}; last updated "
+        f"{doc.updated_at.strftime('%Y-%m-%d %H:%M')} UTC{where}."
+    )
 
 
 main()

@@ -22,7 +22,20 @@ from core.search.sync import sync_enabled
 from core.storage import make_object_store
 
 SOURCES = ["hubspot", "salesforce", "gong", "slack", "netsuite", "lattice", "apollo", "usergems", "platform", "file"]
-TYPES = ["call", "email", "meeting", "note", "task", "slack_thread", "invoice", "deal", "account", "review", "goal", "file"]
+TYPES = [
+    "call",
+    "email",
+    "meeting",
+    "note",
+    "task",
+    "slack_thread",
+    "invoice",
+    "deal",
+    "account",
+    "review",
+    "goal",
+    "file",
+]
 UPLOAD_TYPES = ["txt", "md", "pdf", "docx", "csv"]
 RECORD_PAGE = Path(__file__).with_name("record.py")
 EXAMPLES = ["customers unhappy about failed ACH payments", "INV-2026", "Yardi integration questions", "eviction"]
@@ -47,8 +60,14 @@ def _filters() -> tuple[service.SearchFilters, int]:
     period = c5.date_input("Date range", value=(), max_value=date.today() + timedelta(days=365), key="s_dates")
     limit = c6.selectbox("Show", [10, 20, 50], key="s_limit")
     since, until = (period[0], period[-1]) if period else (None, None)
-    return service.SearchFilters(source=sources or None, type=types or None, account=account or None,
-                                 owner=owner or None, since=since, until=until), int(limit)
+    return service.SearchFilters(
+        source=sources or None,
+        type=types or None,
+        account=account or None,
+        owner=owner or None,
+        since=since,
+        until=until,
+    ), int(limit)
 
 
 def _result_card(hit: service.SearchHit) -> None:
@@ -61,12 +80,18 @@ def _result_card(hit: service.SearchHit) -> None:
         if hit.occurred_at:
             meta.append(ui.day_label(hit.occurred_at.date()))
         top.caption(" · ".join(meta) + f" · score {hit.score:.3f}")
-        more.button("More like this", key=f"mlt_{hit.doc_id}", icon=":material/travel_explore:",
-                    on_click=st.session_state.__setitem__, args=("s_mlt", (hit.doc_id, hit.title)))
+        more.button(
+            "More like this",
+            key=f"mlt_{hit.doc_id}",
+            icon=":material/travel_explore:",
+            on_click=st.session_state.__setitem__,
+            args=("s_mlt", (hit.doc_id, hit.title)),
+        )
         st.markdown(_escape(hit.snippet) or "_(no preview)_")
         links = st.columns([1, 1, 4])
-        links[0].page_link(RECORD_PAGE, label="Open record", icon=":material/description:",
-                           query_params={"doc": hit.doc_id})
+        links[0].page_link(
+            RECORD_PAGE, label="Open record", icon=":material/description:", query_params={"doc": hit.doc_id}
+        )
         if hit.url.startswith(("http://", "https://")):
             label = "Original file" if hit.source == "file" else f"Open in {hit.source.capitalize()}"
             links[1].page_link(hit.url, label=label, icon=":material/open_in_new:")
@@ -87,8 +112,9 @@ def _upload(me) -> None:  # noqa: ANN001
         if not me.can("analyst"):
             st.info("Analysts and admins can add documents.")
             return
-        files = st.file_uploader("Files", type=UPLOAD_TYPES, accept_multiple_files=True, key="s_upload",
-                                 label_visibility="collapsed")
+        files = st.file_uploader(
+            "Files", type=UPLOAD_TYPES, accept_multiple_files=True, key="s_upload", label_visibility="collapsed"
+        )
         if files and st.button("Import", type="primary", icon=":material/upload:"):
             rt = ui.runtime()
             with tempfile.TemporaryDirectory() as tmp, st.spinner("Extracting, chunking and embedding…"):
@@ -97,12 +123,16 @@ def _upload(me) -> None:  # noqa: ANN001
                     path = Path(tmp) / Path(f.name).name
                     path.write_bytes(f.getvalue())
                     paths.append(path)
-                results = import_files(runtime=rt, embedder=_embedder(), store=make_object_store(rt.settings), paths=paths)
+                results = import_files(
+                    runtime=rt, embedder=_embedder(), store=make_object_store(rt.settings), paths=paths
+                )
                 sync_enabled(runtime=rt)  # searchable now, not at the scheduler's next sync
             for r in results:
                 if r.ok:
-                    st.success(f"{r.name}: {'already imported' if r.unchanged else f'{r.chunks} chunks indexed'}",
-                               icon=":material/check_circle:")
+                    st.success(
+                        f"{r.name}: {'already imported' if r.unchanged else f'{r.chunks} chunks indexed'}",
+                        icon=":material/check_circle:",
+                    )
                 else:
                     st.error(f"{r.name}: {r.error}")
 
@@ -113,8 +143,9 @@ def main() -> None:
     me = require_role(rt, "viewer", "search")
     with st.form("search", border=False):
         q_col, go_col = st.columns([8, 1])
-        query = q_col.text_input("Search", placeholder="e.g. " + " · ".join(EXAMPLES), key="s_query",
-                                 label_visibility="collapsed")
+        query = q_col.text_input(
+            "Search", placeholder="e.g. " + " · ".join(EXAMPLES), key="s_query", label_visibility="collapsed"
+        )
         submitted = go_col.form_submit_button("Search", type="primary", icon=":material/search:", width="stretch")
         filters, limit = _filters()
     _upload(me)
@@ -125,19 +156,28 @@ def main() -> None:
     try:
         if st.session_state.get("s_mlt"):
             doc_id, title = st.session_state["s_mlt"]
-            response = service.more_like_this(runtime=rt, embedder=_embedder(), backend=backend, identity=me,
-                                              doc_id=doc_id, limit=limit)
-            st.button("Back to results", icon=":material/arrow_back:",
-                      on_click=st.session_state.pop, args=("s_mlt", None))
+            response = service.more_like_this(
+                runtime=rt, embedder=_embedder(), backend=backend, identity=me, doc_id=doc_id, limit=limit
+            )
+            st.button(
+                "Back to results", icon=":material/arrow_back:", on_click=st.session_state.pop, args=("s_mlt", None)
+            )
             _show(response, f"More like “{title}”")
         elif query.strip():
-            response = service.search(runtime=rt, embedder=_embedder(), backend=backend, identity=me,
-                                      query=query, limit=limit, filters=filters)
+            response = service.search(
+                runtime=rt,
+                embedder=_embedder(),
+                backend=backend,
+                identity=me,
+                query=query,
+                limit=limit,
+                filters=filters,
+            )
             _show(response, f"“{response.query}”")
         else:
             ui.empty_state(
                 "Search everything PayReady knows",
-                "Ask in your own words (\"customers unhappy about failed payments\") or look up exact things "
+                'Ask in your own words ("customers unhappy about failed payments") or look up exact things '
                 "(an invoice number, a name, an error code). Filter by source, type, account or date. "
                 "Nothing indexed yet? An admin runs `sophia reindex` (or `sophia up --demo` loads and indexes the demo).",
             )

@@ -48,7 +48,9 @@ async def _receive(request: Request, runtime: Runtime, feed_name: str, collectio
 
 
 @router.post("/s/{secret}/{feed}/{collection:path}", summary="Receive documents (secret in the path)")
-async def receive_with_path_secret(request: Request, runtime: RuntimeDep, secret: str, feed: str, collection: str) -> dict:
+async def receive_with_path_secret(
+    request: Request, runtime: RuntimeDep, secret: str, feed: str, collection: str
+) -> dict:
     return await _receive(request, runtime, feed, collection, secret)
 
 

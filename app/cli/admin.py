@@ -41,8 +41,13 @@ def users_add(
     password = password if password is not None else _ask_password()
     with rt.session() as session:
         user = auth.create_user(
-            session=session, username=username, role=role, password=password, actor=CLI_ACTOR,
-            display_name=name, email=email,
+            session=session,
+            username=username,
+            role=role,
+            password=password,
+            actor=CLI_ACTOR,
+            display_name=name,
+            email=email,
         )
     out.print(f"Added {user.username} ({user.role})")
 

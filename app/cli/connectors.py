@@ -15,8 +15,9 @@ from core.errors import InvalidInput
 from core.pipelines import SyncFailed, SyncResult
 
 connectors_app = typer.Typer(help="Configure the sources Sophia reads from.", no_args_is_help=True)
-quarantine_app = typer.Typer(help="Records a sync could not take in: list them, take them in again.",
-                             no_args_is_help=True)
+quarantine_app = typer.Typer(
+    help="Records a sync could not take in: list them, take them in again.", no_args_is_help=True
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
@@ -34,7 +35,9 @@ def connectors_list(json_: JsonOpt = False) -> None:
     rt = open_product(machine_output=json_)
     box = SecretBox.from_settings(rt.settings)
     with rt.session() as session:
-        configured = [pipelines.describe(row=row, box=box, kinds=KINDS) for row in pipelines.list_connectors(session=session)]
+        configured = [
+            pipelines.describe(row=row, box=box, kinds=KINDS) for row in pipelines.list_connectors(session=session)
+        ]
         last = pipelines.last_runs(session=session)
     for item in configured:
         run = last.get(item["name"])
@@ -46,7 +49,10 @@ def connectors_list(json_: JsonOpt = False) -> None:
     out.print("[bold]Kinds[/bold]")
     for k in kinds:
         out.print(f"  {k['kind']:<12} {k['status']}")
-    out.print("[bold]Configured[/bold]" + ("" if configured else "  (none: add one with `sophia connectors add KIND --name NAME`)"))
+    out.print(
+        "[bold]Configured[/bold]"
+        + ("" if configured else "  (none: add one with `sophia connectors add KIND --name NAME`)")
+    )
     for item in configured:
         settings = " ".join(f"{k}={v}" for k, v in item["config"].items())
         state = "enabled" if item["enabled"] else "disabled"
@@ -73,8 +79,14 @@ def connectors_add(
     box = SecretBox.from_settings(rt.settings)
     with rt.session() as session:
         row = pipelines.add_connector(
-            session=session, box=box, kinds=KINDS, kind=kind, name=name, values=values,
-            interval_minutes=interval, actor=CLI_ACTOR,
+            session=session,
+            box=box,
+            kinds=KINDS,
+            kind=kind,
+            name=name,
+            values=values,
+            interval_minutes=interval,
+            actor=CLI_ACTOR,
         )
         shown = pipelines.describe(row=row, box=box, kinds=KINDS)
     settings = ", ".join(f"{k}={v}" for k, v in shown["config"].items())
@@ -111,13 +123,20 @@ def sync(
     try:
         with progress_bar(f"Syncing {name}") as update:
             result = pipelines.sync_connector(
-                runtime=rt, kinds=KINDS, name=name, bus=bus, streams=stream, full=full,
+                runtime=rt,
+                kinds=KINDS,
+                name=name,
+                bus=bus,
+                streams=stream,
+                full=full,
                 progress=lambda s, done, total: update(done, total, s),
             )
     finally:
         bus.close()
     with rt.session() as session:
-        records = [pipelines.run_record(r) for r in pipelines.get_runs(session=session, ids=[r.run_id for r in result.runs])]
+        records = [
+            pipelines.run_record(r) for r in pipelines.get_runs(session=session, ids=[r.run_id for r in result.runs])
+        ]
     if json_:
         print_json(_summary(result, records))
     else:
@@ -160,7 +179,9 @@ def runs(
     with rt.session() as session:
         if connector:
             pipelines.get_connector(session=session, name=connector)
-        records = [pipelines.run_record(r) for r in pipelines.list_runs(session=session, connector=connector, limit=limit)]
+        records = [
+            pipelines.run_record(r) for r in pipelines.list_runs(session=session, connector=connector, limit=limit)
+        ]
     if json_:
         print_json(records)
         return
@@ -187,17 +208,28 @@ def quarantine_list(
     with rt.session() as session:
         if connector:
             pipelines.get_connector(session=session, name=connector)
-        rows = [{"id": r.id, "connector": r.connector, "stream": r.stream, "external_id": r.external_id,
-                 "error": r.error, "created_at": r.created_at.isoformat()}
-                for r in pipelines.list_quarantined(session=session, connector=connector, limit=limit)]
+        rows = [
+            {
+                "id": r.id,
+                "connector": r.connector,
+                "stream": r.stream,
+                "external_id": r.external_id,
+                "error": r.error,
+                "created_at": r.created_at.isoformat(),
+            }
+            for r in pipelines.list_quarantined(session=session, connector=connector, limit=limit)
+        ]
     if json_:
         print_json(rows)
         return
     if not rows:
         out.print("Nothing is quarantined.")
     for r in rows:
-        out.print(f"#{r['id']:<6} {r['created_at'][:19]}  {r['connector']:<14} {r['stream']:<10} "
-                  f"{r['external_id'] or '-':<16} {r['error']}", markup=False)
+        out.print(
+            f"#{r['id']:<6} {r['created_at'][:19]}  {r['connector']:<14} {r['stream']:<10} "
+            f"{r['external_id'] or '-':<16} {r['error']}",
+            markup=False,
+        )
 
 
 @quarantine_app.command("replay")
@@ -217,7 +249,8 @@ def quarantine_replay(
     if json_:
         print_json(result.as_dict())
         return
-    out.print(f"{connector}: {result.taken} taken in, {result.superseded} superseded, "
-              f"{result.still_failing} still failing")
+    out.print(
+        f"{connector}: {result.taken} taken in, {result.superseded} superseded, {result.still_failing} still failing"
+    )
     for qid, error in result.errors:
         out.print(f"  #{qid}: {error}", markup=False)

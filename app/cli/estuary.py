@@ -50,7 +50,9 @@ def list_(json_: Annotated[bool, typer.Option("--json", help="print JSON")] = Fa
     """List feeds and their bindings."""
     rt = open_product(machine_output=json_)
     with rt.session() as session:
-        rows = [{"name": f.name, "enabled": f.enabled, "bindings": f.bindings} for f in estuary.list_feeds(session=session)]
+        rows = [
+            {"name": f.name, "enabled": f.enabled, "bindings": f.bindings} for f in estuary.list_feeds(session=session)
+        ]
     if json_:
         print_json(rows)
         return

@@ -54,7 +54,9 @@ def status(json_: JsonOpt = False) -> None:
     for row in rows:
         last = row["last_sync"][:19].replace("T", " ") if row["last_sync"] else "never"
         state = "[red]error[/red]" if row["error"] else "ok"
-        out.print(f"  {row['name']:<10} {state:<5} {row['chunks']:>8} indexed {row['pending']:>8} pending   last sync {last}")
+        out.print(
+            f"  {row['name']:<10} {state:<5} {row['chunks']:>8} indexed {row['pending']:>8} pending   last sync {last}"
+        )
         if row["error"]:
             out.print(f"    {row['error']}", markup=False)
 
@@ -72,8 +74,12 @@ def sync(backend: BackendOpt = None, json_: JsonOpt = False) -> None:
         print_json({"backends": [asdict(r) for r in reports]})
     else:
         for r in reports:
-            what = r.skipped or r.error or (
-                f"{r.upserted} upserted, {r.deleted} deleted{' (full push)' if r.full_push else ''}, {r.pending} pending"
+            what = (
+                r.skipped
+                or r.error
+                or (
+                    f"{r.upserted} upserted, {r.deleted} deleted{' (full push)' if r.full_push else ''}, {r.pending} pending"
+                )
             )
             out.print(f"{r.backend}: {what}", markup=False)
     failed = [r for r in reports if r.error]

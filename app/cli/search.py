@@ -36,7 +36,9 @@ def sync_vectors(runtime: Runtime, *, quiet: bool = False) -> None:
 
     for report in sync_enabled(runtime=runtime):
         if report.error and not quiet:
-            err.print(f"warning: vector backend {report.backend} not updated ({report.error}); it catches up on the next sync")
+            err.print(
+                f"warning: vector backend {report.backend} not updated ({report.error}); it catches up on the next sync"
+            )
 
 
 def index_after_demo(runtime: Runtime, *, json_output: bool = False) -> None:
@@ -82,14 +84,20 @@ def ingest(
 
     rt = open_product(machine_output=json_)
     with progress_bar("Importing") as update:
-        results = import_files(runtime=rt, embedder=make_embedder(rt.settings), store=make_object_store(rt.settings),
-                               paths=paths, progress=update)
+        results = import_files(
+            runtime=rt,
+            embedder=make_embedder(rt.settings),
+            store=make_object_store(rt.settings),
+            paths=paths,
+            progress=update,
+        )
     if any(r.ok for r in results):
         sync_vectors(rt, quiet=json_)
     failed = [r for r in results if not r.ok]
     if json_:
-        print_json({"files": [r.as_json() for r in results], "imported": len(results) - len(failed),
-                    "failed": len(failed)})
+        print_json(
+            {"files": [r.as_json() for r in results], "imported": len(results) - len(failed), "failed": len(failed)}
+        )
     else:
         for r in results:
             if r.ok:
@@ -107,7 +115,9 @@ def search(
     query: Annotated[str, typer.Argument(help="what to look for")],
     limit: Annotated[int, typer.Option(help="how many results (1-100)")] = 10,
     source: Annotated[str | None, typer.Option(help="only this source (e.g. gong, slack, hubspot, file)")] = None,
-    type_: Annotated[str | None, typer.Option("--type", help="only this type (e.g. call, email, slack_thread, invoice)")] = None,
+    type_: Annotated[
+        str | None, typer.Option("--type", help="only this type (e.g. call, email, slack_thread, invoice)")
+    ] = None,
     account: Annotated[str | None, typer.Option(help="only this account (id or name)")] = None,
     owner: Annotated[str | None, typer.Option(help="only records this person owns (email)")] = None,
     since: Annotated[str | None, typer.Option(help="from this date (YYYY-MM-DD)")] = None,
@@ -120,16 +130,29 @@ def search(
     from core.search.service import SearchFilters
     from core.search.service import search as run_search
 
-    filters = SearchFilters(source=source, type=type_, account=account, owner=owner, since=_day(since, "--since"),
-                            until=_day(until, "--until"))
+    filters = SearchFilters(
+        source=source,
+        type=type_,
+        account=account,
+        owner=owner,
+        since=_day(since, "--since"),
+        until=_day(until, "--until"),
+    )
     rt = open_product(machine_output=json_)
     identity = _identity(rt, as_user)
     from core.search.backends.registry import query_backend
 
     backend = query_backend(rt.settings)
     try:
-        response = run_search(runtime=rt, embedder=make_embedder(rt.settings), backend=backend, identity=identity,
-                              query=query, limit=limit, filters=filters)
+        response = run_search(
+            runtime=rt,
+            embedder=make_embedder(rt.settings),
+            backend=backend,
+            identity=identity,
+            query=query,
+            limit=limit,
+            filters=filters,
+        )
     finally:
         backend.close()
     if response.degraded:
@@ -142,8 +165,16 @@ def search(
         err.print("Try fewer words, drop a filter, or check that data is indexed: sophia reindex")
         return
     for hit in response.results:
-        where = " · ".join(x for x in (hit.source, hit.type, hit.account,
-                                        hit.occurred_at.date().isoformat() if hit.occurred_at else None) if x)
+        where = " · ".join(
+            x
+            for x in (
+                hit.source,
+                hit.type,
+                hit.account,
+                hit.occurred_at.date().isoformat() if hit.occurred_at else None,
+            )
+            if x
+        )
         out.print(f"[bold]{hit.rank}. {hit.title}[/bold]  [dim]{where}[/dim]")
         out.print(f"   {hit.snippet}", markup=False)
         if hit.url:

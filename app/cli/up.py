@@ -89,18 +89,35 @@ def _children(*, host: str, app_port: int, api_port: int, app: bool, api: bool, 
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host
     kids = []
     if app:
-        kids.append(Child(
-            "app",
-            [py, "-m", "streamlit", "run", str(APP_SCRIPT), "--server.port", str(app_port),
-             "--server.address", host, "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            f"http://{shown}:{app_port}/_stcore/health",
-        ))
+        kids.append(
+            Child(
+                "app",
+                [
+                    py,
+                    "-m",
+                    "streamlit",
+                    "run",
+                    str(APP_SCRIPT),
+                    "--server.port",
+                    str(app_port),
+                    "--server.address",
+                    host,
+                    "--server.headless",
+                    "true",
+                    "--browser.gatherUsageStats",
+                    "false",
+                ],
+                f"http://{shown}:{app_port}/_stcore/health",
+            )
+        )
     if api:
-        kids.append(Child(
-            "api",
-            [py, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(api_port), "--no-access-log"],
-            f"http://{shown}:{api_port}/healthz",
-        ))
+        kids.append(
+            Child(
+                "api",
+                [py, "-m", "uvicorn", "api.main:app", "--host", host, "--port", str(api_port), "--no-access-log"],
+                f"http://{shown}:{api_port}/healthz",
+            )
+        )
     if jobs:
         kids.append(Child("jobs", [py, "-m", "jobs.scheduler"]))
     return kids

@@ -10,8 +10,9 @@ import typer
 from app.cli.common import err, open_product, out, print_json
 from connectors.usergems.csv_import import import_csv
 
-usergems_app = typer.Typer(help="UserGems job changes (read from Salesforce by the usergems connector).",
-                           no_args_is_help=True)
+usergems_app = typer.Typer(
+    help="UserGems job changes (read from Salesforce by the usergems connector).", no_args_is_help=True
+)
 
 SHOWN_FAILURES = 10
 

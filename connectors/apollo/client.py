@@ -64,12 +64,19 @@ def apollo_detail(p: Problem) -> str:
 
 
 APOLLO_RULES: tuple[Rule, ...] = (
-    Rule(Action.FAIL, Kind.CREDENTIALS,
-         "the Apollo plan of this key does not include this endpoint ({status}): {detail}",
-         status=403, when=lambda p: _code(p) == "API_INACCESSIBLE"),
-    Rule(Action.FAIL, Kind.CREDENTIALS,
-         "Apollo refused this key for the endpoint ({status}); people search needs a master API key: {detail}",
-         status=403),
+    Rule(
+        Action.FAIL,
+        Kind.CREDENTIALS,
+        "the Apollo plan of this key does not include this endpoint ({status}): {detail}",
+        status=403,
+        when=lambda p: _code(p) == "API_INACCESSIBLE",
+    ),
+    Rule(
+        Action.FAIL,
+        Kind.CREDENTIALS,
+        "Apollo refused this key for the endpoint ({status}); people search needs a master API key: {detail}",
+        status=403,
+    ),
     Rule(Action.FAIL, Kind.OUR_BUG, "Apollo refused the request's parameters ({status}): {detail}", status=422),
 )
 ERROR_TABLE = ErrorTable(APOLLO_RULES + DEFAULT_RULES, detail=apollo_detail)
@@ -86,13 +93,16 @@ def plan_limits(plan: str, *, api_key: str) -> dict[str, list[RateLimit]]:
 
 class ApolloClient:
     def __init__(self, *, config: ConnectorConfig, api_key: str, plan: str) -> None:
-        policy = CallPolicy(vendor=VENDOR, table=ERROR_TABLE, retry=config.retry_settings(),
-                            redact=SecretFilter([api_key]))
+        policy = CallPolicy(
+            vendor=VENDOR, table=ERROR_TABLE, retry=config.retry_settings(), redact=SecretFilter([api_key])
+        )
         self.limits = plan_limits(plan, api_key=api_key)
         self.http = HttpClient(
-            base_url=config.base_url, policy=policy,
+            base_url=config.base_url,
+            policy=policy,
             headers={"x-api-key": api_key, "Accept": "application/json", "Cache-Control": "no-cache"},
-            timeout_s=config.timeout_s, limits=self.limits["other"],
+            timeout_s=config.timeout_s,
+            limits=self.limits["other"],
         )
 
     def search_people(self, filters: Mapping[str, Any], *, page: int, per_page: int) -> dict[str, Any]:

@@ -128,8 +128,10 @@ class ApolloConnector(Connector):
     def check(self) -> str:
         data = self.client.search_people(self.config.searches[0].filters(), page=1, per_page=1)
         total = _total(data)
-        return (f"Apollo at {self.config.base_url} accepted the API key; people search works "
-                f"(the first search matches {total if total is not None else 'an unknown number of'} people)")
+        return (
+            f"Apollo at {self.config.base_url} accepted the API key; people search works "
+            f"(the first search matches {total if total is not None else 'an unknown number of'} people)"
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -139,7 +141,8 @@ class ApolloConnector(Connector):
     def _search(self, cp: SearchCheckpoint) -> Page:
         if not cp.in_pass:
             due = cp.last_complete is None or utcnow() - cp.last_complete >= timedelta(
-                hours=self.config.prospects_refresh_hours)
+                hours=self.config.prospects_refresh_hours
+            )
             if not due:
                 return Page(records=[], next_cursor=cp, done=True)
             cp = SearchCheckpoint(in_pass=True, last_complete=cp.last_complete)
@@ -148,8 +151,14 @@ class ApolloConnector(Connector):
         people = [p for p in data.get("people") or [] if isinstance(p, dict)]
         total = _total(data)
         if cp.page == 1 and total is not None and total > RESULT_CAP:
-            log.warning("apollo.search_capped", connector=self.name, search=cp.search, matches=total, reachable=RESULT_CAP,
-                        hint="split the search (by location, size band or title) into several")
+            log.warning(
+                "apollo.search_capped",
+                connector=self.name,
+                search=cp.search,
+                matches=total,
+                reachable=RESULT_CAP,
+                hint="split the search (by location, size band or title) into several",
+            )
         pages = _pages(data, self.config.per_page)
         limit = self.config.max_pages if pages is None else min(self.config.max_pages, pages)
         last_page = not people or cp.page >= limit or (pages is None and len(people) < self.config.per_page)
@@ -176,12 +185,13 @@ class ApolloConnector(Connector):
         if not accounts:
             return Page(records=[], next_cursor=EnrichCheckpoint(last_round=utcnow()), done=True)
         records = []
-        for account_id, source, external_id, domain in accounts:
+        for _account_id, source, external_id, domain in accounts:
             self._enriched += 1
             org = self.client.enrich_organization(domain)
             if org is not None:
-                records.append({"target": {"source": source, "external_id": external_id}, "domain": domain,
-                                "organization": org})
+                records.append(
+                    {"target": {"source": source, "external_id": external_id}, "domain": domain, "organization": org}
+                )
         return Page(records=records, next_cursor=cp.model_copy(update={"after_id": accounts[-1][0]}), done=False)
 
     def _accounts(self, *, after_id: int, limit: int) -> list[tuple[int, str, str, str]]:
@@ -191,11 +201,16 @@ class ApolloConnector(Connector):
         found: list[tuple[int, str, str, str]] = []
         with self.local() as session:
             while len(found) < limit:
-                rows = session.execute(
-                    select(m.Account.id, m.Account.source, m.Account.external_id, m.Account.domain)
-                    .where(m.Account.id > after_id, m.Account.domain.is_not(None), m.Account.source != self.source)
-                    .order_by(m.Account.id).limit(limit)
-                ).tuples().all()
+                rows = (
+                    session.execute(
+                        select(m.Account.id, m.Account.source, m.Account.external_id, m.Account.domain)
+                        .where(m.Account.id > after_id, m.Account.domain.is_not(None), m.Account.source != self.source)
+                        .order_by(m.Account.id)
+                        .limit(limit)
+                    )
+                    .tuples()
+                    .all()
+                )
                 if not rows:
                     break
                 for account_id, source, external_id, raw_domain in rows:

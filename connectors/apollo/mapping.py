@@ -25,10 +25,20 @@ SOURCE = "apollo"
 LOCKED_EMAIL = "email_not_unlocked"
 # property-management systems as Apollo's technographics name them, lower-case -> the name we store
 PMS_NAMES: dict[str, str] = {
-    "yardi": "Yardi", "yardi voyager": "Yardi", "yardi breeze": "Yardi", "realpage": "RealPage",
-    "onesite": "RealPage", "appfolio": "AppFolio", "entrata": "Entrata", "buildium": "Buildium",
-    "rent manager": "Rent Manager", "resman": "ResMan", "mri software": "MRI Software",
-    "propertyware": "Propertyware", "rentvine": "Rentvine", "rentec direct": "Rentec Direct",
+    "yardi": "Yardi",
+    "yardi voyager": "Yardi",
+    "yardi breeze": "Yardi",
+    "realpage": "RealPage",
+    "onesite": "RealPage",
+    "appfolio": "AppFolio",
+    "entrata": "Entrata",
+    "buildium": "Buildium",
+    "rent manager": "Rent Manager",
+    "resman": "ResMan",
+    "mri software": "MRI Software",
+    "propertyware": "Propertyware",
+    "rentvine": "Rentvine",
+    "rentec direct": "Rentec Direct",
 }
 
 

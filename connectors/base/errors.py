@@ -108,7 +108,9 @@ class Rule:
 
     def matches(self, p: Problem) -> bool:
         if self.status is not None:
-            if p.status is None or (p.status != self.status if isinstance(self.status, int) else p.status not in self.status):
+            if p.status is None or (
+                p.status != self.status if isinstance(self.status, int) else p.status not in self.status
+            ):
                 return False
         if self.exc is not None and not isinstance(p.exc, self.exc):
             return False
@@ -124,7 +126,12 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     Rule(Action.RETRY, Kind.VENDOR, "{vendor} had a server error ({status}): {detail}", status=range(500, 600)),
     Rule(Action.FAIL, Kind.OUR_BUG, "{vendor} has no such resource ({status}), check base_url: {detail}", status=404),
     Rule(Action.FAIL, Kind.OUR_BUG, "{vendor} refused our request ({status}): {detail}", status=range(400, 500)),
-    Rule(Action.FAIL, Kind.VENDOR, "{vendor} answered with an unexpected status ({status}): {detail}", status=range(0, 1000)),
+    Rule(
+        Action.FAIL,
+        Kind.VENDOR,
+        "{vendor} answered with an unexpected status ({status}): {detail}",
+        status=range(0, 1000),
+    ),
 )
 FALLBACK = Rule(Action.FAIL, Kind.OUR_BUG, "calling {vendor} failed: {detail}")
 

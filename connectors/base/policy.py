@@ -59,7 +59,9 @@ class CallPolicy:
                 raise
             raise ConnectorError(
                 f"{err.message} (gave up after {self.retry.max_attempts} attempts)",
-                action=Action.FAIL, kind=err.kind, http_status=err.http_status,
+                action=Action.FAIL,
+                kind=err.kind,
+                http_status=err.http_status,
             ) from None
         raise AssertionError("unreachable: tenacity either returns or raises")  # pragma: no cover
 
@@ -74,7 +76,9 @@ class CallPolicy:
             raise ConnectorError(
                 f"{err.message} ({self.vendor} asked us to wait {err.retry_after:.0f} s, more than "
                 f"retry_after_max_s={self.retry.retry_after_max_s:.0f})",
-                action=Action.FAIL, kind=err.kind, http_status=err.http_status,
+                action=Action.FAIL,
+                kind=err.kind,
+                http_status=err.http_status,
             )
         raise err
 
@@ -87,6 +91,10 @@ class CallPolicy:
     def _log_retry(self, state: RetryCallState, what: str) -> None:
         exc = state.outcome.exception() if state.outcome else None
         log.warning(
-            "connector.retry", vendor=self.vendor, call=what, attempt=state.attempt_number,
-            wait_s=round(state.upcoming_sleep, 3), error=getattr(exc, "message", type(exc).__name__),
+            "connector.retry",
+            vendor=self.vendor,
+            call=what,
+            attempt=state.attempt_number,
+            wait_s=round(state.upcoming_sleep, 3),
+            error=getattr(exc, "message", type(exc).__name__),
         )

@@ -9,5 +9,14 @@ from connectors.demo.generator import Batch, DemoData, generate
 from connectors.demo.loader import DemoLoadError, DemoSummary, demo_loaded, get_truth, load_demo
 from connectors.demo.sizes import SIZES
 
-__all__ = ["SIZES", "Batch", "DemoData", "DemoLoadError", "DemoSummary", "demo_loaded", "generate", "get_truth",
-           "load_demo"]
+__all__ = [
+    "SIZES",
+    "Batch",
+    "DemoData",
+    "DemoLoadError",
+    "DemoSummary",
+    "demo_loaded",
+    "generate",
+    "get_truth",
+    "load_demo",
+]

@@ -126,8 +126,9 @@ def build_accounts(*, fake: Faker, seed: int, clock: Clock, spec: SizeSpec, staf
     return accts
 
 
-def _base_account(fake: Faker, rng: random.Random, clock: Clock, staff: Staff, i: int, stage: str,
-                  taken: set[str]) -> Acct:
+def _base_account(
+    fake: Faker, rng: random.Random, clock: Clock, staff: Staff, i: int, stage: str, taken: set[str]
+) -> Acct:
     while True:
         name = names.company_name(rng, fake.last_name())
         if name not in taken and not names.has_competitor(name):
@@ -139,9 +140,21 @@ def _base_account(fake: Faker, rng: random.Random, clock: Clock, staff: Staff, i
     city, state = rng.choice(names.METROS)
     ae = rng.choice(staff.role("ae"))
     owner = ae if stage == "prospect" else rng.choice(staff.role("csm"))
-    return Acct(idx=i, ext_id=f"co-{i + 1:06d}", name=name, domain=names.domain_for(name), units=units,
-                pms=pick_weighted(rng, names.PMS, names.PMS_WEIGHTS), city=city, state=state, lifecycle=stage,
-                stage_changed_at=clock.now, created_at=clock.now, owner=owner, ae=ae)
+    return Acct(
+        idx=i,
+        ext_id=f"co-{i + 1:06d}",
+        name=name,
+        domain=names.domain_for(name),
+        units=units,
+        pms=pick_weighted(rng, names.PMS, names.PMS_WEIGHTS),
+        city=city,
+        state=state,
+        lifecycle=stage,
+        stage_changed_at=clock.now,
+        created_at=clock.now,
+        owner=owner,
+        ae=ae,
+    )
 
 
 def _plan_history(rng: random.Random, clock: Clock, acct: Acct, *, stuck: bool) -> None:
@@ -228,8 +241,7 @@ def health_label(score: int | None) -> str | None:
     return "healthy" if score >= 70 else "at_risk" if score >= 40 else "critical"
 
 
-PENALTY = {"volume_drop": 22, "high_failure": 14, "late_payer": 10, "declining": 18, "champion_left": 12,
-           "stuck": 25}
+PENALTY = {"volume_drop": 22, "high_failure": 14, "late_payer": 10, "declining": 18, "champion_left": 12, "stuck": 25}
 
 
 def score_health(seed: int, accts: list[Acct]) -> None:
@@ -249,12 +261,25 @@ def score_health(seed: int, accts: list[Acct]) -> None:
 def account_records(clock: Clock, accts: list[Acct]) -> list[dict]:
     return [
         {
-            "external_id": a.ext_id, "name": a.name, "domain": a.domain, "segment": a.segment,
-            "units_managed": a.units, "lifecycle_stage": a.lifecycle, "stage_changed_at": a.stage_changed_at,
-            "customer_since": a.customer_since, "churned_on": a.churned_on, "arr": a.arr,
-            "health_score": a.health_score, "health": health_label(a.health_score), "products": a.products,
-            "pms": a.pms, "owner": a.owner.email, "city": a.city, "state": a.state,
-            "created_at": a.created_at, "updated_at": max(a.stage_changed_at, clock.now - timedelta(days=2)),
+            "external_id": a.ext_id,
+            "name": a.name,
+            "domain": a.domain,
+            "segment": a.segment,
+            "units_managed": a.units,
+            "lifecycle_stage": a.lifecycle,
+            "stage_changed_at": a.stage_changed_at,
+            "customer_since": a.customer_since,
+            "churned_on": a.churned_on,
+            "arr": a.arr,
+            "health_score": a.health_score,
+            "health": health_label(a.health_score),
+            "products": a.products,
+            "pms": a.pms,
+            "owner": a.owner.email,
+            "city": a.city,
+            "state": a.state,
+            "created_at": a.created_at,
+            "updated_at": max(a.stage_changed_at, clock.now - timedelta(days=2)),
         }
         for a in accts
     ]
@@ -263,9 +288,16 @@ def account_records(clock: Clock, accts: list[Acct]) -> list[dict]:
 def contact_records(accts: list[Acct]) -> list[dict]:
     return [
         {
-            "external_id": c.ext_id, "account_ref": a.ext_id, "first_name": c.first, "last_name": c.last,
-            "email": c.email, "title": c.title, "phone": c.phone, "is_champion": c.is_champion,
-            "created_at": a.created_at, "updated_at": a.created_at,
+            "external_id": c.ext_id,
+            "account_ref": a.ext_id,
+            "first_name": c.first,
+            "last_name": c.last,
+            "email": c.email,
+            "title": c.title,
+            "phone": c.phone,
+            "is_champion": c.is_champion,
+            "created_at": a.created_at,
+            "updated_at": a.created_at,
         }
         for a in accts
         for c in a.contacts

@@ -17,11 +17,26 @@ from connectors.demo.sizes import SizeSpec
 
 LOOKBACK_DAYS = 400
 CUSTOMER_DAYS = 180
-STAGE_TOPIC = {"lead": "outreach", "qualified": "follow_up", "discovery": "discovery", "demo": "demo",
-               "proposal": "proposal", "negotiation": "negotiation", "closed_won": "won", "closed_lost": "lost"}
+STAGE_TOPIC = {
+    "lead": "outreach",
+    "qualified": "follow_up",
+    "discovery": "discovery",
+    "demo": "demo",
+    "proposal": "proposal",
+    "negotiation": "negotiation",
+    "closed_won": "won",
+    "closed_lost": "lost",
+}
 KIND_WEIGHTS = {"email": 45, "meeting": 20, "note": 20, "task": 15}
-TOPIC_KINDS = {"outreach": ("email",), "late_invoice": ("email",), "won": ("note", "email"),
-               "lost": ("note",), "churn": ("note",), "qbr": ("meeting", "email"), "discovery": ("meeting", "note")}
+TOPIC_KINDS = {
+    "outreach": ("email",),
+    "late_invoice": ("email",),
+    "won": ("note", "email"),
+    "lost": ("note",),
+    "churn": ("note",),
+    "qbr": ("meeting", "email"),
+    "discovery": ("meeting", "note"),
+}
 
 
 @dataclass(slots=True)
@@ -42,8 +57,9 @@ class ActMaker:
         self.clock, self.acct = clock, acct
         self.rng = rng_for(seed, "activities", acct.ext_id)
 
-    def make(self, topic: str, at: datetime, owner: Emp, deal: DealPlan | None = None,
-             invoice: Inv | None = None) -> ActPlan:
+    def make(
+        self, topic: str, at: datetime, owner: Emp, deal: DealPlan | None = None, invoice: Inv | None = None
+    ) -> ActPlan:
         kinds = TOPIC_KINDS.get(topic) or tuple(KIND_WEIGHTS)
         kind = self.rng.choices(kinds, weights=[KIND_WEIGHTS[k] for k in kinds])[0]
         contacts = self.acct.contacts
@@ -51,8 +67,16 @@ class ActMaker:
         return ActPlan("", self.acct, contact, deal, kind, topic, at, owner, invoice)
 
 
-def schedule_activities(*, seed: int, clock: Clock, spec: SizeSpec, staff: Staff, accts: list[Acct],
-                        deals: list[DealPlan], late: dict[str, list[Inv]]) -> list[ActPlan]:
+def schedule_activities(
+    *,
+    seed: int,
+    clock: Clock,
+    spec: SizeSpec,
+    staff: Staff,
+    accts: list[Acct],
+    deals: list[DealPlan],
+    late: dict[str, list[Inv]],
+) -> list[ActPlan]:
     by_acct: dict[int, list[DealPlan]] = {}
     for d in deals:
         by_acct.setdefault(d.acct.idx, []).append(d)
@@ -137,9 +161,16 @@ def activity_record(seed: int, clock: Clock, plan: ActPlan) -> dict:
     else:
         status = {"email": "sent", "meeting": "completed"}.get(plan.kind)
     rec = {
-        "external_id": plan.ext_id, "account_ref": plan.acct.ext_id, "type": plan.kind, "subject": subject,
-        "body": body, "occurred_at": plan.occurred_at, "owner": plan.owner.email, "status": status,
-        "created_at": plan.occurred_at, "updated_at": plan.occurred_at,
+        "external_id": plan.ext_id,
+        "account_ref": plan.acct.ext_id,
+        "type": plan.kind,
+        "subject": subject,
+        "body": body,
+        "occurred_at": plan.occurred_at,
+        "owner": plan.owner.email,
+        "status": status,
+        "created_at": plan.occurred_at,
+        "updated_at": plan.occurred_at,
     }
     if plan.contact is not None:
         rec["contact_ref"] = plan.contact.ext_id
@@ -153,11 +184,21 @@ def _slots(rng: random.Random, plan: ActPlan) -> dict[str, str]:
     products = plan.deal.name.split(" — ")[-1] if plan.deal else " and ".join(acct.products or ["ResCenter"])
     missing = [p for p in names.PRODUCTS if p not in acct.products] or ["Buzz"]
     return {
-        "first": plan.contact.first if plan.contact else "there", "rep": plan.owner.first, "account": acct.name,
-        "units": f"{acct.units:,}", "pms": acct.pms, "city": acct.city, "products": products,
-        "amount": fmt_money(plan.deal.amount if plan.deal else acct.arr), "product": rng.choice(missing),
+        "first": plan.contact.first if plan.contact else "there",
+        "rep": plan.owner.first,
+        "account": acct.name,
+        "units": f"{acct.units:,}",
+        "pms": acct.pms,
+        "city": acct.city,
+        "products": products,
+        "amount": fmt_money(plan.deal.amount if plan.deal else acct.arr),
+        "product": rng.choice(missing),
         "month": f"{plan.occurred_at + timedelta(days=45):%B}",
-        "last_month": f"{plan.occurred_at.replace(day=1) - timedelta(days=1):%B}", "day": rng.choice(("Tuesday", "Thursday", "Friday")),
-        "fail_pct": f"{rng.uniform(0.6, 2.4):.1f}%" if "high_failure" not in acct.flags else f"{rng.uniform(6, 11):.1f}%",
-        "invoice": plan.invoice.number if plan.invoice else "", "due": f"{plan.invoice.due_on:%b %d}" if plan.invoice else "",
+        "last_month": f"{plan.occurred_at.replace(day=1) - timedelta(days=1):%B}",
+        "day": rng.choice(("Tuesday", "Thursday", "Friday")),
+        "fail_pct": f"{rng.uniform(0.6, 2.4):.1f}%"
+        if "high_failure" not in acct.flags
+        else f"{rng.uniform(6, 11):.1f}%",
+        "invoice": plan.invoice.number if plan.invoice else "",
+        "due": f"{plan.invoice.due_on:%b %d}" if plan.invoice else "",
     }

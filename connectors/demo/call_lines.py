@@ -6,8 +6,8 @@ from __future__ import annotations
 LINES: dict[str, list[str]] = {
     # ---- openings and closings (any call) ----
     "greet": [
-        'Hi {cust}, thanks for fitting us in before the end of the week.',
-        'Hey {cust}! Good to finally connect live.',
+        "Hi {cust}, thanks for fitting us in before the end of the week.",
+        "Hey {cust}! Good to finally connect live.",
         "Hi {cust}. I've got about forty minutes blocked; does that still work for you?",
         "Hi {cust}, thanks for making the time today.",
         "Hey {cust}, good to see you. Can you hear me okay?",
@@ -16,11 +16,11 @@ LINES: dict[str, list[str]] = {
         "Hey {cust}, how's everything out in {city}?",
     ],
     "greet_reply": [
-        'Yep, loud and clear. Hi {rep}.',
-        'Hey, good to see you too.',
-        'Hi {rep}, sorry, give me one second to close my door.',
-        'All good here. Thanks for sending the agenda.',
-        'Hi! Yes, forty minutes works.',
+        "Yep, loud and clear. Hi {rep}.",
+        "Hey, good to see you too.",
+        "Hi {rep}, sorry, give me one second to close my door.",
+        "All good here. Thanks for sending the agenda.",
+        "Hi! Yes, forty minutes works.",
         "Yeah, hi {rep}. Happy to.",
         "Hey {rep}, yeah, I can hear you fine.",
         "Hi! Sorry, I was running a couple of minutes late from another meeting.",
@@ -28,14 +28,22 @@ LINES: dict[str, list[str]] = {
         "Hi {rep}. Yeah, it's busy, first of the month always is.",
     ],
     "ack": [
-        "Mm-hm.", "Right.", "Okay.", "Got it.", "Yeah.", "Makes sense.", "Sure.", "Yep, that tracks.",
-        "Okay, that's helpful.", "Understood.",
+        "Mm-hm.",
+        "Right.",
+        "Okay.",
+        "Got it.",
+        "Yeah.",
+        "Makes sense.",
+        "Sure.",
+        "Yep, that tracks.",
+        "Okay, that's helpful.",
+        "Understood.",
     ],
     "bye": [
-        'Thanks so much, {cust}. Enjoy the rest of your day.',
+        "Thanks so much, {cust}. Enjoy the rest of your day.",
         "Appreciate it. I'll send the recap within the hour.",
-        'Great talking, {cust}. Speak {day}.',
-        'Thanks all. Have a great week.',
+        "Great talking, {cust}. Speak {day}.",
+        "Thanks all. Have a great week.",
         "Perfect. Thanks again, {cust}, talk soon.",
         "Great, I'll get that invite out this afternoon. Have a good one.",
         "Thanks everyone, really appreciate it.",
@@ -43,11 +51,11 @@ LINES: dict[str, list[str]] = {
     ],
     "close_reply": [
         "Perfect. I'll watch for the invite.",
-        'Thanks {rep}, this was useful.',
+        "Thanks {rep}, this was useful.",
         "Sounds like a plan. I'll share it with {cust2}.",
-        'Great. Talk soon.',
+        "Great. Talk soon.",
         "Okay, I'll look for your email {day}.",
-        'Thank you. That helps a lot.',
+        "Thank you. That helps a lot.",
         "Sounds good, thanks {rep}.",
         "Great, send it over and I'll loop in the team.",
         "Works for me. Talk {day}.",
@@ -334,35 +342,61 @@ LINES: dict[str, list[str]] = {
         "It's been a tough month. The site teams are frustrated with how long posting takes.",
         "We're struggling with adoption at a few properties and I'm getting pushback from the regionals.",
     ],
-    "q_adoption": ["Portal adoption is at {adoption}. What's holding back the remaining residents?",
-                   "Where do you think we can push autopay enrollment next?"],
-    "a_adoption": ["Mostly older residents who like paying at the office. We're doing a push at renewal signings.",
-                   "A few properties never turned off check drop-off. We're fixing that this month."],
-    "q_delinquency_trend": ["How's delinquency trending since you turned on reminders?",
-                            "Are you seeing fewer balances at the end of the month?"],
-    "a_delinquency_trend": ["Down about a point, which is real money for us.",
-                            "Better at the bigger properties; the smaller ones are flat.",
-                            "Flat, honestly. The reminders help but the NSF residents are the same people every month."],
-    "q_move_ins": ["Summer move-in season is coming; anything we should plan for?",
-                   "You mentioned new acquisitions. When do those units come onto the platform?"],
-    "a_move_ins": ["We're taking over {communities} more properties next quarter, so we'll need onboarding for those.",
-                   "Move-ins are heavy in June. It'd help if new residents got the portal invite at lease signing."],
-    "q_buzz": ["How is Buzz doing with resident questions?",
-               "Are the site teams comfortable letting Buzz handle payment-plan requests?"],
-    "a_buzz": ["It's answering most of the balance questions now. The leasing office noticed right away.",
-               "Mostly, yes. One regional still wants to approve every payment plan herself."],
-    "q_collections_results": ["How are recoveries looking on former-resident balances?",
-                              "Has Collect Central changed what goes out to agencies?"],
-    "a_collections_results": ["We recovered more in-house last quarter than the agency did all last year.",
-                              "Less goes to the agency now, and the Debt Marketplace bids were better than I expected."],
-    "q_onboarding": ["Where are we on the {pms} integration and the property mapping?",
-                     "How did the resident invite test go at the first property?",
-                     "Are we still on track for the go-live date we set?"],
-    "a_onboarding_pos": ["Mapping's done for the first wave. Accounting signed off on the GL codes.",
-                         "The test went fine. We're ready to invite residents next week."],
-    "a_onboarding_neg": ["We're stuck waiting on {pms} credentials from our IT team. It's been weeks.",
-                         "Honestly, we slipped. The regional managers haven't had time for training.",
-                         "We paused it. There's a migration on our side and nobody can own this right now."],
+    "q_adoption": [
+        "Portal adoption is at {adoption}. What's holding back the remaining residents?",
+        "Where do you think we can push autopay enrollment next?",
+    ],
+    "a_adoption": [
+        "Mostly older residents who like paying at the office. We're doing a push at renewal signings.",
+        "A few properties never turned off check drop-off. We're fixing that this month.",
+    ],
+    "q_delinquency_trend": [
+        "How's delinquency trending since you turned on reminders?",
+        "Are you seeing fewer balances at the end of the month?",
+    ],
+    "a_delinquency_trend": [
+        "Down about a point, which is real money for us.",
+        "Better at the bigger properties; the smaller ones are flat.",
+        "Flat, honestly. The reminders help but the NSF residents are the same people every month.",
+    ],
+    "q_move_ins": [
+        "Summer move-in season is coming; anything we should plan for?",
+        "You mentioned new acquisitions. When do those units come onto the platform?",
+    ],
+    "a_move_ins": [
+        "We're taking over {communities} more properties next quarter, so we'll need onboarding for those.",
+        "Move-ins are heavy in June. It'd help if new residents got the portal invite at lease signing.",
+    ],
+    "q_buzz": [
+        "How is Buzz doing with resident questions?",
+        "Are the site teams comfortable letting Buzz handle payment-plan requests?",
+    ],
+    "a_buzz": [
+        "It's answering most of the balance questions now. The leasing office noticed right away.",
+        "Mostly, yes. One regional still wants to approve every payment plan herself.",
+    ],
+    "q_collections_results": [
+        "How are recoveries looking on former-resident balances?",
+        "Has Collect Central changed what goes out to agencies?",
+    ],
+    "a_collections_results": [
+        "We recovered more in-house last quarter than the agency did all last year.",
+        "Less goes to the agency now, and the Debt Marketplace bids were better than I expected.",
+    ],
+    "q_onboarding": [
+        "Where are we on the {pms} integration and the property mapping?",
+        "How did the resident invite test go at the first property?",
+        "Are we still on track for the go-live date we set?",
+    ],
+    "a_onboarding_pos": [
+        "Mapping's done for the first wave. Accounting signed off on the GL codes.",
+        "The test went fine. We're ready to invite residents next week.",
+    ],
+    "a_onboarding_neg": [
+        "We're stuck waiting on {pms} credentials from our IT team. It's been weeks.",
+        "Honestly, we slipped. The regional managers haven't had time for training.",
+        "We paused it. There's a migration on our side and nobody can own this right now.",
+    ],
     "qbr": [
         "Let's plan a QBR next month with your regionals; I'll bring the payment trends and a resident-experience report.",
         "I'll send over the monthly summary, and let's put a QBR on the calendar for {month}.",
@@ -466,80 +500,158 @@ GROUP = {"discovery": "sales", "demo": "sales", "renewal": "cs", "check_in": "cs
 
 # paired question and answers (q_<key> / a_<key>), for probing questions and small talk
 PROBES = {
-    "time": ("How much time does that take your team in a typical month?",
-             ["Honestly? Two or three days for the AR team, more at month end.",
-              "Hard to put a number on it, but it's the thing my regionals complain about most."]),
-    "who": ("Who feels that the most, the site teams or accounting?",
-            ["The site teams. Residents call the leasing office, not accounting.",
-             "Accounting at month end, but the sites feel it all month long."]),
-    "tried": ("Have you tried to fix that before?",
-              ["We looked at a couple of tools a few years ago, but the integration never worked.",
-               "We built some reports in {pms}, but the follow-up is still manual."]),
-    "spread": ("Is that across the whole portfolio or concentrated at a few properties?",
-               ["Mostly the older Class C properties.", "Pretty much everywhere, honestly.",
-                "It's worse at the lease-ups, where residents are new to our process."]),
-    "priority": ("Where does this sit on your priority list this year?",
-                 ["Top three. Our owners are asking about collections.",
-                  "It's important, but we also have a {pms} upgrade this year competing for attention."]),
-    "success": ("How would you measure success if we worked together?",
-                ["Fewer returned payments and a shorter month-end close.",
-                 "Delinquency under four percent and fewer calls to the leasing office."]),
-    "budget": ("Is there budget set aside for this, or would it come out of operations?",
-               ["It would come from operations; our COO owns that budget.",
-                "We set aside some technology budget this year, yes."]),
-    "team": ("How big is the team that handles AR and collections?",
-             ["Three people in accounting, plus the site managers.",
-              "One AR manager and a part-time assistant for {units} units. That's the problem."]),
+    "time": (
+        "How much time does that take your team in a typical month?",
+        [
+            "Honestly? Two or three days for the AR team, more at month end.",
+            "Hard to put a number on it, but it's the thing my regionals complain about most.",
+        ],
+    ),
+    "who": (
+        "Who feels that the most, the site teams or accounting?",
+        [
+            "The site teams. Residents call the leasing office, not accounting.",
+            "Accounting at month end, but the sites feel it all month long.",
+        ],
+    ),
+    "tried": (
+        "Have you tried to fix that before?",
+        [
+            "We looked at a couple of tools a few years ago, but the integration never worked.",
+            "We built some reports in {pms}, but the follow-up is still manual.",
+        ],
+    ),
+    "spread": (
+        "Is that across the whole portfolio or concentrated at a few properties?",
+        [
+            "Mostly the older Class C properties.",
+            "Pretty much everywhere, honestly.",
+            "It's worse at the lease-ups, where residents are new to our process.",
+        ],
+    ),
+    "priority": (
+        "Where does this sit on your priority list this year?",
+        [
+            "Top three. Our owners are asking about collections.",
+            "It's important, but we also have a {pms} upgrade this year competing for attention.",
+        ],
+    ),
+    "success": (
+        "How would you measure success if we worked together?",
+        [
+            "Fewer returned payments and a shorter month-end close.",
+            "Delinquency under four percent and fewer calls to the leasing office.",
+        ],
+    ),
+    "budget": (
+        "Is there budget set aside for this, or would it come out of operations?",
+        [
+            "It would come from operations; our COO owns that budget.",
+            "We set aside some technology budget this year, yes.",
+        ],
+    ),
+    "team": (
+        "How big is the team that handles AR and collections?",
+        [
+            "Three people in accounting, plus the site managers.",
+            "One AR manager and a part-time assistant for {units} units. That's the problem.",
+        ],
+    ),
 }
 SMALLTALK = {
-    "weekend": (["How was the weekend?", "Did you get any downtime this weekend?"], ["Good, quiet. Kids had soccer all Saturday.",
-                                         "Short! I was at a property Saturday for a move-in issue."]),
-    "weather": ("How's the weather out in {city}?", ["Hot, as usual. The pool at every property is packed.",
-                                                     "Finally cooling off a little, thank goodness."]),
-    "conference": (["Did you make it to the apartment association conference this year?",
-                    "Were you at the multifamily conference in the spring?"],
-                   ["I did, two days of sessions on resident retention. It was good.",
-                    "No, we sent our regionals this time. I heard it was packed."]),
-    "busy": ("Is it as busy as it usually is this time of month?",
-             ["Always. First week of the month nobody in accounting sleeps.",
-              "A little calmer this month, thankfully."]),
+    "weekend": (
+        ["How was the weekend?", "Did you get any downtime this weekend?"],
+        ["Good, quiet. Kids had soccer all Saturday.", "Short! I was at a property Saturday for a move-in issue."],
+    ),
+    "weather": (
+        "How's the weather out in {city}?",
+        ["Hot, as usual. The pool at every property is packed.", "Finally cooling off a little, thank goodness."],
+    ),
+    "conference": (
+        [
+            "Did you make it to the apartment association conference this year?",
+            "Were you at the multifamily conference in the spring?",
+        ],
+        [
+            "I did, two days of sessions on resident retention. It was good.",
+            "No, we sent our regionals this time. I heard it was packed.",
+        ],
+    ),
+    "busy": (
+        "Is it as busy as it usually is this time of month?",
+        ["Always. First week of the month nobody in accounting sleeps.", "A little calmer this month, thankfully."],
+    ),
 }
 CHECKIN_QA = {
-    "reporting": (["Are the regionals using the property reports we set up?",
-                   "How are the property-level reports landing with your regionals?"],
-                  ["Two of them live in it. The third still asks me for a spreadsheet.",
-                   "Yes, and our owners asked for the same view in their monthly package."]),
-    "support": (["How has support been when the site teams reach out?",
-                 "Any feedback on our support team lately?"],
-                ["Quick, mostly. One ticket took a few days last month.",
-                 "Good. They like that they get a real person."]),
-    "integration": (["Any issues with payments posting back to {pms}?",
-                     "How has the {pms} sync been behaving since our last call?"],
-                    ["Not lately. It's been reliable since the fix in the spring.",
-                     "Once or twice it lagged on the first, but it caught up."]),
-    "residents": (["What are you hearing from residents about the portal?",
-                   "Any resident feedback on paying through the portal?"],
-                  ["They like paying from their phones. Complaints are down.",
-                   "Mostly positive. Some older residents still want to pay in person."]),
+    "reporting": (
+        [
+            "Are the regionals using the property reports we set up?",
+            "How are the property-level reports landing with your regionals?",
+        ],
+        [
+            "Two of them live in it. The third still asks me for a spreadsheet.",
+            "Yes, and our owners asked for the same view in their monthly package.",
+        ],
+    ),
+    "support": (
+        ["How has support been when the site teams reach out?", "Any feedback on our support team lately?"],
+        ["Quick, mostly. One ticket took a few days last month.", "Good. They like that they get a real person."],
+    ),
+    "integration": (
+        [
+            "Any issues with payments posting back to {pms}?",
+            "How has the {pms} sync been behaving since our last call?",
+        ],
+        [
+            "Not lately. It's been reliable since the fix in the spring.",
+            "Once or twice it lagged on the first, but it caught up.",
+        ],
+    ),
+    "residents": (
+        [
+            "What are you hearing from residents about the portal?",
+            "Any resident feedback on paying through the portal?",
+        ],
+        [
+            "They like paying from their phones. Complaints are down.",
+            "Mostly positive. Some older residents still want to pay in person.",
+        ],
+    ),
 }
 # demo questions and their answers, paired (q_<key> / a_<key>)
 DEMO_QA = {
-    "card_fees": ("Can residents pay with a card, and who eats the fee?",
-                  "Yes. Card fees can be passed to the resident or absorbed, configurable by property."),
-    "duplicates": ("What happens if a resident pays twice by accident?",
-                   "Duplicates are flagged before they settle and the second one is refunded automatically."),
-    "spanish": ("Does Buzz work in Spanish?",
-                "It does, Spanish and English out of the box, and it follows the resident's preference."),
-    "late_fees": ("Can we set different late-fee rules by property?",
-                  "Late-fee rules live in {pms}; we read them, so what the resident sees always matches the ledger."),
-    "return_timing": ("How long does it take for an ACH return to show up?",
-                      "Returns typically land within two to three banking days, and we post the reversal as soon as it hits."),
-    "permissions": ("Can site managers see only their own properties?",
-                    "Yes, permissions follow the property assignments you already have in {pms}."),
-    "partial": ("Can we block partial payments once a resident is in the eviction process?",
-                "Yes, you can turn off partial payments per resident or per property, and it syncs to {pms}."),
-    "reporting": ("Can accounting get a daily deposit report that matches the bank?",
-                  "Every deposit batch has a report that ties to the bank statement, broken out by property."),
+    "card_fees": (
+        "Can residents pay with a card, and who eats the fee?",
+        "Yes. Card fees can be passed to the resident or absorbed, configurable by property.",
+    ),
+    "duplicates": (
+        "What happens if a resident pays twice by accident?",
+        "Duplicates are flagged before they settle and the second one is refunded automatically.",
+    ),
+    "spanish": (
+        "Does Buzz work in Spanish?",
+        "It does, Spanish and English out of the box, and it follows the resident's preference.",
+    ),
+    "late_fees": (
+        "Can we set different late-fee rules by property?",
+        "Late-fee rules live in {pms}; we read them, so what the resident sees always matches the ledger.",
+    ),
+    "return_timing": (
+        "How long does it take for an ACH return to show up?",
+        "Returns typically land within two to three banking days, and we post the reversal as soon as it hits.",
+    ),
+    "permissions": (
+        "Can site managers see only their own properties?",
+        "Yes, permissions follow the property assignments you already have in {pms}.",
+    ),
+    "partial": (
+        "Can we block partial payments once a resident is in the eviction process?",
+        "Yes, you can turn off partial payments per resident or per property, and it syncs to {pms}.",
+    ),
+    "reporting": (
+        "Can accounting get a daily deposit report that matches the bank?",
+        "Every deposit batch has a report that ties to the bank statement, broken out by property.",
+    ),
 }
 for _key, (_q, _a) in DEMO_QA.items():
     LINES[f"q_{_key}"] = [_q]

@@ -14,10 +14,20 @@ from connectors.demo.pipeline import DealPlan
 from connectors.demo.sizes import SizeSpec
 from connectors.demo.volumes import Month
 
-TITLES = {"discovery": "Discovery", "demo": "Product demo", "renewal": "Renewal discussion",
-          "escalation": "Escalation: failed payments", "check_in": "Check-in"}
-SENTIMENT = {"discovery": (0.1, 0.7), "demo": (0.2, 0.85), "renewal": (0.0, 0.7), "escalation": (-0.8, -0.15),
-             "check_in": (0.05, 0.85)}
+TITLES = {
+    "discovery": "Discovery",
+    "demo": "Product demo",
+    "renewal": "Renewal discussion",
+    "escalation": "Escalation: failed payments",
+    "check_in": "Check-in",
+}
+SENTIMENT = {
+    "discovery": (0.1, 0.7),
+    "demo": (0.2, 0.85),
+    "renewal": (0.0, 0.7),
+    "escalation": (-0.8, -0.15),
+    "check_in": (0.05, 0.85),
+}
 LOOKBACK_DAYS = 365
 MAX_TALKATIVE_SHARE_OF_REP_CALLS = 0.2  # planted talkative calls per ordinary rep, at most
 
@@ -45,8 +55,14 @@ class CallMaker:
         self.clock, self.staff, self.spec, self.acct = clock, staff, spec, acct
         self.rng = rng_for(seed, "calls", acct.ext_id)
 
-    def call(self, call_type: str, at: datetime, owner: Emp, deal: DealPlan | None = None,
-             sentiment: tuple[float, float] | None = None) -> CallPlan:
+    def call(
+        self,
+        call_type: str,
+        at: datetime,
+        owner: Emp,
+        deal: DealPlan | None = None,
+        sentiment: tuple[float, float] | None = None,
+    ) -> CallPlan:
         rng = self.rng
         contacts = self._contacts(call_type)
         colleague = None
@@ -69,8 +85,9 @@ class CallMaker:
         return self.clock.moment_on(self.rng, d) if d < self.clock.as_of else None
 
 
-def schedule_calls(*, seed: int, clock: Clock, spec: SizeSpec, staff: Staff, accts: list[Acct],
-                   deals: list[DealPlan]) -> list[CallPlan]:
+def schedule_calls(
+    *, seed: int, clock: Clock, spec: SizeSpec, staff: Staff, accts: list[Acct], deals: list[DealPlan]
+) -> list[CallPlan]:
     by_acct: dict[int, list[DealPlan]] = {}
     for d in deals:
         by_acct.setdefault(d.acct.idx, []).append(d)
@@ -169,15 +186,25 @@ def measure_shares(seed: int, plans: list[CallPlan]) -> None:
 
 def call_record(seed: int, plan: CallPlan, series: list[Month] | None) -> dict:
     participants, segments, duration = transcripts.render(seed, plan, _slots(seed, plan, series))
-    title = "Onboarding check-in" if plan.call_type == "check_in" and plan.acct.lifecycle == "onboarding" \
+    title = (
+        "Onboarding check-in"
+        if plan.call_type == "check_in" and plan.acct.lifecycle == "onboarding"
         else TITLES[plan.call_type]
+    )
     rec = {
-        "external_id": plan.ext_id, "account_ref": hubspot_ref(plan.acct.ext_id),
-        "title": f"{plan.acct.name} <> PayReady — {title}", "call_type": plan.call_type,
-        "started_at": plan.started_at, "duration_s": duration, "owner": plan.owner.email,
-        "sentiment": plan.sentiment, "url": f"https://app.gong.io/call?id={plan.ext_id}",
-        "participants": participants, "segments": segments,
-        "created_at": plan.started_at, "updated_at": plan.started_at + timedelta(seconds=duration),
+        "external_id": plan.ext_id,
+        "account_ref": hubspot_ref(plan.acct.ext_id),
+        "title": f"{plan.acct.name} <> PayReady — {title}",
+        "call_type": plan.call_type,
+        "started_at": plan.started_at,
+        "duration_s": duration,
+        "owner": plan.owner.email,
+        "sentiment": plan.sentiment,
+        "url": f"https://app.gong.io/call?id={plan.ext_id}",
+        "participants": participants,
+        "segments": segments,
+        "created_at": plan.started_at,
+        "updated_at": plan.started_at + timedelta(seconds=duration),
     }
     if plan.deal is not None:
         rec["deal_ref"] = hubspot_ref(plan.deal.ext_id)
@@ -192,21 +219,32 @@ def _slots(seed: int, plan: CallPlan, series: list[Month] | None) -> dict[str, s
     month = _month_before(series, plan.started_at.date())
     payments = month.payments_count if month else int(acct.units * 0.7)
     failed = month.failed if month else int(payments * 0.012)
-    renew_on = plan.deal.close_date if plan.deal and plan.deal.close_date else plan.started_at.date() + timedelta(days=40)
+    renew_on = (
+        plan.deal.close_date if plan.deal and plan.deal.close_date else plan.started_at.date() + timedelta(days=40)
+    )
     return {
-        "cust": plan.contacts[0].first, "cust2": plan.contacts[1].first if len(plan.contacts) > 1
-        else (others[0] if others else "our controller"),
-        "rep": plan.owner.first, "se": plan.colleague.first if plan.colleague else "our payments team",
-        "company": acct.name, "city": acct.city, "state": acct.state, "pms": acct.pms,
-        "units": f"{acct.units:,}", "communities": str(max(2, acct.units // 190)),
-        "products": " and ".join(products), "price": f"${names.unit_price(products, acct.units):.2f}",
+        "cust": plan.contacts[0].first,
+        "cust2": plan.contacts[1].first if len(plan.contacts) > 1 else (others[0] if others else "our controller"),
+        "rep": plan.owner.first,
+        "se": plan.colleague.first if plan.colleague else "our payments team",
+        "company": acct.name,
+        "city": acct.city,
+        "state": acct.state,
+        "pms": acct.pms,
+        "units": f"{acct.units:,}",
+        "communities": str(max(2, acct.units // 190)),
+        "products": " and ".join(products),
+        "price": f"${names.unit_price(products, acct.units):.2f}",
         "arr": fmt_money(acct.arr or (plan.deal.amount if plan.deal else 60_000)),
-        "increase": rng.choice(("3%", "4%", "5%", "7%")), "month": f"{renew_on:%B}",
+        "increase": rng.choice(("3%", "4%", "5%", "7%")),
+        "month": f"{renew_on:%B}",
         "day": rng.choice(("Tuesday", "Wednesday", "Thursday", "next week", "Monday")),
-        "payments": f"{payments:,}", "fail_pct": f"{100 * failed / max(1, payments):.1f}%",
+        "payments": f"{payments:,}",
+        "fail_pct": f"{100 * failed / max(1, payments):.1f}%",
         "adoption": f"{min(95, round(100 * payments / max(1, acct.units)))}%",
         "volume": fmt_money(sum(m.volume for m in series[-12:]) if series else acct.units * 1_500 * 8),
-        "agency": names.AGENCIES[acct.idx % len(names.AGENCIES)], "competitor": plan.competitor or "",
+        "agency": names.AGENCIES[acct.idx % len(names.AGENCIES)],
+        "competitor": plan.competitor or "",
     }
 
 

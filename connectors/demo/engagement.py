@@ -66,12 +66,21 @@ def windows(clock: Clock, calls: list[CallPlan], acts: list[ActPlan]) -> Windows
         if (w := window_of(clock, a.occurred_at)) is not None:
             count[w] += 1
     avg = {w: (sum(v) / len(v) if v else None) for w, v in sent.items()}
-    return Windows(len(sent["before"]), len(sent["recent"]), avg["before"], avg["recent"],
-                   count["before"], count["recent"])
+    return Windows(
+        len(sent["before"]), len(sent["recent"]), avg["before"], avg["recent"], count["before"], count["recent"]
+    )
 
 
-def balance(*, seed: int, clock: Clock, spec: SizeSpec, staff: Staff, accts: list[Acct],
-            calls: list[CallPlan], acts: list[ActPlan]) -> tuple[list[CallPlan], list[ActPlan]]:
+def balance(
+    *,
+    seed: int,
+    clock: Clock,
+    spec: SizeSpec,
+    staff: Staff,
+    accts: list[Acct],
+    calls: list[CallPlan],
+    acts: list[ActPlan],
+) -> tuple[list[CallPlan], list[ActPlan]]:
     """Plant declining accounts and lift near misses; returns the new call and activity lists."""
     calls_by: dict[int, list[CallPlan]] = {}
     acts_by: dict[int, list[ActPlan]] = {}
@@ -91,14 +100,15 @@ def balance(*, seed: int, clock: Clock, spec: SizeSpec, staff: Staff, accts: lis
     return out_calls, out_acts
 
 
-def _plant(seed: int, clock: Clock, staff: Staff, spec: SizeSpec, acct: Acct, calls: list[CallPlan],
-           acts: list[ActPlan]) -> tuple[list[CallPlan], list[ActPlan]]:
+def _plant(
+    seed: int, clock: Clock, staff: Staff, spec: SizeSpec, acct: Acct, calls: list[CallPlan], acts: list[ActPlan]
+) -> tuple[list[CallPlan], list[ActPlan]]:
     calls = [c for c in calls if window_of(clock, c.started_at) is None]
     acts = [a for a in acts if window_of(clock, a.occurred_at) is None]
     cm, am = CallMaker(seed, clock, staff, spec, acct), ActMaker(seed, clock, acct)
     rng = cm.rng = am.rng = rng_for(seed, "declining", acct.ext_id)
     before_days = rng.sample(range(WINDOW_DAYS + 1, 2 * WINDOW_DAYS + 1), k=rng.randint(8, 11))
-    for d in before_days[:rng.randint(3, 4)]:
+    for d in before_days[: rng.randint(3, 4)]:
         calls.append(cm.call("check_in", clock.moment(rng, d), acct.owner, sentiment=(0.35, 0.85)))
     for d in before_days[4:]:
         acts.append(am.make(rng.choice(("check_in", "qbr")), clock.moment(rng, d), acct.owner))

@@ -115,10 +115,19 @@ def _invoice_record(rng: random.Random, clock: Clock, inv: Inv, paid_on: date | 
     issued_at = clock.moment_on(rng, inv.issued_on) if inv.issued_on < clock.as_of else clock.on(inv.issued_on, 0)
     updated = clock.moment_on(rng, paid_on) if paid else issued_at
     return {
-        "external_id": inv.ext_id, "account_ref": hubspot_ref(inv.acct.ext_id), "number": inv.number, "kind": inv.kind,
-        "period_start": inv.period_start, "issued_on": inv.issued_on, "due_on": inv.due_on,
-        "amount": inv.amount, "currency": "USD", "status": status, "paid_on": paid_on if paid else None,
-        "created_at": issued_at, "updated_at": updated,
+        "external_id": inv.ext_id,
+        "account_ref": hubspot_ref(inv.acct.ext_id),
+        "number": inv.number,
+        "kind": inv.kind,
+        "period_start": inv.period_start,
+        "issued_on": inv.issued_on,
+        "due_on": inv.due_on,
+        "amount": inv.amount,
+        "currency": "USD",
+        "status": status,
+        "paid_on": paid_on if paid else None,
+        "created_at": issued_at,
+        "updated_at": updated,
     }
 
 
@@ -145,6 +154,14 @@ def _attempts(rng: random.Random, clock: Clock, inv: Inv, paid_on: date | None) 
 def _payment(rng: random.Random, clock: Clock, inv: Inv, on: date, status: str, method: str) -> dict:
     at = clock.moment_on(rng, on)
     return {
-        "external_id": "", "invoice_ref": inv.ext_id, "account_ref": hubspot_ref(inv.acct.ext_id), "amount": inv.amount,
-        "currency": "USD", "paid_at": at, "status": status, "method": method, "created_at": at, "updated_at": at,
+        "external_id": "",
+        "invoice_ref": inv.ext_id,
+        "account_ref": hubspot_ref(inv.acct.ext_id),
+        "amount": inv.amount,
+        "currency": "USD",
+        "paid_at": at,
+        "status": status,
+        "method": method,
+        "created_at": at,
+        "updated_at": at,
     }

@@ -66,24 +66,41 @@ def streams(w: World) -> list[Stream]:
 
     def listed(source: str, entity: str) -> Stream:
         records = eager[entity]
-        return Stream(source, entity, len(records), lambda: iter(records),
-                      lambda: (r["external_id"] for r in records))
+        return Stream(source, entity, len(records), lambda: iter(records), lambda: (r["external_id"] for r in records))
 
     def rendered(source: str, entity: str, plans: list, render: Callable, ext_id: Callable) -> Stream:
-        return Stream(source, entity, len(plans), lambda: (render(p) for p in plans),
-                      lambda: (ext_id(p) for p in plans))
+        return Stream(
+            source, entity, len(plans), lambda: (render(p) for p in plans), lambda: (ext_id(p) for p in plans)
+        )
 
     return [
-        listed("lattice", "employees"), listed("hubspot", "accounts"), listed("hubspot", "contacts"),
+        listed("lattice", "employees"),
+        listed("hubspot", "accounts"),
+        listed("hubspot", "contacts"),
         listed("hubspot", "deals"),
-        rendered("hubspot", "activities", w.acts, lambda a: activities.activity_record(seed, clock, a),
-                 lambda a: a.ext_id),
-        rendered("gong", "calls", w.calls, lambda c: calls.call_record(seed, c, series.get(c.acct.ext_id)),
-                 lambda c: c.ext_id),
-        rendered("slack", "slack_messages", w.msgs, lambda m: slack.slack_record(seed, channels, m),
-                 lambda m: slack.message_id(channels, m)),
-        listed("netsuite", "invoices"), listed("netsuite", "payments"), listed("platform", "rent_payment_volumes"),
-        listed("lattice", "reviews"), listed("lattice", "goals"), listed("apollo", "prospects"),
+        rendered(
+            "hubspot", "activities", w.acts, lambda a: activities.activity_record(seed, clock, a), lambda a: a.ext_id
+        ),
+        rendered(
+            "gong",
+            "calls",
+            w.calls,
+            lambda c: calls.call_record(seed, c, series.get(c.acct.ext_id)),
+            lambda c: c.ext_id,
+        ),
+        rendered(
+            "slack",
+            "slack_messages",
+            w.msgs,
+            lambda m: slack.slack_record(seed, channels, m),
+            lambda m: slack.message_id(channels, m),
+        ),
+        listed("netsuite", "invoices"),
+        listed("netsuite", "payments"),
+        listed("platform", "rent_payment_volumes"),
+        listed("lattice", "reviews"),
+        listed("lattice", "goals"),
+        listed("apollo", "prospects"),
         listed("usergems", "job_changes"),
     ]
 
@@ -98,5 +115,11 @@ def plan(*, size: str, seed: int = 42, as_of: date | None = None) -> tuple[World
 def generate(*, size: str, seed: int = 42, as_of: date | None = None) -> DemoData:
     w, parts, truth = plan(size=size, seed=seed, as_of=as_of)
     batches = [Batch(s.source, s.entity, list(s.records())) for s in parts]
-    return DemoData(size=size, seed=seed, as_of=w.clock.as_of, batches=batches, truth=truth,
-                    counts={s.entity: s.count for s in parts})
+    return DemoData(
+        size=size,
+        seed=seed,
+        as_of=w.clock.as_of,
+        batches=batches,
+        truth=truth,
+        counts={s.entity: s.count for s in parts},
+    )

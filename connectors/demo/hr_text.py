@@ -25,8 +25,10 @@ STRENGTHS = {
         "Handled a tough escalation about returned ACH payments with calm and follow-through.",
         "Keeps onboarding plans moving and holds customers to their go-live dates.",
     ],
-    "se": ["Builds demos that mirror the prospect's PMS setup, which shortens technical validation.",
-           "Answers integration questions precisely and knows when to bring in engineering."],
+    "se": [
+        "Builds demos that mirror the prospect's PMS setup, which shortens technical validation.",
+        "Answers integration questions precisely and knows when to bring in engineering.",
+    ],
     "support": [
         "Resolves resident payment tickets quickly and writes clear internal notes.",
         "Created the troubleshooting guide for payments not posting back to the PMS ledger.",
@@ -68,20 +70,37 @@ BY_RATING = {
 }
 
 GOALS = {
-    "ae": ["Close {money} in new ARR in {q}", "Build {k}x pipeline coverage for next quarter",
-           "Win {c} new logos on Yardi or RealPage in {q}", "Attach Buzz to half of new ResCenter deals in {q}"],
-    "sdr": ["Book {m} qualified meetings in {q}", "Convert 30% of meetings to discovery in {q}",
-            "Launch an outbound sequence for AppFolio operators"],
-    "csm": ["Keep gross churn in my book under 4% in {q}", "Take {c} onboarding accounts live in {q}",
-            "Run QBRs with every enterprise account in {q}", "Lift portal adoption above 70% across my book"],
+    "ae": [
+        "Close {money} in new ARR in {q}",
+        "Build {k}x pipeline coverage for next quarter",
+        "Win {c} new logos on Yardi or RealPage in {q}",
+        "Attach Buzz to half of new ResCenter deals in {q}",
+    ],
+    "sdr": [
+        "Book {m} qualified meetings in {q}",
+        "Convert 30% of meetings to discovery in {q}",
+        "Launch an outbound sequence for AppFolio operators",
+    ],
+    "csm": [
+        "Keep gross churn in my book under 4% in {q}",
+        "Take {c} onboarding accounts live in {q}",
+        "Run QBRs with every enterprise account in {q}",
+        "Lift portal adoption above 70% across my book",
+    ],
     "se": ["Cut average technical validation time to under three weeks"],
     "support": ["Hold first response time under two hours in {q}", "Publish five new help-center articles"],
     "payments_ops": ["Reduce ACH return rate to under 1.5% in {q}", "Automate the daily NSF report"],
     "finance": ["Close the books in five business days in {q}", "Bring DSO under 35 days"],
-    "engineering": ["Ship the Entrata integration beta in {q}", "Reduce payment retry failures by 20%",
-                    "Bring p95 portal load time under one second"],
-    "default": ["Deliver the {q} team plan on time", "Complete the leadership training programme",
-                "Improve cross-team handoffs with Sales and Customer Success"],
+    "engineering": [
+        "Ship the Entrata integration beta in {q}",
+        "Reduce payment retry failures by 20%",
+        "Bring p95 portal load time under one second",
+    ],
+    "default": [
+        "Deliver the {q} team plan on time",
+        "Complete the leadership training programme",
+        "Improve cross-team handoffs with Sales and Customer Success",
+    ],
 }
 
 
@@ -95,6 +114,11 @@ def review_body(rng: random.Random, first: str, role: str, rating: int) -> str:
 def goal_titles(rng: random.Random, role: str, quarter_start: date) -> list[str]:
     pool = GOALS.get(role, GOALS["default"])
     q = f"Q{(quarter_start.month - 1) // 3 + 1} {quarter_start.year}"
-    slots = {"q": q, "money": f"${rng.choice([150, 200, 250, 300, 400])}k", "k": rng.choice([3, 4]),
-             "c": rng.randint(3, 8), "m": rng.randint(30, 60)}
+    slots = {
+        "q": q,
+        "money": f"${rng.choice([150, 200, 250, 300, 400])}k",
+        "k": rng.choice([3, 4]),
+        "c": rng.randint(3, 8),
+        "m": rng.randint(30, 60),
+    }
     return [t.format(**slots) for t in rng.sample(pool, k=min(len(pool), rng.randint(1, 3)))]

@@ -40,8 +40,14 @@ class DemoLoadError(SophiaError):
     status = 500
 
 
-def load_demo(*, runtime: Runtime, size: str = "medium", seed: int = 42, as_of: date | None = None,
-              progress: Progress | None = None) -> DemoSummary:
+def load_demo(
+    *,
+    runtime: Runtime,
+    size: str = "medium",
+    seed: int = 42,
+    as_of: date | None = None,
+    progress: Progress | None = None,
+) -> DemoSummary:
     """Ingest the demo chunk by chunk (a commit per chunk), then record it and its truth in ``meta``.
     Loading the same demo again changes nothing; loading a different one replaces the previous one."""
     spec_for(size)
@@ -61,8 +67,17 @@ def load_demo(*, runtime: Runtime, size: str = "medium", seed: int = 42, as_of: 
     removed = _remove_previous(runtime, previous, parts, (size, seed, as_of))
     counts = {s.entity: s.count for s in parts}
     with runtime.session() as session:
-        _save_meta(session, {"size": size, "seed": seed, "as_of": as_of.isoformat(), "counts": counts,
-                             "loaded_at": datetime.now(UTC).isoformat(), "truth": truth})
+        _save_meta(
+            session,
+            {
+                "size": size,
+                "seed": seed,
+                "as_of": as_of.isoformat(),
+                "counts": counts,
+                "loaded_at": datetime.now(UTC).isoformat(),
+                "truth": truth,
+            },
+        )
     return DemoSummary(size, seed, as_of, counts, done, removed, round(time.monotonic() - started, 2))
 
 
@@ -76,11 +91,15 @@ def _ingest(session: Session, part: Stream, chunk: list[dict]) -> None:
 def _remove_previous(runtime: Runtime, previous: dict | None, parts: list[Stream], current: tuple) -> int:
     """Delete what a different, previously loaded demo wrote and this one does not overwrite."""
     if previous is None or (previous["size"], previous["seed"], previous["as_of"]) == (
-            current[0], current[1], current[2].isoformat()):
+        current[0],
+        current[1],
+        current[2].isoformat(),
+    ):
         return 0
     try:
-        old = build_world(size=previous["size"], seed=int(previous["seed"]),
-                          as_of=date.fromisoformat(previous["as_of"]))
+        old = build_world(
+            size=previous["size"], seed=int(previous["seed"]), as_of=date.fromisoformat(previous["as_of"])
+        )
     except SophiaError:
         return 0
     removed = 0

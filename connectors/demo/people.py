@@ -45,7 +45,7 @@ class Emp:
     email: str
     slack_id: str
     hired_on: date
-    manager: "Emp | None" = None
+    manager: Emp | None = None
 
     @property
     def name(self) -> str:
@@ -72,9 +72,17 @@ def headcount(accounts: int) -> dict[str, int]:
     csm = max(4, round(accounts / 22))
     counts = {r: 1 for r in EXECS}
     counts.update(
-        sales_manager=max(1, ae // 6), ae=ae, sdr=max(2, ae // 2), se=max(1, ae // 4),
-        cs_manager=max(1, csm // 7), csm=csm, support=2 + accounts // 100, payments_ops=1 + accounts // 250,
-        finance=2 + accounts // 400, engineering=4 + accounts // 60, marketing=1 + accounts // 500,
+        sales_manager=max(1, ae // 6),
+        ae=ae,
+        sdr=max(2, ae // 2),
+        se=max(1, ae // 4),
+        cs_manager=max(1, csm // 7),
+        csm=csm,
+        support=2 + accounts // 100,
+        payments_ops=1 + accounts // 250,
+        finance=2 + accounts // 400,
+        engineering=4 + accounts // 60,
+        marketing=1 + accounts // 500,
         people=1 + accounts // 1000,
     )
     return counts
@@ -149,17 +157,19 @@ def review_records(*, staff: Staff, seed: int, clock: Clock) -> list[dict]:
             rng = rng_for(seed, "review", cycle, emp.ext_id)
             rating = rng.choices((1, 2, 3, 4, 5), weights=(2, 8, 40, 35, 15))[0]
             submitted = clock.moment_on(rng, end + timedelta(days=rng.randint(8, 30)))
-            records.append({
-                "external_id": f"rev-{cycle.replace(' ', '').lower()}-{emp.ext_id}",
-                "employee_ref": emp.ext_id,
-                "reviewer_email": emp.manager.email,
-                "cycle": cycle,
-                "rating": rating,
-                "body": hr_text.review_body(rng, emp.first, emp.role, rating),
-                "submitted_at": submitted,
-                "created_at": submitted,
-                "updated_at": submitted,
-            })
+            records.append(
+                {
+                    "external_id": f"rev-{cycle.replace(' ', '').lower()}-{emp.ext_id}",
+                    "employee_ref": emp.ext_id,
+                    "reviewer_email": emp.manager.email,
+                    "cycle": cycle,
+                    "rating": rating,
+                    "body": hr_text.review_body(rng, emp.first, emp.role, rating),
+                    "submitted_at": submitted,
+                    "created_at": submitted,
+                    "updated_at": submitted,
+                }
+            )
     return records
 
 
@@ -174,16 +184,18 @@ def goal_records(*, staff: Staff, seed: int, clock: Clock) -> list[dict]:
             status = rng.choices(("on_track", "at_risk", "off_track", "done"), weights=(50, 22, 10, 18))[0]
             progress = _goal_progress(rng, status, elapsed)
             created = clock.moment_on(rng, q_start - timedelta(days=rng.randint(1, 12)))
-            records.append({
-                "external_id": f"goal-{emp.ext_id}-{q_start:%Y%m}-{i + 1}",
-                "employee_ref": emp.ext_id,
-                "title": title,
-                "status": status,
-                "progress": progress,
-                "due_on": q_end,
-                "created_at": created,
-                "updated_at": created,
-            })
+            records.append(
+                {
+                    "external_id": f"goal-{emp.ext_id}-{q_start:%Y%m}-{i + 1}",
+                    "employee_ref": emp.ext_id,
+                    "title": title,
+                    "status": status,
+                    "progress": progress,
+                    "due_on": q_end,
+                    "created_at": created,
+                    "updated_at": created,
+                }
+            )
     return records
 
 

@@ -76,14 +76,21 @@ def build_deals(*, seed: int, clock: Clock, accts: list[Acct], stalled: int) -> 
 
 def _customer_deals(rng: random.Random, clock: Clock, acct: Acct) -> list[DealPlan]:
     first = acct.steps[0]
-    won = _deal(acct, f"{acct.name} — {' + '.join(first.products)}", "new", 12 * first.mrr, acct.ae,
-                NEW_PATH + ("closed_won",))
+    won = _deal(
+        acct, f"{acct.name} — {' + '.join(first.products)}", "new", 12 * first.mrr, acct.ae, NEW_PATH + ("closed_won",)
+    )
     _closed_history(rng, won, acct.signed_at)
     deals = [won]
     for prev, step in zip(acct.steps, acct.steps[1:]):
         added = [p for p in step.products if p not in prev.products]
-        d = _deal(acct, f"{acct.name} — {' + '.join(added)} expansion", "expansion",
-                  12 * (step.mrr - prev.mrr), acct.ae, EXPANSION_PATH + ("closed_won",))
+        d = _deal(
+            acct,
+            f"{acct.name} — {' + '.join(added)} expansion",
+            "expansion",
+            12 * (step.mrr - prev.mrr),
+            acct.ae,
+            EXPANSION_PATH + ("closed_won",),
+        )
         _closed_history(rng, d, clock.moment_on(rng, step.effective))
         deals.append(d)
     deals += _renewals(rng, clock, acct)
@@ -99,8 +106,14 @@ def _renewals(rng: random.Random, clock: Clock, acct: Acct) -> list[DealPlan]:
     deals = []
     if acct.lifecycle == "churned":
         last_mrr = acct.mrr_on(acct.churned_on - timedelta(days=1))
-        d = _deal(acct, f"{acct.name} — Renewal {acct.churned_on.year}", "renewal", 12 * last_mrr, acct.owner,
-                  RENEWAL_PATH + ("closed_lost",))
+        d = _deal(
+            acct,
+            f"{acct.name} — Renewal {acct.churned_on.year}",
+            "renewal",
+            12 * last_mrr,
+            acct.owner,
+            RENEWAL_PATH + ("closed_lost",),
+        )
         _closed_history(rng, d, clock.moment_on(rng, acct.churned_on))
         return [d]
     if acct.lifecycle != "live":
@@ -108,8 +121,14 @@ def _renewals(rng: random.Random, clock: Clock, acct: Acct) -> list[DealPlan]:
     years = (clock.as_of - acct.customer_since).days // 365
     last = acct.customer_since + timedelta(days=365 * years)
     if years >= 1 and last < clock.as_of and last > acct.go_live:
-        d = _deal(acct, f"{acct.name} — Renewal {last.year}", "renewal", 12 * acct.mrr_on(last), acct.owner,
-                  RENEWAL_PATH + ("closed_won",))
+        d = _deal(
+            acct,
+            f"{acct.name} — Renewal {last.year}",
+            "renewal",
+            12 * acct.mrr_on(last),
+            acct.owner,
+            RENEWAL_PATH + ("closed_won",),
+        )
         _closed_history(rng, d, clock.moment_on(rng, last))
         deals.append(d)
     upcoming = acct.customer_since + timedelta(days=365 * (years + 1))
@@ -175,12 +194,20 @@ def _account_created(rng: random.Random, acct: Acct, deals: list[DealPlan]) -> N
 def deal_records(deals: list[DealPlan]) -> list[dict]:
     return [
         {
-            "external_id": d.ext_id, "account_ref": d.acct.ext_id, "name": d.name, "deal_type": d.deal_type,
-            "stage": d.stage, "amount": d.amount, "currency": "USD", "close_date": d.close_date,
-            "closed_at": None if d.is_open else d.stage_entered_at, "stage_entered_at": d.stage_entered_at,
+            "external_id": d.ext_id,
+            "account_ref": d.acct.ext_id,
+            "name": d.name,
+            "deal_type": d.deal_type,
+            "stage": d.stage,
+            "amount": d.amount,
+            "currency": "USD",
+            "close_date": d.close_date,
+            "closed_at": None if d.is_open else d.stage_entered_at,
+            "stage_entered_at": d.stage_entered_at,
             "owner": d.owner.email,
             "stage_history": [{"stage": s, "entered_at": at} for s, at in d.history],
-            "created_at": d.history[0][1], "updated_at": d.stage_entered_at,
+            "created_at": d.history[0][1],
+            "updated_at": d.stage_entered_at,
         }
         for d in deals
     ]

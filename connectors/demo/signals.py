@@ -12,10 +12,15 @@ from connectors.demo import names
 from connectors.demo.accounts import Acct, Contact
 from connectors.demo.common import Clock, hubspot_ref, pick_weighted, rng_for
 
-PROMOTED = {"Director of Operations": "VP of Operations", "VP of Property Management": "SVP of Property Management",
-            "VP of Operations": "COO", "Director of Resident Experience": "VP of Resident Experience",
-            "Director of Technology": "VP of Technology", "Chief Financial Officer": "Chief Executive Officer",
-            "COO": "President"}
+PROMOTED = {
+    "Director of Operations": "VP of Operations",
+    "VP of Property Management": "SVP of Property Management",
+    "VP of Operations": "COO",
+    "Director of Resident Experience": "VP of Resident Experience",
+    "Director of Technology": "VP of Technology",
+    "Chief Financial Officer": "Chief Executive Officer",
+    "COO": "President",
+}
 
 
 @dataclass(slots=True)
@@ -52,8 +57,9 @@ def build_job_moves(*, seed: int, clock: Clock, accts: list[Acct], elsewhere: li
     return moves
 
 
-def _move(rng: random.Random, clock: Clock, acct: Acct, contact: Contact, company: str,
-          title: str | None = None) -> JobMove:
+def _move(
+    rng: random.Random, clock: Clock, acct: Acct, contact: Contact, company: str, title: str | None = None
+) -> JobMove:
     title = title or rng.choice([t for t, senior in names.TITLES_CUSTOMER if senior])
     return JobMove("", acct, contact, company, title, clock.moment(rng, rng.randint(3, 80)))
 
@@ -61,11 +67,18 @@ def _move(rng: random.Random, clock: Clock, acct: Acct, contact: Contact, compan
 def job_change_records(moves: list[JobMove]) -> list[dict]:
     return [
         {
-            "external_id": m.ext_id, "contact_ref": hubspot_ref(m.contact.ext_id),
-            "account_ref": hubspot_ref(m.acct.ext_id), "person_name": m.contact.name,
-            "email": m.contact.email, "previous_company": m.acct.name, "previous_title": m.contact.title,
-            "new_company": m.new_company, "new_title": m.new_title, "detected_at": m.detected_at,
-            "created_at": m.detected_at, "updated_at": m.detected_at,
+            "external_id": m.ext_id,
+            "contact_ref": hubspot_ref(m.contact.ext_id),
+            "account_ref": hubspot_ref(m.acct.ext_id),
+            "person_name": m.contact.name,
+            "email": m.contact.email,
+            "previous_company": m.acct.name,
+            "previous_title": m.contact.title,
+            "new_company": m.new_company,
+            "new_title": m.new_title,
+            "detected_at": m.detected_at,
+            "created_at": m.detected_at,
+            "updated_at": m.detected_at,
         }
         for m in moves
     ]
@@ -86,11 +99,20 @@ def build_prospects(*, fake: Faker, seed: int, clock: Clock, count: int, taken: 
         lo, hi = names.SEGMENT_UNITS[seg]
         city, state = rng.choice(names.METROS)
         at = clock.moment(rng, rng.randint(1, 240))
-        records.append({
-            "external_id": f"ap-{n:06d}", "company_name": company, "domain": domain,
-            "units_managed": rng.randrange(lo, hi, 10), "person_name": f"{first} {last}",
-            "title": rng.choice([t for t, senior in names.TITLES_CUSTOMER if senior]),
-            "email": f"{first}.{last}@{domain}".lower().replace("'", ""), "city": city, "state": state,
-            "pms": pick_weighted(rng, names.PMS, names.PMS_WEIGHTS), "created_at": at, "updated_at": at,
-        })
+        records.append(
+            {
+                "external_id": f"ap-{n:06d}",
+                "company_name": company,
+                "domain": domain,
+                "units_managed": rng.randrange(lo, hi, 10),
+                "person_name": f"{first} {last}",
+                "title": rng.choice([t for t, senior in names.TITLES_CUSTOMER if senior]),
+                "email": f"{first}.{last}@{domain}".lower().replace("'", ""),
+                "city": city,
+                "state": state,
+                "pms": pick_weighted(rng, names.PMS, names.PMS_WEIGHTS),
+                "created_at": at,
+                "updated_at": at,
+            }
+        )
     return records

@@ -22,8 +22,15 @@ if TYPE_CHECKING:
 TALKATIVE_MIN, TALKATIVE_MAX = 0.74, 0.90
 NORMAL_MIN, NORMAL_MAX = 0.30, 0.58
 SHORT = {"ack"}
-FIXED = {"ack", "greet", "greet_reply", "bye", "close_reply", "greet_escalation",  # always one sentence
-         *(f"{qa}_{key}" for key in SMALLTALK for qa in ("q", "a"))}
+FIXED = {
+    "ack",
+    "greet",
+    "greet_reply",
+    "bye",
+    "close_reply",
+    "greet_escalation",  # always one sentence
+    *(f"{qa}_{key}" for key in SMALLTALK for qa in ("q", "a")),
+}
 INTERNAL = ("rep", "se")
 
 
@@ -43,8 +50,13 @@ def tone(sentiment: float) -> str:
 
 
 def _script(rng: random.Random, plan: CallPlan) -> list[tuple[str, str]]:
-    beats = {"discovery": _discovery, "demo": _demo, "renewal": _renewal, "escalation": _escalation,
-             "check_in": _check_in}[plan.call_type](rng, plan)
+    beats = {
+        "discovery": _discovery,
+        "demo": _demo,
+        "renewal": _renewal,
+        "escalation": _escalation,
+        "check_in": _check_in,
+    }[plan.call_type](rng, plan)
     if plan.competitor:
         at = max(4, len(beats) - 3)
         beats[at:at] = [("cust", "competitor_mention"), ("rep", "competitor_response")]
@@ -74,8 +86,9 @@ def _probe(rng: random.Random, plan: CallPlan, asked: set[str]) -> list[tuple[st
 
 def _discovery(rng: random.Random, plan: CallPlan) -> list[tuple[str, str]]:
     beats = _opening(rng) + [("rep", "agenda"), ("cust", "ack")]
-    topics = ["portfolio", "pms"] + rng.sample(["payments", "delinquency", "evictions", "collections", "comms"],
-                                               k=rng.randint(3, 5))
+    topics = ["portfolio", "pms"] + rng.sample(
+        ["payments", "delinquency", "evictions", "collections", "comms"], k=rng.randint(3, 5)
+    )
     asked: set[str] = set()
     for t in topics:
         beats += [("rep", f"q_{t}"), (_cust(rng, plan), f"a_{t}")] + _probe(rng, plan, asked)
@@ -86,8 +99,12 @@ def _discovery(rng: random.Random, plan: CallPlan) -> list[tuple[str, str]]:
         beats += [("cust", f"reaction_{tone(plan.sentiment)}"), ("rep", "pitch")]
     for q in rng.sample(["pricing", "integration", "timeline"], k=rng.randint(1, 3)):
         beats += [(_cust(rng, plan), f"q_{q}"), ("rep", f"a_{q}")]
-    beats += [("cust", f"reaction_{tone(plan.sentiment)}"), ("rep", "next_steps"), ("cust", "close_reply"),
-              ("rep", "bye")]
+    beats += [
+        ("cust", f"reaction_{tone(plan.sentiment)}"),
+        ("rep", "next_steps"),
+        ("cust", "close_reply"),
+        ("rep", "bye"),
+    ]
     return beats
 
 
@@ -103,15 +120,23 @@ def _demo(rng: random.Random, plan: CallPlan) -> list[tuple[str, str]]:
     q = questions[-1]
     beats += [(_cust(rng, plan), f"q_{q}"), ("rep", f"a_{q}"), ("cust", "q_pricing"), ("rep", "a_pricing")]
     beats += _probe(rng, plan, set())
-    beats += [("cust", f"reaction_{tone(plan.sentiment)}"), ("rep", "demo_next"), ("cust", "close_reply"),
-              ("rep", "bye")]
+    beats += [
+        ("cust", f"reaction_{tone(plan.sentiment)}"),
+        ("rep", "demo_next"),
+        ("cust", "close_reply"),
+        ("rep", "bye"),
+    ]
     return beats
 
 
 def _renewal(rng: random.Random, plan: CallPlan) -> list[tuple[str, str]]:
     mood = tone(plan.sentiment)
-    beats = _opening(rng) + [("rep", "usage_review"), ("cust", "ack"), ("rep", "usage_review"),
-                             (_cust(rng, plan), f"feedback_{mood}")]
+    beats = _opening(rng) + [
+        ("rep", "usage_review"),
+        ("cust", "ack"),
+        ("rep", "usage_review"),
+        (_cust(rng, plan), f"feedback_{mood}"),
+    ]
     beats += _probe(rng, plan, set())
     if mood == "neg":
         beats += [("rep", "apology"), ("rep", "remediation"), ("cust", "ack")]
@@ -125,8 +150,16 @@ def _renewal(rng: random.Random, plan: CallPlan) -> list[tuple[str, str]]:
 
 def _escalation(rng: random.Random, plan: CallPlan) -> list[tuple[str, str]]:
     fixer = "se" if plan.colleague else "rep"
-    beats = [("rep", "greet_escalation"), ("cust", "complaint"), ("rep", "ack"), (_cust(rng, plan), "impact"),
-             ("rep", "apology"), (fixer, "root_cause"), ("cust", "q_fix"), ("rep", "remediation")]
+    beats = [
+        ("rep", "greet_escalation"),
+        ("cust", "complaint"),
+        ("rep", "ack"),
+        (_cust(rng, plan), "impact"),
+        ("rep", "apology"),
+        (fixer, "root_cause"),
+        ("cust", "q_fix"),
+        ("rep", "remediation"),
+    ]
     if rng.random() < 0.6:
         beats += [(_cust(rng, plan), "q_fix"), ("rep", "remediation")]
     reply = "escalation_reply_pos" if plan.sentiment > -0.3 else "escalation_reply_neg"
@@ -142,8 +175,9 @@ def _check_in(rng: random.Random, plan: CallPlan) -> list[tuple[str, str]]:
             beats += [("rep", "q_onboarding"), (_cust(rng, plan), reply), ("rep", "ack")]
     else:
         topics = ["adoption", "delinquency_trend", "move_ins", *CHECKIN_QA]
-        topics += [t for p, t in (("Buzz", "buzz"), ("Collect Central", "collections_results"))
-                   if p in plan.acct.products]
+        topics += [
+            t for p, t in (("Buzz", "buzz"), ("Collect Central", "collections_results")) if p in plan.acct.products
+        ]
         for t in rng.sample(topics, k=min(len(topics), rng.randint(3, 5))):
             beats += [("rep", f"q_{t}"), (_cust(rng, plan), f"a_{t}")]
     return beats + [("rep", "qbr"), ("cust", "close_reply"), ("rep", "bye")]
@@ -210,8 +244,15 @@ def render(seed: int, plan: CallPlan, slots: dict[str, str]) -> tuple[list[dict]
     at = rng.randint(20, 150)
     for pos, turn in enumerate(turns):
         text = _text(rng, turn, plan.call_type, slots, used)
-        segments.append({"position": pos, "speaker_id": speakers[turn.role]["speaker_id"],
-                         "start_s": at / 10, "end_s": (at + turn.ds) / 10, "text": text})
+        segments.append(
+            {
+                "position": pos,
+                "speaker_id": speakers[turn.role]["speaker_id"],
+                "start_s": at / 10,
+                "end_s": (at + turn.ds) / 10,
+                "text": text,
+            }
+        )
         talk[turn.role] += turn.ds
         at += turn.ds + rng.randint(2, 14)
     participants = [dict(p, talk_time_s=talk[role] / 10) for role, p in speakers.items()]
@@ -248,12 +289,77 @@ MARKERS = {
     "rep": ("So, ", "Yeah, ", "Right, so ", "Okay, so ", "Great question. ", "Sure. ", "Good. ", "Yep. "),
     "cust": ("Yeah, ", "Honestly, ", "I mean, ", "So ", "Well, ", "Hmm. ", "Okay. ", "Right. ", "To be honest, "),
 }
-LOWER_OK = {"we", "it", "our", "the", "that", "most", "what", "how", "can", "and", "so", "mostly", "yes", "a",
-            "this", "there", "when", "if", "every", "let", "honestly", "they", "you", "your", "some", "one", "not",
-            "just", "before", "last", "for", "per", "on", "typically", "over", "first", "who", "where", "are", "is",
-            "do", "does", "has", "have", "any", "walk", "tell", "quick", "looking", "pretty", "probably", "hard",
-            "mapping", "returns", "payments", "residents", "fine", "good", "really", "great", "it's", "we're",
-            "that's", "i'd", "i'll", "we've", "there's", "what's", "how's"}
+LOWER_OK = {
+    "we",
+    "it",
+    "our",
+    "the",
+    "that",
+    "most",
+    "what",
+    "how",
+    "can",
+    "and",
+    "so",
+    "mostly",
+    "yes",
+    "a",
+    "this",
+    "there",
+    "when",
+    "if",
+    "every",
+    "let",
+    "honestly",
+    "they",
+    "you",
+    "your",
+    "some",
+    "one",
+    "not",
+    "just",
+    "before",
+    "last",
+    "for",
+    "per",
+    "on",
+    "typically",
+    "over",
+    "first",
+    "who",
+    "where",
+    "are",
+    "is",
+    "do",
+    "does",
+    "has",
+    "have",
+    "any",
+    "walk",
+    "tell",
+    "quick",
+    "looking",
+    "pretty",
+    "probably",
+    "hard",
+    "mapping",
+    "returns",
+    "payments",
+    "residents",
+    "fine",
+    "good",
+    "really",
+    "great",
+    "it's",
+    "we're",
+    "that's",
+    "i'd",
+    "i'll",
+    "we've",
+    "there's",
+    "what's",
+    "how's",
+}
 
 
 def _with_marker(rng: random.Random, role: str, text: str) -> str:

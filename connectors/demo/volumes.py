@@ -123,7 +123,12 @@ def _record(clock: Clock, acct: Acct, m: Month) -> dict:
     created = clock.on(m.month, 0)
     updated = min(clock.now, clock.on(add_months(m.month, 1), 0))
     return {
-        "external_id": f"rpv-{acct.ext_id}-{m.month:%Y-%m}", "account_ref": hubspot_ref(acct.ext_id), "month": m.month,
-        "payments_count": m.payments_count, "failed_count": m.failed, "volume": m.volume,
-        "created_at": created, "updated_at": updated,
+        "external_id": f"rpv-{acct.ext_id}-{m.month:%Y-%m}",
+        "account_ref": hubspot_ref(acct.ext_id),
+        "month": m.month,
+        "payments_count": m.payments_count,
+        "failed_count": m.failed,
+        "volume": m.volume,
+        "created_at": created,
+        "updated_at": updated,
     }

@@ -54,20 +54,31 @@ def build_world(*, size: str, seed: int, as_of: date) -> World:
     moves = signals.build_job_moves(seed=seed, clock=clock, accts=accts, elsewhere=elsewhere)
     accounts.score_health(seed, accts)
     left = {m.acct.ext_id: m.detected_at for m in moves if m.left and m.contact.is_champion}
-    msgs = slack.schedule_slack(seed=seed, clock=clock, spec=spec, staff=staff, accts=accts, deals=deals,
-                                calls=call_plans, champions_left=left)
-    return World(spec, seed, clock, staff, accts, deals, ledger, volumes, call_plans, act_plans, moves, prospects,
-                 msgs, talkers)
+    msgs = slack.schedule_slack(
+        seed=seed, clock=clock, spec=spec, staff=staff, accts=accts, deals=deals, calls=call_plans, champions_left=left
+    )
+    return World(
+        spec, seed, clock, staff, accts, deals, ledger, volumes, call_plans, act_plans, moves, prospects, msgs, talkers
+    )
 
 
-def _conversations(seed: int, clock: Clock, spec: SizeSpec, staff: people.Staff, accts: list[accounts.Acct],
-                   deals: list[pipeline.DealPlan], ledger: finance.Ledger):  # noqa: ANN202
+def _conversations(
+    seed: int,
+    clock: Clock,
+    spec: SizeSpec,
+    staff: people.Staff,
+    accts: list[accounts.Acct],
+    deals: list[pipeline.DealPlan],
+    ledger: finance.Ledger,
+):  # noqa: ANN202
     """Calls and activities, balanced for the declining-engagement rule, numbered in time order."""
     call_plans = calls.schedule_calls(seed=seed, clock=clock, spec=spec, staff=staff, accts=accts, deals=deals)
-    act_plans = activities.schedule_activities(seed=seed, clock=clock, spec=spec, staff=staff, accts=accts,
-                                               deals=deals, late=ledger.late)
-    call_plans, act_plans = engagement.balance(seed=seed, clock=clock, spec=spec, staff=staff, accts=accts,
-                                               calls=call_plans, acts=act_plans)
+    act_plans = activities.schedule_activities(
+        seed=seed, clock=clock, spec=spec, staff=staff, accts=accts, deals=deals, late=ledger.late
+    )
+    call_plans, act_plans = engagement.balance(
+        seed=seed, clock=clock, spec=spec, staff=staff, accts=accts, calls=call_plans, acts=act_plans
+    )
     call_plans.sort(key=lambda c: (c.started_at, c.acct.idx))
     act_plans.sort(key=lambda a: (a.occurred_at, a.acct.idx))
     for n, c in enumerate(call_plans, start=1):

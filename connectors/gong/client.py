@@ -78,14 +78,20 @@ def _daily_cap(p: Problem) -> bool:
 
 GONG_RULES: tuple[Rule, ...] = (
     Rule(
-        Action.FAIL, Kind.VENDOR,
+        Action.FAIL,
+        Kind.VENDOR,
         "Gong's daily API cap for this company is used up (10,000 calls a day unless Gong raised it); "
         "sync again when it resets ({status}): {detail}",
-        status=429, when=_daily_cap,
+        status=429,
+        when=_daily_cap,
     ),
     Rule(Action.FAIL, Kind.CREDENTIALS, "Gong refused the access key ({status}): {detail}", status=401),
-    Rule(Action.FAIL, Kind.CREDENTIALS,
-         "Gong denied access ({status}); the key's owner needs API access to calls and users: {detail}", status=403),
+    Rule(
+        Action.FAIL,
+        Kind.CREDENTIALS,
+        "Gong denied access ({status}); the key's owner needs API access to calls and users: {detail}",
+        status=403,
+    ),
 )
 ERROR_TABLE = ErrorTable(GONG_RULES + DEFAULT_RULES, detail=gong_detail)
 
@@ -102,7 +108,8 @@ class DailyCap(RateLimit):
             raise ConnectorError(
                 f"stopped before Gong's daily cap: this process already made {self.per_day} Gong calls in the "
                 "last 24 hours (setting requests_per_day)",
-                action=Action.FAIL, kind=Kind.VENDOR,
+                action=Action.FAIL,
+                kind=Kind.VENDOR,
             )
         return 0.0
 
@@ -137,8 +144,13 @@ class GongClient:
             DailyCap(requests_per_day, key=f"gong:{name}:day"),
         )
         self.http = HttpClient(
-            base_url=config.base_url, policy=policy, auth=auth, headers={"Accept": "application/json"},
-            timeout_s=config.timeout_s, limits=limits, transport=transport,
+            base_url=config.base_url,
+            policy=policy,
+            auth=auth,
+            headers={"Accept": "application/json"},
+            timeout_s=config.timeout_s,
+            limits=limits,
+            transport=transport,
         )
 
     # ---- the calls ----------------------------------------------------------------------------

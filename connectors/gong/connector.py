@@ -83,9 +83,12 @@ class GongConnector(Connector):
         super().__init__(config, name=name)
         self.config: GongConfig = config
         self.client = GongClient(
-            config=config, name=name,
-            access_key=_reveal(config.access_key), access_key_secret=_reveal(config.access_key_secret),
-            token=_reveal(config.token), requests_per_s=config.requests_per_s,
+            config=config,
+            name=name,
+            access_key=_reveal(config.access_key),
+            access_key_secret=_reveal(config.access_key_secret),
+            token=_reveal(config.token),
+            requests_per_s=config.requests_per_s,
             requests_per_day=config.requests_per_day,
         )
         self._users: dict[str, str] | None = None

@@ -162,8 +162,18 @@ def map_segments(transcript: Any) -> list[dict[str, Any]]:
         end = number(sentences[-1].get("end"), f"transcript[{i}] sentence end") / 1000
         if end < start:
             raise RecordError(f"transcript[{i}] ends ({end:.3f} s) before it starts ({start:.3f} s)")
-        found.append((start, i, {"speaker_id": fit(m.TranscriptSegment, "speaker_id", speaker),
-                                 "start_s": start, "end_s": end, "text": " ".join(words)}))
+        found.append(
+            (
+                start,
+                i,
+                {
+                    "speaker_id": fit(m.TranscriptSegment, "speaker_id", speaker),
+                    "start_s": start,
+                    "end_s": end,
+                    "text": " ".join(words),
+                },
+            )
+        )
     found.sort(key=lambda item: (item[0], item[1]))
     return [{"position": pos, **seg} for pos, (_, _, seg) in enumerate(found)]
 
@@ -189,16 +199,25 @@ def participants(
         name = text(party.get("name")) or address or text(party.get("phoneNumber")) or UNKNOWN_SPEAKER
         affiliation = AFFILIATIONS.get((text(party.get("affiliation")) or "").lower(), UNKNOWN_AFFILIATION)
         seconds = talk.get(speaker, 0.0) if segments is not None else gong_talk.get(party_id or "", 0.0)
-        rows.append({
-            "speaker_id": fit(m.CallParticipant, "speaker_id", speaker),
-            "name": fit(m.CallParticipant, "name", name),
-            "email": fit(m.CallParticipant, "email", address),
-            "affiliation": affiliation,
-            "talk_time_s": round(seconds, 3),
-        })
+        rows.append(
+            {
+                "speaker_id": fit(m.CallParticipant, "speaker_id", speaker),
+                "name": fit(m.CallParticipant, "name", name),
+                "email": fit(m.CallParticipant, "email", address),
+                "affiliation": affiliation,
+                "talk_time_s": round(seconds, 3),
+            }
+        )
     for speaker in sorted(set(talk) - named):
-        rows.append({"speaker_id": speaker, "name": UNKNOWN_SPEAKER, "email": None,
-                     "affiliation": UNKNOWN_AFFILIATION, "talk_time_s": round(talk[speaker], 3)})
+        rows.append(
+            {
+                "speaker_id": speaker,
+                "name": UNKNOWN_SPEAKER,
+                "email": None,
+                "affiliation": UNKNOWN_AFFILIATION,
+                "talk_time_s": round(talk[speaker], 3),
+            }
+        )
     return rows
 
 

@@ -88,15 +88,19 @@ def _category(p: Problem) -> str | None:
 
 HUBSPOT_RULES: tuple[Rule, ...] = (
     Rule(
-        Action.FAIL, Kind.VENDOR,
+        Action.FAIL,
+        Kind.VENDOR,
         "HubSpot's daily API limit for this account is used up; it resets at midnight in the account's "
         "time zone ({status}): {detail}",
-        status=429, when=lambda p: _policy_name(p) == "DAILY",
+        status=429,
+        when=lambda p: _policy_name(p) == "DAILY",
     ),
     Rule(
-        Action.FAIL, Kind.CREDENTIALS,
+        Action.FAIL,
+        Kind.CREDENTIALS,
         "the HubSpot token lacks a scope this connector needs ({status}): {detail}",
-        status=403, when=lambda p: _category(p) == "MISSING_SCOPES",
+        status=403,
+        when=lambda p: _category(p) == "MISSING_SCOPES",
     ),
 )
 ERROR_TABLE = ErrorTable(HUBSPOT_RULES + DEFAULT_RULES, detail=hubspot_detail)
@@ -134,12 +138,20 @@ class HubSpotClient:
     def search(self, object_type: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """``POST /crm/v3/objects/{type}/search``."""
         return self._call(
-            self._search_api.do_search, object_type, dict(body),
-            limits=(self._search_limit, self._general), what=f"search {object_type}",
+            self._search_api.do_search,
+            object_type,
+            dict(body),
+            limits=(self._search_limit, self._general),
+            what=f"search {object_type}",
         )
 
     def list_page(
-        self, object_type: str, *, limit: int, after: str | None = None, properties: Sequence[str] = (),
+        self,
+        object_type: str,
+        *,
+        limit: int,
+        after: str | None = None,
+        properties: Sequence[str] = (),
         archived: bool = False,
     ) -> dict[str, Any]:
         """``GET /crm/v3/objects/{type}`` (with ``archived=true``: only archived records)."""
@@ -203,7 +215,12 @@ class HubSpotClient:
     # ---- one call under the policy -------------------------------------------------------------
 
     def _call(
-        self, method: Callable[..., Any], *args: Any, what: str, limits: Sequence[RateLimit] | None = None, **kwargs: Any
+        self,
+        method: Callable[..., Any],
+        *args: Any,
+        what: str,
+        limits: Sequence[RateLimit] | None = None,
+        **kwargs: Any,
     ) -> dict[str, Any]:
         def once() -> dict[str, Any]:
             try:

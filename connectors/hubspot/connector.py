@@ -81,38 +81,78 @@ _ENGAGEMENT_COMMON = ("hs_timestamp", "hubspot_owner_id", "hs_createdate", "hs_l
 _ENGAGEMENT_PROPERTIES = {
     "notes": ("hs_note_body",),
     "emails": ("hs_email_subject", "hs_email_text", "hs_email_html", "hs_email_direction", "hs_email_status"),
-    "meetings": ("hs_meeting_title", "hs_meeting_body", "hs_meeting_start_time", "hs_meeting_end_time",
-                 "hs_meeting_outcome"),
-    "calls": ("hs_call_title", "hs_call_body", "hs_call_direction", "hs_call_duration", "hs_call_disposition",
-              "hs_call_status"),
+    "meetings": (
+        "hs_meeting_title",
+        "hs_meeting_body",
+        "hs_meeting_start_time",
+        "hs_meeting_end_time",
+        "hs_meeting_outcome",
+    ),
+    "calls": (
+        "hs_call_title",
+        "hs_call_body",
+        "hs_call_direction",
+        "hs_call_duration",
+        "hs_call_disposition",
+        "hs_call_status",
+    ),
 }
 
 STREAMS: tuple[ObjectStream, ...] = (
     ObjectStream(
         StreamSpec("companies", "accounts", "HubSpot companies"),
-        "companies", "hs_lastmodifieddate",
-        ("name", "domain", "city", "state", "country", "lifecyclestage", "hubspot_owner_id", "createdate",
-         "hs_lastmodifieddate"),
+        "companies",
+        "hs_lastmodifieddate",
+        (
+            "name",
+            "domain",
+            "city",
+            "state",
+            "country",
+            "lifecyclestage",
+            "hubspot_owner_id",
+            "createdate",
+            "hs_lastmodifieddate",
+        ),
         mapping.map_company,
     ),
     ObjectStream(
         StreamSpec("contacts", "contacts", "HubSpot contacts, with their primary company"),
-        "contacts", "lastmodifieddate",
+        "contacts",
+        "lastmodifieddate",
         ("firstname", "lastname", "email", "phone", "jobtitle", "createdate", "lastmodifieddate"),
-        mapping.map_contact, associations=("companies",), owners=False,
+        mapping.map_contact,
+        associations=("companies",),
+        owners=False,
     ),
     ObjectStream(
         StreamSpec("deals", "deals", "HubSpot deals, with stage history and company"),
-        "deals", "hs_lastmodifieddate",
-        ("dealname", "amount", "dealstage", "pipeline", "closedate", "dealtype", "hubspot_owner_id",
-         "deal_currency_code", "createdate", "hs_lastmodifieddate"),
-        mapping.map_deal, associations=("companies",), history=("dealstage",),
+        "deals",
+        "hs_lastmodifieddate",
+        (
+            "dealname",
+            "amount",
+            "dealstage",
+            "pipeline",
+            "closedate",
+            "dealtype",
+            "hubspot_owner_id",
+            "deal_currency_code",
+            "createdate",
+            "hs_lastmodifieddate",
+        ),
+        mapping.map_deal,
+        associations=("companies",),
+        history=("dealstage",),
     ),
     *(
         ObjectStream(
             StreamSpec(kind, "activities", f"HubSpot {kind} (engagements)"),
-            kind, "hs_lastmodifieddate", _ENGAGEMENT_COMMON + extra,
-            mapping.engagement_mapper(kind), associations=("companies", "contacts", "deals"),
+            kind,
+            "hs_lastmodifieddate",
+            _ENGAGEMENT_COMMON + extra,
+            mapping.engagement_mapper(kind),
+            associations=("companies", "contacts", "deals"),
         )
         for kind, extra in _ENGAGEMENT_PROPERTIES.items()
     ),
@@ -130,8 +170,11 @@ class HubSpotConnector(Connector):
         super().__init__(config, name=name)
         self.config: HubSpotConfig = config
         self.client = HubSpotClient(
-            config=config, token=config.token.get_secret_value(), name=name,
-            requests_per_10s=config.requests_per_10s, search_requests_per_s=config.search_requests_per_s,
+            config=config,
+            token=config.token.get_secret_value(),
+            name=name,
+            requests_per_10s=config.requests_per_10s,
+            search_requests_per_s=config.search_requests_per_s,
         )
         self._owners: dict[str, str] | None = None
         self._stages: dict[str, mapping.PipelineStage] | None = None
@@ -206,7 +249,9 @@ class HubSpotConnector(Connector):
         ]
         after = next_after(data)
         if after:
-            return Page(records=[], deletes=gone, next_cursor=cp.model_copy(update={"archived_after": after}), done=False)
+            return Page(
+                records=[], deletes=gone, next_cursor=cp.model_copy(update={"archived_after": after}), done=False
+            )
         return Page(records=[], deletes=gone, next_cursor=SearchCheckpoint(since_ms=cp.until_ms), done=True)
 
     def _properties(self, obj: ObjectStream) -> tuple[str, ...]:

@@ -326,7 +326,9 @@ def engagement_mapper(object_type: str) -> Callable[[Mapping[str, Any], MappingC
         if occurred is None:
             raise RecordError(f"{kind.type} has neither hs_timestamp nor createdAt")
         body = next((b for b in (html_text(p.get(name)) for name in kind.bodies) if b), None)
-        subject = text(p.get(kind.subject)) if kind.subject else (body.splitlines()[0][:NOTE_SUBJECT_CHARS] if body else None)
+        subject = (
+            text(p.get(kind.subject)) if kind.subject else (body.splitlines()[0][:NOTE_SUBJECT_CHARS] if body else None)
+        )
         rec.update(
             type=kind.type,
             subject=fit(m.Activity, "subject", subject),

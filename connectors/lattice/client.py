@@ -32,8 +32,12 @@ PAGE_MAX = 100  # `limit` maximum (the MCP client's code; unconfirmed in Lattice
 
 LATTICE_RULES: tuple[Rule, ...] = (
     # Airbyte ignores 403 on a stream; here it must fail: an empty answer would read as "everyone was deleted"
-    Rule(Action.FAIL, Kind.CREDENTIALS,
-         "the Lattice API key may not read this ({status}); an admin's key is needed: {detail}", status=403),
+    Rule(
+        Action.FAIL,
+        Kind.CREDENTIALS,
+        "the Lattice API key may not read this ({status}); an admin's key is needed: {detail}",
+        status=403,
+    ),
 )
 ERROR_TABLE = ErrorTable(LATTICE_RULES + DEFAULT_RULES)
 
@@ -46,17 +50,22 @@ class ListPage:
 
 class LatticeClient:
     def __init__(self, *, config: ConnectorConfig, api_key: str, name: str, requests_per_minute: int) -> None:
-        policy = CallPolicy(vendor=VENDOR, table=ERROR_TABLE, retry=config.retry_settings(),
-                            redact=SecretFilter([api_key]))
+        policy = CallPolicy(
+            vendor=VENDOR, table=ERROR_TABLE, retry=config.retry_settings(), redact=SecretFilter([api_key])
+        )
         self.base_path = urlsplit(config.base_url).path.rstrip("/")
         self.http = HttpClient(
-            base_url=config.base_url, policy=policy, auth=BearerAuth(api_key), headers={"Accept": "application/json"},
+            base_url=config.base_url,
+            policy=policy,
+            auth=BearerAuth(api_key),
+            headers={"Accept": "application/json"},
             timeout_s=config.timeout_s,
             limits=[RateLimit(f"{requests_per_minute}/minute", key=f"lattice:{name}")],
         )
 
-    def list_page(self, path: str, *, limit: int, after: str | None = None,
-                  params: Mapping[str, str] | None = None) -> ListPage:
+    def list_page(
+        self, path: str, *, limit: int, after: str | None = None, params: Mapping[str, str] | None = None
+    ) -> ListPage:
         query = {**(params or {}), "limit": limit}
         if after:
             query["startingAfter"] = after
@@ -86,7 +95,7 @@ class LatticeClient:
         if "://" not in ref:
             return ref if ref.startswith("/") else f"/{ref}"
         path = urlsplit(ref).path
-        return path[len(self.base_path):] if self.base_path and path.startswith(self.base_path + "/") else path
+        return path[len(self.base_path) :] if self.base_path and path.startswith(self.base_path + "/") else path
 
     def close(self) -> None:
         self.http.close()

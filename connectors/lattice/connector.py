@@ -79,13 +79,24 @@ class LatticeStream:
 
 
 STREAMS: tuple[LatticeStream, ...] = (
-    LatticeStream(StreamSpec("users", "employees", "Lattice users (active and deactivated)"), m.Employee,
-                  mapping.map_user, lambda r: str(r.get("id"))),
-    LatticeStream(StreamSpec("goals", "goals", "Lattice goals (active and ended), with their first owner"), m.Goal,
-                  mapping.map_goal, lambda r: str(r.get("id"))),
-    LatticeStream(StreamSpec("reviews", "reviews", "Lattice review-cycle reviews and feedback"), m.Review,
-                  mapping.map_review_row,
-                  lambda r: mapping.feedback_id(r) if r.get("object") == "feedback" else mapping.review_id(r)),
+    LatticeStream(
+        StreamSpec("users", "employees", "Lattice users (active and deactivated)"),
+        m.Employee,
+        mapping.map_user,
+        lambda r: str(r.get("id")),
+    ),
+    LatticeStream(
+        StreamSpec("goals", "goals", "Lattice goals (active and ended), with their first owner"),
+        m.Goal,
+        mapping.map_goal,
+        lambda r: str(r.get("id")),
+    ),
+    LatticeStream(
+        StreamSpec("reviews", "reviews", "Lattice review-cycle reviews and feedback"),
+        m.Review,
+        mapping.map_review_row,
+        lambda r: mapping.feedback_id(r) if r.get("object") == "feedback" else mapping.review_id(r),
+    ),
 )
 BY_STREAM: dict[str, LatticeStream] = {s.spec.name: s for s in STREAMS}
 
@@ -99,8 +110,12 @@ class LatticeConnector(Connector):
     def __init__(self, config: LatticeConfig, *, name: str) -> None:
         super().__init__(config, name=name)
         self.config: LatticeConfig = config
-        self.client = LatticeClient(config=config, api_key=config.api_key.get_secret_value(), name=name,
-                                    requests_per_minute=config.requests_per_minute)
+        self.client = LatticeClient(
+            config=config,
+            api_key=config.api_key.get_secret_value(),
+            name=name,
+            requests_per_minute=config.requests_per_minute,
+        )
         self._emails: dict[str, str] = {}
         self._departments: dict[str, str] | None = None
         self._reviewees: dict[str, str] = {}
@@ -184,7 +199,9 @@ class LatticeConnector(Connector):
         if part.kind == "review":
             assert part.cycle is not None
             self._load_reviewees(part.cycle[0])
-            kept = [r for r in data if r.get("declinedAt") is None and (r.get("response") or r.get("calibratedResponse"))]
+            kept = [
+                r for r in data if r.get("declinedAt") is None and (r.get("response") or r.get("calibratedResponse"))
+            ]
             for review in kept:
                 review.setdefault("reviewCycle", {"id": part.cycle[0], "object": "reviewCycle", "name": part.cycle[1]})
             self._resolve_users(mapping.ref_id(r.get("reviewer")) for r in kept)
@@ -217,16 +234,25 @@ class LatticeConnector(Connector):
                 select(model.external_id).where(model.source == self.source, model.ingested_at < cutoff)
             ).all()
             total = session.scalar(select(func.count()).select_from(model).where(model.source == self.source)) or 0
-            quarantined = set(session.scalars(
-                select(m.QuarantinedRecord.external_id).where(
-                    m.QuarantinedRecord.connector == self.name, m.QuarantinedRecord.stream == obj.spec.name,
-                    m.QuarantinedRecord.created_at >= cutoff,
+            quarantined = set(
+                session.scalars(
+                    select(m.QuarantinedRecord.external_id).where(
+                        m.QuarantinedRecord.connector == self.name,
+                        m.QuarantinedRecord.stream == obj.spec.name,
+                        m.QuarantinedRecord.created_at >= cutoff,
+                    )
                 )
-            ))
+            )
         gone = [e for e in stale if e not in quarantined]
         if len(gone) >= SWEEP_MIN_GUARDED and len(gone) > self.config.sweep_max_ratio * total:
-            log.warning("lattice.sweep_refused", connector=self.name, stream=obj.spec.name, absent=len(gone),
-                        stored=total, max_ratio=self.config.sweep_max_ratio)
+            log.warning(
+                "lattice.sweep_refused",
+                connector=self.name,
+                stream=obj.spec.name,
+                absent=len(gone),
+                stored=total,
+                max_ratio=self.config.sweep_max_ratio,
+            )
             return []
         return gone
 
@@ -242,10 +268,15 @@ class LatticeConnector(Connector):
         missing = {i for i in ids if i and i not in self._emails}
         if missing and self.local is not None:
             with self.local() as session:
-                self._emails.update(session.execute(
-                    select(m.Employee.external_id, m.Employee.email)
-                    .where(m.Employee.source == self.source, m.Employee.external_id.in_(sorted(missing)))
-                ).tuples().all())
+                self._emails.update(
+                    session.execute(
+                        select(m.Employee.external_id, m.Employee.email).where(
+                            m.Employee.source == self.source, m.Employee.external_id.in_(sorted(missing))
+                        )
+                    )
+                    .tuples()
+                    .all()
+                )
         for uid in sorted(missing - self._emails.keys()):
             try:
                 user = self.client.get(f"/user/{uid}")

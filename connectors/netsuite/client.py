@@ -59,13 +59,25 @@ class TokenAuth(httpx.Auth):
     ``nonce``/``timestamp`` fixed: only to reproduce the documented test vector."""
 
     def __init__(
-        self, *, account_id: str, consumer_key: str, consumer_secret: str, token_id: str, token_secret: str,
-        nonce: str | None = None, timestamp: str | None = None,
+        self,
+        *,
+        account_id: str,
+        consumer_key: str,
+        consumer_secret: str,
+        token_id: str,
+        token_secret: str,
+        nonce: str | None = None,
+        timestamp: str | None = None,
     ) -> None:
         self._oauth = oauth1.Client(
-            consumer_key, client_secret=consumer_secret, resource_owner_key=token_id,
-            resource_owner_secret=token_secret, signature_method=oauth1.SIGNATURE_HMAC_SHA256,
-            realm=realm(account_id), nonce=nonce, timestamp=timestamp,
+            consumer_key,
+            client_secret=consumer_secret,
+            resource_owner_key=token_id,
+            resource_owner_secret=token_secret,
+            signature_method=oauth1.SIGNATURE_HMAC_SHA256,
+            realm=realm(account_id),
+            nonce=nonce,
+            timestamp=timestamp,
         )
 
     def authorization(self, method: str, url: str) -> str:
@@ -118,16 +130,32 @@ def _code_in(codes: frozenset[str]) -> Any:
 
 
 NETSUITE_RULES: tuple[Rule, ...] = (
-    Rule(Action.BACKOFF, Kind.VENDOR, "NetSuite's concurrency limit for the account is reached ({status}): {detail}",
-         status=range(400, 500), when=_code_in(CONCURRENCY_CODES)),
-    Rule(Action.FAIL, Kind.CREDENTIALS,
-         "NetSuite refused the credentials ({status}); check the account id (realm), consumer key/secret and "
-         "token id/secret, and that the token is not revoked: {detail}", status=401),
-    Rule(Action.FAIL, Kind.CREDENTIALS,
-         "the NetSuite role of this token lacks a permission SuiteQL needs ({status}): {detail}", status=403),
-    Rule(Action.FAIL, Kind.OUR_BUG,
-         "NetSuite refused the SuiteQL query ({status}); a configured column may not exist in this account: {detail}",
-         status=400),
+    Rule(
+        Action.BACKOFF,
+        Kind.VENDOR,
+        "NetSuite's concurrency limit for the account is reached ({status}): {detail}",
+        status=range(400, 500),
+        when=_code_in(CONCURRENCY_CODES),
+    ),
+    Rule(
+        Action.FAIL,
+        Kind.CREDENTIALS,
+        "NetSuite refused the credentials ({status}); check the account id (realm), consumer key/secret and "
+        "token id/secret, and that the token is not revoked: {detail}",
+        status=401,
+    ),
+    Rule(
+        Action.FAIL,
+        Kind.CREDENTIALS,
+        "the NetSuite role of this token lacks a permission SuiteQL needs ({status}): {detail}",
+        status=403,
+    ),
+    Rule(
+        Action.FAIL,
+        Kind.OUR_BUG,
+        "NetSuite refused the SuiteQL query ({status}); a configured column may not exist in this account: {detail}",
+        status=400,
+    ),
 )
 ERROR_TABLE = ErrorTable(NETSUITE_RULES + DEFAULT_RULES, detail=netsuite_detail)
 
@@ -136,21 +164,36 @@ class SuiteQLClient:
     """``POST /services/rest/query/v1/suiteql?limit=&offset=`` with ``{"q": ...}`` and ``Prefer: transient``."""
 
     def __init__(
-        self, *, config: ConnectorConfig, account_id: str, consumer_key: str, consumer_secret: str, token_id: str,
-        token_secret: str, max_concurrency: int, transport: httpx.BaseTransport | None = None,
+        self,
+        *,
+        config: ConnectorConfig,
+        account_id: str,
+        consumer_key: str,
+        consumer_secret: str,
+        token_id: str,
+        token_secret: str,
+        max_concurrency: int,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
-        signer = TokenAuth(account_id=account_id, consumer_key=consumer_key, consumer_secret=consumer_secret,
-                           token_id=token_id, token_secret=token_secret)
+        signer = TokenAuth(
+            account_id=account_id,
+            consumer_key=consumer_key,
+            consumer_secret=consumer_secret,
+            token_id=token_id,
+            token_secret=token_secret,
+        )
         secrets = [consumer_key, consumer_secret, token_id, token_secret]
         self.policy = CallPolicy(
             vendor=VENDOR, table=ERROR_TABLE, retry=config.retry_settings(), redact=SecretFilter(secrets)
         )
         self.http = HttpClient(
-            base_url=config.base_url, policy=self.policy,
+            base_url=config.base_url,
+            policy=self.policy,
             auth=InFlight(signer, key=realm(account_id), limit=max_concurrency),
             # Prefer: transient is in Oracle's SuiteQL example and every connector sends it (3)
             headers={"Prefer": "transient", "Accept": "application/json"},
-            timeout_s=config.timeout_s, transport=transport,
+            timeout_s=config.timeout_s,
+            transport=transport,
         )
 
     def query(self, q: str, *, limit: int, offset: int = 0) -> dict[str, Any]:

@@ -174,20 +174,33 @@ _TRANSACTION_JOINS = "LEFT JOIN customer c ON c.id = t.entity LEFT JOIN currency
 
 STREAMS: tuple[SuiteQLStream, ...] = (
     SuiteQLStream(
-        StreamSpec("customers", "accounts", "NetSuite customers with no CRM link (the rest link invoices to CRM accounts)"),
-        "customer", _customer_columns, "LEFT JOIN employee e ON e.id = t.salesrep", "",
-        mapping.map_customer, frozenset({"customer"}),
+        StreamSpec(
+            "customers", "accounts", "NetSuite customers with no CRM link (the rest link invoices to CRM accounts)"
+        ),
+        "customer",
+        _customer_columns,
+        "LEFT JOIN employee e ON e.id = t.salesrep",
+        "",
+        mapping.map_customer,
+        frozenset({"customer"}),
     ),
     SuiteQLStream(
         StreamSpec("invoices", "invoices", "NetSuite invoices (CustInvc)"),
-        "transaction", _invoice_columns,
-        f"{_TRANSACTION_JOINS} LEFT JOIN accountingperiod ap ON ap.id = t.postingperiod", "t.type = 'CustInvc'",
-        mapping.map_invoice, frozenset({"invoice", "custinvc"}),
+        "transaction",
+        _invoice_columns,
+        f"{_TRANSACTION_JOINS} LEFT JOIN accountingperiod ap ON ap.id = t.postingperiod",
+        "t.type = 'CustInvc'",
+        mapping.map_invoice,
+        frozenset({"invoice", "custinvc"}),
     ),
     SuiteQLStream(
         StreamSpec("payments", "payments", "NetSuite customer payments (CustPymt), with the invoice they paid"),
-        "transaction", _payment_columns, _TRANSACTION_JOINS, "t.type = 'CustPymt'",
-        mapping.map_payment, frozenset({"customerpayment", "custpymt", "payment"}),
+        "transaction",
+        _payment_columns,
+        _TRANSACTION_JOINS,
+        "t.type = 'CustPymt'",
+        mapping.map_payment,
+        frozenset({"customerpayment", "custpymt", "payment"}),
     ),
 )
 BY_STREAM: dict[str, SuiteQLStream] = {s.spec.name: s for s in STREAMS}
@@ -213,13 +226,19 @@ class NetSuiteConnector(Connector):
         super().__init__(config, name=name)
         self.config: NetSuiteConfig = config
         self.client = SuiteQLClient(
-            config=config, account_id=config.account_id, consumer_key=config.consumer_key.get_secret_value(),
-            consumer_secret=config.consumer_secret.get_secret_value(), token_id=config.token_id.get_secret_value(),
-            token_secret=config.token_secret.get_secret_value(), max_concurrency=config.max_concurrency,
+            config=config,
+            account_id=config.account_id,
+            consumer_key=config.consumer_key.get_secret_value(),
+            consumer_secret=config.consumer_secret.get_secret_value(),
+            token_id=config.token_id.get_secret_value(),
+            token_secret=config.token_secret.get_secret_value(),
+            max_concurrency=config.max_concurrency,
         )
         self.context = MappingContext(
-            time_zone=ZoneInfo(config.time_zone), crm_source=config.crm_source,
-            fallback_accounts=config.fallback_accounts, default_currency=config.default_currency,
+            time_zone=ZoneInfo(config.time_zone),
+            crm_source=config.crm_source,
+            fallback_accounts=config.fallback_accounts,
+            default_currency=config.default_currency,
             services_pattern=re.compile(config.services_pattern, re.IGNORECASE),
         )
 
@@ -245,8 +264,10 @@ class NetSuiteConnector(Connector):
 
     def check(self) -> str:
         self.client.query("SELECT t.id FROM customer t", limit=1)
-        return (f"NetSuite account {realm(self.config.account_id)} at {self.config.base_url} accepted the token; "
-                "SuiteQL can read customers")
+        return (
+            f"NetSuite account {realm(self.config.account_id)} at {self.config.base_url} accepted the token; "
+            "SuiteQL can read customers"
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -259,8 +280,12 @@ class NetSuiteConnector(Connector):
         if deleted_from is not None and not first:
             deleted_from = self._minus_lookback(deleted_from)
         nxt = SuiteQLCheckpoint(
-            since=cp.since, since_id=cp.since_id, deleted_since=deleted_from if first else cp.deleted_since,
-            in_pass=True, take_deletes=not first, deleted_from=deleted_from,
+            since=cp.since,
+            since_id=cp.since_id,
+            deleted_since=deleted_from if first else cp.deleted_since,
+            in_pass=True,
+            take_deletes=not first,
+            deleted_from=deleted_from,
         )
         if first:
             return nxt
@@ -279,8 +304,10 @@ class NetSuiteConnector(Connector):
 
     def _changes(self, obj: SuiteQLStream, cp: SuiteQLCheckpoint) -> Page:
         if cp.after is not None and cp.after_id is not None:
-            cond = (f"(t.lastmodifieddate > {_ts(cp.after)} OR "
-                    f"(t.lastmodifieddate = {_ts(cp.after)} AND t.id > {int(cp.after_id)}))")
+            cond = (
+                f"(t.lastmodifieddate > {_ts(cp.after)} OR "
+                f"(t.lastmodifieddate = {_ts(cp.after)} AND t.id > {int(cp.after_id)}))"
+            )
         elif cp.start is not None:
             cond = f"t.lastmodifieddate >= {_ts(cp.start)}"
         else:
@@ -294,7 +321,9 @@ class NetSuiteConnector(Connector):
             stamp = str(mapping.text(last["lastmodified"])).replace("T", " ")[:19]
             key = (stamp, int(str(last["id"])))
             newest = max(key, (cp.newest, cp.newest_id or 0)) if cp.newest else key
-            nxt = cp.model_copy(update={"after": key[0], "after_id": key[1], "newest": newest[0], "newest_id": newest[1]})
+            nxt = cp.model_copy(
+                update={"after": key[0], "after_id": key[1], "newest": newest[0], "newest_id": newest[1]}
+            )
         if not found or not data.get("hasMore"):
             nxt = nxt.model_copy(update={"phase": "deleted", "after": None, "after_id": None})
             if not nxt.take_deletes:
@@ -314,8 +343,10 @@ class NetSuiteConnector(Connector):
 
     def _deleted(self, obj: SuiteQLStream, cp: SuiteQLCheckpoint) -> Page:
         cond = f"WHERE d.deleteddate >= {_ts(cp.deleted_from)} " if cp.deleted_from else ""
-        q = (f"SELECT d.*, TO_CHAR(d.deleteddate, {TS}) AS deletedat FROM deletedrecord d {cond}"
-             "ORDER BY d.deleteddate, d.recordid")
+        q = (
+            f"SELECT d.*, TO_CHAR(d.deleteddate, {TS}) AS deletedat FROM deletedrecord d {cond}"
+            "ORDER BY d.deleteddate, d.recordid"
+        )
         limit = self.config.page_size
         data = self.client.query(q, limit=limit, offset=cp.deleted_offset)
         found = rows(data)
@@ -328,8 +359,12 @@ class NetSuiteConnector(Connector):
             if offset + limit > ROW_CAP:  # re-anchor before the 100,000-row cap (re-reads the last second)
                 update.update(deleted_from=newest, deleted_offset=0)
             return Page(records=[], deletes=gone, next_cursor=cp.model_copy(update=update), done=False)
-        return Page(records=[], deletes=gone, next_cursor=self._finish(cp.model_copy(update={"newest_deleted": newest})),
-                    done=True)
+        return Page(
+            records=[],
+            deletes=gone,
+            next_cursor=self._finish(cp.model_copy(update={"newest_deleted": newest})),
+            done=True,
+        )
 
     @staticmethod
     def _of_type(obj: SuiteQLStream, row: Mapping[str, Any]) -> bool:
@@ -340,5 +375,4 @@ class NetSuiteConnector(Connector):
     @staticmethod
     def _finish(cp: SuiteQLCheckpoint) -> SuiteQLCheckpoint:
         since = (cp.newest, cp.newest_id) if cp.newest else (cp.since, cp.since_id)
-        return SuiteQLCheckpoint(since=since[0], since_id=since[1],
-                                 deleted_since=cp.newest_deleted or cp.deleted_since)
+        return SuiteQLCheckpoint(since=since[0], since_id=since[1], deleted_since=cp.newest_deleted or cp.deleted_since)

@@ -4,5 +4,11 @@ from connectors.salesforce.config import SalesforceConnection
 from connectors.salesforce.connector import SalesforceConfig, SalesforceConnector
 from connectors.salesforce.reader import ObjectStream, SoqlCheckpoint, SoqlReader
 
-__all__ = ["ObjectStream", "SalesforceConfig", "SalesforceConnection", "SalesforceConnector", "SoqlCheckpoint",
-           "SoqlReader"]
+__all__ = [
+    "ObjectStream",
+    "SalesforceConfig",
+    "SalesforceConnection",
+    "SalesforceConnector",
+    "SoqlCheckpoint",
+    "SoqlReader",
+]

@@ -119,22 +119,31 @@ def _daily_allocation(p: Problem) -> bool:
 SALESFORCE_RULES: tuple[Rule, ...] = (
     Rule(Action.RETRY, Kind.VENDOR, "could not reach {vendor}: {detail}", exc=REQUESTS_NETWORK_ERRORS),
     Rule(
-        Action.FAIL, Kind.VENDOR,
+        Action.FAIL,
+        Kind.VENDOR,
         "Salesforce's API request allocation for this org is used up; it is a rolling 24-hour limit, so the "
         "sync stops here and resumes from its saved cursor on a later run ({status}): {detail}",
-        status=403, when=_daily_allocation,
+        status=403,
+        when=_daily_allocation,
     ),
     # the cap on concurrent long-running requests: lifts when other requests end
-    Rule(Action.BACKOFF, Kind.VENDOR, "{vendor} limited concurrent requests ({status}): {detail}", status=403,
-         when=_limit_exceeded),
     Rule(
-        Action.FAIL, Kind.CREDENTIALS,
+        Action.BACKOFF,
+        Kind.VENDOR,
+        "{vendor} limited concurrent requests ({status}): {detail}",
+        status=403,
+        when=_limit_exceeded,
+    ),
+    Rule(
+        Action.FAIL,
+        Kind.CREDENTIALS,
         "{vendor} refused the access token ({status}): {detail}; give the connector a new token, or a "
         "refresh_token and client_id so it renews its own",
         status=401,
     ),
     Rule(
-        Action.FAIL, Kind.CREDENTIALS,
+        Action.FAIL,
+        Kind.CREDENTIALS,
         "{vendor} denied access ({status}); the integration user needs API Enabled and read access to the "
         "objects and fields this connector reads: {detail}",
         status=403,
@@ -169,7 +178,7 @@ class InstanceSession(requests.Session):
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         url = str(url)
         if url == self._built or url.startswith(self._built + "/"):
-            url = self._target + url[len(self._built):]
+            url = self._target + url[len(self._built) :]
         kwargs.setdefault("timeout", self._timeout)
         self.last_response = None
         response = super().request(method, url, *args, **kwargs)
@@ -184,8 +193,13 @@ class TokenSource:
     """The access token, and how to renew it (OAuth 2.0 refresh-token flow, salesforce.md 1)."""
 
     def __init__(
-        self, *, token: str | None, refresh_token: str | None, client_id: str | None,
-        client_secret: str | None, login_url: str,
+        self,
+        *,
+        token: str | None,
+        refresh_token: str | None,
+        client_id: str | None,
+        client_secret: str | None,
+        login_url: str,
     ) -> None:
         self.token = token
         self.refresh_token = refresh_token
@@ -205,8 +219,16 @@ class SalesforceClient:
     """The Salesforce calls our connectors make, each returning the documented JSON shapes."""
 
     def __init__(
-        self, *, base_url: str, tokens: TokenSource, api_version: str, timeout_s: float, retry: RetrySettings,
-        requests_per_second: int, api_usage_max_ratio: float, batch_size: int,
+        self,
+        *,
+        base_url: str,
+        tokens: TokenSource,
+        api_version: str,
+        timeout_s: float,
+        retry: RetrySettings,
+        requests_per_second: int,
+        api_usage_max_ratio: float,
+        batch_size: int,
     ) -> None:
         self.base_url = base_url
         self.tokens = tokens
@@ -344,7 +366,9 @@ class SalesforceClient:
                     f"Salesforce refused the refresh token ({response.status_code}): {salesforce_detail(problem)}; "
                     "authorise the connected app again and set a new refresh_token"
                 ),
-                action=Action.FAIL, kind=Kind.CREDENTIALS, http_status=response.status_code,
+                action=Action.FAIL,
+                kind=Kind.CREDENTIALS,
+                http_status=response.status_code,
             )
         token = str(response.json()["access_token"])
         t.token = token
@@ -361,7 +385,8 @@ class SalesforceClient:
                 f"Salesforce API usage for this org is at {used} of {allocation} requests (rolling 24 hours); "
                 f"the sync stops at api_usage_max_ratio={self.api_usage_max_ratio} to leave the rest to the "
                 "org's other integrations, and resumes from its saved cursor on a later run",
-                action=Action.FAIL, kind=Kind.VENDOR,
+                action=Action.FAIL,
+                kind=Kind.VENDOR,
             )
 
     def _note_usage(self) -> None:

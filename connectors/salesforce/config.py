@@ -53,13 +53,21 @@ class SalesforceConnection(ConnectorConfig):
 
     def client(self) -> SalesforceClient:
         tokens = TokenSource(
-            token=_reveal(self.token), refresh_token=_reveal(self.refresh_token), client_id=self.client_id,
-            client_secret=_reveal(self.client_secret), login_url=self.login_url,
+            token=_reveal(self.token),
+            refresh_token=_reveal(self.refresh_token),
+            client_id=self.client_id,
+            client_secret=_reveal(self.client_secret),
+            login_url=self.login_url,
         )
         return SalesforceClient(
-            base_url=self.base_url, tokens=tokens, api_version=self.api_version, timeout_s=self.timeout_s,
-            retry=self.retry_settings(), requests_per_second=self.requests_per_second,
-            api_usage_max_ratio=self.api_usage_max_ratio, batch_size=self.page_size,
+            base_url=self.base_url,
+            tokens=tokens,
+            api_version=self.api_version,
+            timeout_s=self.timeout_s,
+            retry=self.retry_settings(),
+            requests_per_second=self.requests_per_second,
+            api_usage_max_ratio=self.api_usage_max_ratio,
+            batch_size=self.page_size,
         )
 
 

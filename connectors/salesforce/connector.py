@@ -48,7 +48,8 @@ _COMMON = ("OwnerId", "CreatedDate", "LastModifiedDate")
 STREAMS: tuple[Stream, ...] = (
     Stream(
         ObjectStream(
-            StreamSpec("accounts", "accounts", "Salesforce Account"), "Account",
+            StreamSpec("accounts", "accounts", "Salesforce Account"),
+            "Account",
             ("Name", *_COMMON),
             optional=("Type", "Website", "BillingCity", "BillingState", "BillingStateCode"),
         ),
@@ -56,7 +57,8 @@ STREAMS: tuple[Stream, ...] = (
     ),
     Stream(
         ObjectStream(
-            StreamSpec("contacts", "contacts", "Salesforce Contact, with its account"), "Contact",
+            StreamSpec("contacts", "contacts", "Salesforce Contact, with its account"),
+            "Contact",
             ("AccountId", "FirstName", "LastName", "Email", *_COMMON),
             optional=("Title", "Phone", "MobilePhone"),
         ),
@@ -64,15 +66,18 @@ STREAMS: tuple[Stream, ...] = (
     ),
     Stream(
         ObjectStream(
-            StreamSpec("deals", "deals", "Salesforce Opportunity, with its stage history"), "Opportunity",
+            StreamSpec("deals", "deals", "Salesforce Opportunity, with its stage history"),
+            "Opportunity",
             ("AccountId", "Name", "StageName", "Amount", "CloseDate", "IsClosed", "IsWon", *_COMMON),
             optional=("Type", "CurrencyIsoCode"),
         ),
-        mapping.map_opportunity, history=True,
+        mapping.map_opportunity,
+        history=True,
     ),
     Stream(
         ObjectStream(
-            StreamSpec("tasks", "activities", "Salesforce Task (calls, emails, to-dos)"), "Task",
+            StreamSpec("tasks", "activities", "Salesforce Task (calls, emails, to-dos)"),
+            "Task",
             ("WhoId", "WhatId", "Subject", "Status", "ActivityDate", *_COMMON),
             optional=("AccountId", "Description", "Type", "TaskSubtype", "CompletedDateTime"),
         ),
@@ -80,7 +85,8 @@ STREAMS: tuple[Stream, ...] = (
     ),
     Stream(
         ObjectStream(
-            StreamSpec("events", "activities", "Salesforce Event (meetings)"), "Event",
+            StreamSpec("events", "activities", "Salesforce Event (meetings)"),
+            "Event",
             ("WhoId", "WhatId", "Subject", "ActivityDate", *_COMMON),
             optional=("AccountId", "Description", "StartDateTime", "ActivityDateTime"),
         ),
@@ -147,7 +153,8 @@ class SalesforceConnector(Connector):
 
     def _enrich(self, obj: ObjectStream, records: list[dict[str, Any]]) -> None:
         unknown = {
-            str(r["OwnerId"]) for r in records
+            str(r["OwnerId"])
+            for r in records
             if str(r.get("OwnerId") or "").startswith(mapping.USER_PREFIX) and str(r["OwnerId"]) not in self._owners
         }
         if unknown:
@@ -176,4 +183,3 @@ class SalesforceConnector(Connector):
             default_currency=self.config.default_currency.upper(),
             units_field=self.config.units_field,
         )
-

@@ -269,8 +269,9 @@ def map_opportunity(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, An
 TASK_TYPES: dict[str, str] = {"email": "email", "listemail": "email", "call": "call", "meeting": "meeting"}
 
 
-def _activity(obj: Mapping[str, Any], ctx: MappingContext, *, kind: str, occurred: datetime | None,
-              status: str | None) -> dict[str, Any]:
+def _activity(
+    obj: Mapping[str, Any], ctx: MappingContext, *, kind: str, occurred: datetime | None, status: str | None
+) -> dict[str, Any]:
     rec = envelope(obj)
     occurred = occurred or rec.get("created_at")
     if occurred is None:

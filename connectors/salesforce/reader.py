@@ -88,7 +88,8 @@ class ObjectStream:
             raise ConnectorError(
                 f"Salesforce shows the integration user no {self.sobject} field "
                 f"{', '.join(missing)}; give its profile read access to {'it' if len(missing) == 1 else 'them'}",
-                action=Action.FAIL, kind=Kind.CREDENTIALS,
+                action=Action.FAIL,
+                kind=Kind.CREDENTIALS,
             )
         return wanted + [f for f in self.optional if visible(f) and f not in wanted]
 
@@ -169,8 +170,9 @@ class SoqlReader:
             if self._wants_deleted(obj):
                 nxt = cp.model_copy(update={"phase": "deleted", "next_url": None})
                 return Page(records=live, deletes=gone, next_cursor=nxt, done=False, remaining=remaining)
-            return Page(records=live, deletes=gone, next_cursor=self._finished(cp, cp.until), done=True,
-                        remaining=remaining)
+            return Page(
+                records=live, deletes=gone, next_cursor=self._finished(cp, cp.until), done=True, remaining=remaining
+            )
         self._locators.add(str(next_url))
         nxt = cp.model_copy(update={"next_url": str(next_url)})
         return Page(records=live, deletes=gone, next_cursor=nxt, done=False, remaining=remaining)
@@ -186,7 +188,8 @@ class SoqlReader:
             raise ConnectorError(
                 f"Salesforce sent a {obj.sobject} row without a readable {obj.cursor_field} or Id "
                 f"({stamp[:40]!r}); the cursor cannot move past it",
-                action=Action.FAIL, kind=Kind.VENDOR,
+                action=Action.FAIL,
+                kind=Kind.VENDOR,
             )
         return {"after_stamp": stamp, "after_id": oid}
 
@@ -203,8 +206,12 @@ class SoqlReader:
         start = min(parse_stamp(cp.deleted_since), end - DELETED_MIN_WINDOW)
         oldest = datetime.now(UTC) - DELETED_MAX_AGE
         if start < oldest:
-            log.warning("salesforce.deletes_window_clamped", sobject=obj.sobject, start=soql_time(start),
-                        kept_from=soql_time(oldest))
+            log.warning(
+                "salesforce.deletes_window_clamped",
+                sobject=obj.sobject,
+                start=soql_time(start),
+                kept_from=soql_time(oldest),
+            )
             start = oldest
             if end - start < DELETED_MIN_WINDOW:
                 end = start + DELETED_MIN_WINDOW
@@ -212,8 +219,9 @@ class SoqlReader:
         gone = [str(d["id"]) for d in data.get("deletedRecords") or [] if d.get("id")]
         earliest = data.get("earliestDateAvailable")
         if earliest and parse_stamp(earliest) > start:
-            log.warning("salesforce.delete_log_purged", sobject=obj.sobject, earliest=earliest,
-                        asked_from=soql_time(start))
+            log.warning(
+                "salesforce.delete_log_purged", sobject=obj.sobject, earliest=earliest, asked_from=soql_time(start)
+            )
         covered = data.get("latestDateCovered")
         resume = min(parse_stamp(covered), parse_stamp(cp.until)) if covered else parse_stamp(cp.until)
         return Page(records=[], deletes=gone, next_cursor=self._finished(cp, soql_time(resume)), done=True)

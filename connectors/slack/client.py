@@ -55,8 +55,18 @@ LIST_PAGE = 200  # conversations.list / users.list page (users.list must always 
 # Tier 3 (50+/min), conversations.list and users.list Tier 2 (20+/min), auth.test Tier 4 (100+/min).
 TIER_RATE = "{n}/minute"
 
-AUTH_ERRORS = frozenset({"not_authed", "invalid_auth", "account_inactive", "token_revoked", "token_expired",
-                         "no_such_token", "org_login_required", "ekm_access_denied"})
+AUTH_ERRORS = frozenset(
+    {
+        "not_authed",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_such_token",
+        "org_login_required",
+        "ekm_access_denied",
+    }
+)
 SCOPE_ERRORS = frozenset({"missing_scope", "no_permission", "not_allowed_token_type", "access_denied"})
 RETRY_ERRORS = frozenset({"request_timeout", "fatal_error", "internal_error", "service_unavailable"})
 # errors about one conversation or thread: skip it, the run goes on (slack.md 2)
@@ -85,16 +95,37 @@ def slack_detail(p: Problem) -> str:
 
 
 SLACK_RULES: tuple[Rule, ...] = (
-    Rule(Action.FAIL, Kind.CREDENTIALS, "Slack refused the token ({detail})",
-         when=lambda p: slack_error(p) in AUTH_ERRORS),
-    Rule(Action.FAIL, Kind.CREDENTIALS, "the Slack token lacks a scope this connector needs: {detail}",
-         when=lambda p: slack_error(p) in SCOPE_ERRORS),
-    Rule(Action.BACKOFF, Kind.VENDOR, "Slack rate limit reached ({status}): {detail}",
-         when=lambda p: slack_error(p) == "ratelimited" or p.status == 429),
-    Rule(Action.RETRY, Kind.VENDOR, "Slack had a server error ({status}): {detail}",
-         when=lambda p: slack_error(p) in RETRY_ERRORS),
-    Rule(Action.FAIL, Kind.OUR_BUG, "Slack refused our request: {detail}",
-         status=200, when=lambda p: slack_error(p) is not None),
+    Rule(
+        Action.FAIL,
+        Kind.CREDENTIALS,
+        "Slack refused the token ({detail})",
+        when=lambda p: slack_error(p) in AUTH_ERRORS,
+    ),
+    Rule(
+        Action.FAIL,
+        Kind.CREDENTIALS,
+        "the Slack token lacks a scope this connector needs: {detail}",
+        when=lambda p: slack_error(p) in SCOPE_ERRORS,
+    ),
+    Rule(
+        Action.BACKOFF,
+        Kind.VENDOR,
+        "Slack rate limit reached ({status}): {detail}",
+        when=lambda p: slack_error(p) == "ratelimited" or p.status == 429,
+    ),
+    Rule(
+        Action.RETRY,
+        Kind.VENDOR,
+        "Slack had a server error ({status}): {detail}",
+        when=lambda p: slack_error(p) in RETRY_ERRORS,
+    ),
+    Rule(
+        Action.FAIL,
+        Kind.OUR_BUG,
+        "Slack refused our request: {detail}",
+        status=200,
+        when=lambda p: slack_error(p) is not None,
+    ),
 )
 ERROR_TABLE = ErrorTable(SLACK_RULES + DEFAULT_RULES, detail=slack_detail)
 
@@ -102,8 +133,9 @@ ERROR_TABLE = ErrorTable(SLACK_RULES + DEFAULT_RULES, detail=slack_detail)
 class SlackClient:
     """The Slack calls the connector makes, each returning the decoded JSON body Slack documents."""
 
-    def __init__(self, *, config: ConnectorConfig, token: str, name: str, tier2_per_minute: int,
-                 tier3_per_minute: int) -> None:
+    def __init__(
+        self, *, config: ConnectorConfig, token: str, name: str, tier2_per_minute: int, tier3_per_minute: int
+    ) -> None:
         self._sdk = WebClient(
             token=token, base_url=config.base_url + "/", timeout=math.ceil(config.timeout_s), retry_handlers=[]
         )
@@ -119,35 +151,57 @@ class SlackClient:
         return self._call("auth_test", rate=self._tier3) or {}
 
     def channels_page(self, *, types: str, cursor: str | None, limit: int = LIST_PAGE) -> dict[str, Any]:
-        return self._call("conversations_list", rate=self._tier2, types=types, exclude_archived=True,
-                          limit=limit, cursor=cursor) or {}
+        return (
+            self._call(
+                "conversations_list", rate=self._tier2, types=types, exclude_archived=True, limit=limit, cursor=cursor
+            )
+            or {}
+        )
 
     def users_page(
         self, *, cursor: str | None, limit: int = LIST_PAGE, optional: bool = False
     ) -> dict[str, Any] | None:
         """A page of ``users.list``; with ``optional``, None when the token lacks ``users:read``."""
-        return self._call("users_list", rate=self._tier2, skip=SCOPE_ERRORS if optional else frozenset(),
-                          limit=limit, cursor=cursor)
+        return self._call(
+            "users_list", rate=self._tier2, skip=SCOPE_ERRORS if optional else frozenset(), limit=limit, cursor=cursor
+        )
 
-    def history(self, *, channel: str, oldest: str | None, latest: str | None, limit: int,
-                cursor: str | None = None) -> dict[str, Any] | None:
+    def history(
+        self, *, channel: str, oldest: str | None, latest: str | None, limit: int, cursor: str | None = None
+    ) -> dict[str, Any] | None:
         """A page of ``conversations.history`` (newest first); None when the channel cannot be read."""
-        return self._call("conversations_history", rate=self._tier3, skip=SKIP_CHANNEL, channel=channel,
-                          oldest=oldest, latest=latest, limit=limit, cursor=cursor)
+        return self._call(
+            "conversations_history",
+            rate=self._tier3,
+            skip=SKIP_CHANNEL,
+            channel=channel,
+            oldest=oldest,
+            latest=latest,
+            limit=limit,
+            cursor=cursor,
+        )
 
     def replies(self, *, channel: str, ts: str, limit: int, cursor: str | None = None) -> dict[str, Any] | None:
         """A page of ``conversations.replies`` (the parent first, then replies oldest first); None when the
         thread or its channel is gone."""
-        return self._call("conversations_replies", rate=self._tier3, skip=SKIP_CHANNEL | SKIP_THREAD,
-                          channel=channel, ts=ts, limit=limit, cursor=cursor)
+        return self._call(
+            "conversations_replies",
+            rate=self._tier3,
+            skip=SKIP_CHANNEL | SKIP_THREAD,
+            channel=channel,
+            ts=ts,
+            limit=limit,
+            cursor=cursor,
+        )
 
     def close(self) -> None:
         """The SDK opens one urllib connection per request: nothing to release."""
 
     # ---- one call under the policy -------------------------------------------------------------
 
-    def _call(self, method: str, *, rate: RateLimit, skip: frozenset[str] = frozenset(),
-              **kwargs: Any) -> dict[str, Any] | None:
+    def _call(
+        self, method: str, *, rate: RateLimit, skip: frozenset[str] = frozenset(), **kwargs: Any
+    ) -> dict[str, Any] | None:
         kwargs = {k: v for k, v in kwargs.items() if v is not None}
         fn = getattr(self._sdk, method)
 

@@ -90,8 +90,11 @@ class SlackConnector(Connector):
         super().__init__(config, name=name)
         self.config: SlackConfig = config
         self.client = SlackClient(
-            config=config, token=config.token.get_secret_value(), name=name,
-            tier2_per_minute=config.tier2_per_minute, tier3_per_minute=config.tier3_per_minute,
+            config=config,
+            token=config.token.get_secret_value(),
+            name=name,
+            tier2_per_minute=config.tier2_per_minute,
+            tier3_per_minute=config.tier3_per_minute,
         )
         self._users: dict[str, str] | None = None
         self._channel_names: dict[str, str] = {}
@@ -206,15 +209,28 @@ class SlackConnector(Connector):
                     records[rts] = {**reply, "channel": ch.id}  # a broadcast reply is read twice: once is kept
         more = next_cursor(data) is not None or bool(data.get("has_more"))
         if more and stamps:
-            nxt = cp.model_copy(update={
-                "before": _oldest_ts(messages), "newest": newest, "seen": sorted(seen), "zone": sorted(zone),
-            })
+            nxt = cp.model_copy(
+                update={
+                    "before": _oldest_ts(messages),
+                    "newest": newest,
+                    "seen": sorted(seen),
+                    "zone": sorted(zone),
+                }
+            )
             return Page(records=list(records.values()), deletes=deletes, next_cursor=nxt, done=False)
         done = cp.model_copy(update={"newest": newest, "seen": sorted(seen), "zone": sorted(zone)})
         return self._next_channel(done, ch, mark, records=list(records.values()), deletes=deletes)
 
-    def _next_channel(self, cp: MessagesCheckpoint, ch: ChannelRef, mark: ChannelMark, *,
-                      records: list[dict[str, Any]], deletes: list[str], skipped: bool = False) -> Page:
+    def _next_channel(
+        self,
+        cp: MessagesCheckpoint,
+        ch: ChannelRef,
+        mark: ChannelMark,
+        *,
+        records: list[dict[str, Any]],
+        deletes: list[str],
+        skipped: bool = False,
+    ) -> Page:
         """The channel is read: move its mark, delete what its look-back zone lost, go on to the next channel."""
         assert cp.channels is not None
         if skipped:  # not read: nothing is known to be gone, and the mark stays as it was
@@ -224,8 +240,11 @@ class SlackConnector(Connector):
             gone = [mapping.message_id(ch.id, ts) for ts in mark.recent if ts not in seen]
             marks = {**cp.marks, ch.id: ChannelMark(newest=cp.newest or mark.newest, recent=cp.zone)}
         last = cp.index + 1 >= len(cp.channels)
-        nxt = (MessagesCheckpoint(marks=marks) if last
-               else MessagesCheckpoint(marks=marks, channels=cp.channels, index=cp.index + 1))
+        nxt = (
+            MessagesCheckpoint(marks=marks)
+            if last
+            else MessagesCheckpoint(marks=marks, channels=cp.channels, index=cp.index + 1)
+        )
         return Page(records=records, deletes=sorted(set(deletes) | set(gone)), next_cursor=nxt, done=last)
 
     # ---- reads ----------------------------------------------------------------------------------
@@ -234,8 +253,9 @@ class SlackConnector(Connector):
         """A page of history; a page that is empty but says more follows (Slack may return short pages)."""
         data = self.client.history(channel=channel, oldest=oldest, latest=latest, limit=self.config.page_size)
         while data is not None and not data.get("messages") and next_cursor(data):
-            data = self.client.history(channel=channel, oldest=oldest, latest=latest,
-                                       limit=self.config.page_size, cursor=next_cursor(data))
+            data = self.client.history(
+                channel=channel, oldest=oldest, latest=latest, limit=self.config.page_size, cursor=next_cursor(data)
+            )
         return data
 
     def _replies(self, channel: str, ts: str) -> list[Mapping[str, Any]]:

@@ -25,12 +25,31 @@ from core.db import models as m
 SOURCE = "slack"
 TS_PATTERN = re.compile(r"^\d{1,12}\.\d{1,9}$")
 # Subtypes that are channel housekeeping, not conversation: not read (slack.md 3.2).
-HOUSEKEEPING = frozenset({
-    "channel_join", "channel_leave", "channel_topic", "channel_purpose", "channel_name", "channel_archive",
-    "channel_unarchive", "channel_convert_to_private", "channel_convert_to_public", "group_join", "group_leave",
-    "group_topic", "group_purpose", "group_name", "group_archive", "group_unarchive", "pinned_item",
-    "unpinned_item", "bot_add", "bot_remove", "reminder_add",
-})
+HOUSEKEEPING = frozenset(
+    {
+        "channel_join",
+        "channel_leave",
+        "channel_topic",
+        "channel_purpose",
+        "channel_name",
+        "channel_archive",
+        "channel_unarchive",
+        "channel_convert_to_private",
+        "channel_convert_to_public",
+        "group_join",
+        "group_leave",
+        "group_topic",
+        "group_purpose",
+        "group_name",
+        "group_archive",
+        "group_unarchive",
+        "pinned_item",
+        "unpinned_item",
+        "bot_add",
+        "bot_remove",
+        "reminder_add",
+    }
+)
 # A deleted thread parent that still has replies stays as a placeholder (slack.md 6): the message is gone.
 TOMBSTONE = "tombstone"
 # Only the Events API sends this; a polled history never should, but if one does, it names what was deleted.
@@ -118,8 +137,12 @@ def map_message(msg: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     user = msg.get("user") if isinstance(msg.get("user"), str) else None
     bot = msg.get("bot_profile") if isinstance(msg.get("bot_profile"), Mapping) else {}
     profile = msg.get("user_profile") if isinstance(msg.get("user_profile"), Mapping) else {}
-    name = (ctx.users.get(user or "") or _str(msg.get("username")) or _str(bot.get("name"))
-            or _str(profile.get("real_name")))
+    name = (
+        ctx.users.get(user or "")
+        or _str(msg.get("username"))
+        or _str(bot.get("name"))
+        or _str(profile.get("real_name"))
+    )
     return {
         "external_id": message_id(channel, ts),
         "raw": dict(msg),

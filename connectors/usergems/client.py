@@ -26,26 +26,61 @@ DEFAULT_OBJECT = "UserGems__UserGems__c"  # the package's "UserGems" object, nam
 # Our field -> candidate API names, best first. "{past_contact}" and the like stand for the relationship
 # name of the lookup resolved for that field (``UserGems__Past_Contact__c`` -> ``UserGems__Past_Contact__r``).
 CANDIDATES: dict[str, tuple[str, ...]] = {
-    "past_contact_id": ("UserGems__Past_Contact__c", "UserGems__PastContact__c", "UG_Past_Contact__c",
-                        "Past_Contact__c"),
-    "past_account_id": ("UserGems__Past_Account__c", "UserGems__PastAccount__c", "UG_Past_Account__c",
-                        "Past_Account__c"),
+    "past_contact_id": (
+        "UserGems__Past_Contact__c",
+        "UserGems__PastContact__c",
+        "UG_Past_Contact__c",
+        "Past_Contact__c",
+    ),
+    "past_account_id": (
+        "UserGems__Past_Account__c",
+        "UserGems__PastAccount__c",
+        "UG_Past_Account__c",
+        "Past_Account__c",
+    ),
     "new_account_id": ("UserGems__New_Account__c", "UserGems__NewAccount__c", "UG_New_Account__c", "AccountId"),
-    "person_name": ("UserGems__Full_Name__c", "UserGems__Name__c", "UserGems__Person_Name__c", "Full_Name__c",
-                    "{past_contact}.Name", "Name"),
+    "person_name": (
+        "UserGems__Full_Name__c",
+        "UserGems__Name__c",
+        "UserGems__Person_Name__c",
+        "Full_Name__c",
+        "{past_contact}.Name",
+        "Name",
+    ),
     "email": ("UserGems__Email__c", "UserGems__New_Email__c", "Email__c", "Email"),
-    "new_company": ("UserGems__New_Company__c", "UserGems__Company__c", "New_Company__c", "{new_account}.Name",
-                    "Company"),
+    "new_company": (
+        "UserGems__New_Company__c",
+        "UserGems__Company__c",
+        "New_Company__c",
+        "{new_account}.Name",
+        "Company",
+    ),
     "new_title": ("UserGems__New_Title__c", "UserGems__Title__c", "New_Title__c", "Title"),
-    "previous_company": ("UserGems__Past_Company__c", "UserGems__Previous_Company__c", "Past_Company__c",
-                         "{past_account}.Name"),
-    "previous_title": ("UserGems__Past_Title__c", "UserGems__Previous_Title__c", "Past_Title__c",
-                       "{past_contact}.Title"),
-    "detected_at": ("UserGems__Job_Change_Date__c", "UserGems__Date__c", "UserGems__Detected_Date__c",
-                    "Job_Change_Date__c", "CreatedDate"),
+    "previous_company": (
+        "UserGems__Past_Company__c",
+        "UserGems__Previous_Company__c",
+        "Past_Company__c",
+        "{past_account}.Name",
+    ),
+    "previous_title": (
+        "UserGems__Past_Title__c",
+        "UserGems__Previous_Title__c",
+        "Past_Title__c",
+        "{past_contact}.Title",
+    ),
+    "detected_at": (
+        "UserGems__Job_Change_Date__c",
+        "UserGems__Date__c",
+        "UserGems__Detected_Date__c",
+        "Job_Change_Date__c",
+        "CreatedDate",
+    ),
     # no column of ours; read so the stored payload (raw) keeps them
-    "relationship_type": ("UserGems__Past_Relationship_Type__c", "UG_Past_Relationship_Type__c",
-                          "Past_Relationship_Type__c"),
+    "relationship_type": (
+        "UserGems__Past_Relationship_Type__c",
+        "UG_Past_Relationship_Type__c",
+        "Past_Relationship_Type__c",
+    ),
     "persona": ("UserGems__Persona__c", "UG_Persona__c", "Persona__c"),
 }
 REQUIRED = ("person_name", "detected_at")
@@ -70,9 +105,9 @@ def resolve_fields(describe: Mapping[str, Any], overrides: Mapping[str, str], *,
             chosen = overrides[ours]
             if not visible(chosen):
                 raise ConnectorError(
-                    f"UserGems: {sobject} has no field {chosen} visible to the integration user "
-                    f"(set as fields.{ours})",
-                    action=Action.FAIL, kind=Kind.CREDENTIALS,
+                    f"UserGems: {sobject} has no field {chosen} visible to the integration user (set as fields.{ours})",
+                    action=Action.FAIL,
+                    kind=Kind.CREDENTIALS,
                 )
             found[ours] = chosen
             continue
@@ -87,7 +122,8 @@ def resolve_fields(describe: Mapping[str, Any], overrides: Mapping[str, str], *,
         raise ConnectorError(
             f"UserGems: {sobject} has none of the fields we read {ours} from "
             f"({', '.join(CANDIDATES[ours])}); set fields.{ours}=<API name> on the connector",
-            action=Action.FAIL, kind=Kind.OUR_BUG,
+            action=Action.FAIL,
+            kind=Kind.OUR_BUG,
         )
     return found
 

@@ -35,7 +35,9 @@ class UserGemsConfig(SalesforceConnection):
         unknown = sorted(set(v) - set(CANDIDATES))
         if unknown:
             raise ValueError(f"unknown field {unknown[0]!r}; ours are {', '.join(CANDIDATES)}")
-        bad = [api for api in v.values() if not all(part and part.replace("_", "a").isalnum() for part in api.split("."))]
+        bad = [
+            api for api in v.values() if not all(part and part.replace("_", "a").isalnum() for part in api.split("."))
+        ]
         if bad:
             raise ValueError(f"{bad[0]!r} is not a Salesforce field name")
         return v
@@ -92,10 +94,13 @@ class UserGemsConnector(Connector):
                 raise ConnectorError(
                     f"Salesforce has no object {sobject} the integration user can read: is the UserGems package "
                     "installed, and does the user's profile grant read access to its object? (or set object=)",
-                    action=Action.FAIL, kind=Kind.CREDENTIALS, http_status=404,
+                    action=Action.FAIL,
+                    kind=Kind.CREDENTIALS,
+                    http_status=404,
                 ) from None
             self._fields = resolve_fields(describe, self.config.fields, sobject=sobject)
             selected = tuple(dict.fromkeys(self._fields.values()))
-            self._object = ObjectStream(JOB_CHANGES, sobject, selected, optional=("CreatedDate", "LastModifiedDate"),
-                                        where=self.config.where)
+            self._object = ObjectStream(
+                JOB_CHANGES, sobject, selected, optional=("CreatedDate", "LastModifiedDate"), where=self.config.where
+            )
         return self._object

@@ -112,8 +112,9 @@ def _clean(row: dict[str | None, Any]) -> dict[str, Any]:
     return out
 
 
-def _commit(runtime: Runtime, result: CsvImportResult, batch: list[tuple[int, dict[str, Any]]],
-            failures: list[Failure]) -> None:
+def _commit(
+    runtime: Runtime, result: CsvImportResult, batch: list[tuple[int, dict[str, Any]]], failures: list[Failure]
+) -> None:
     """One batch, its quarantined rows and the run's counts, in one transaction."""
     if not batch and not failures:
         return
@@ -122,8 +123,11 @@ def _commit(runtime: Runtime, result: CsvImportResult, batch: list[tuple[int, di
     with runtime.session() as session:
         ingested = ingest_records(session=session, source=SOURCE, entity=STREAM, records=[r for _, r in batch])
         rejected = [
-            Failure(f.external_id, f"line {line_of.get(str(f.external_id), '?')}: ingest: {f.error}",
-                    raw_of.get(str(f.external_id), f.payload))
+            Failure(
+                f.external_id,
+                f"line {line_of.get(str(f.external_id), '?')}: ingest: {f.error}",
+                raw_of.get(str(f.external_id), f.payload),
+            )
             for f in ingested.failures
         ]
         every = failures + rejected
@@ -135,8 +139,12 @@ def _commit(runtime: Runtime, result: CsvImportResult, batch: list[tuple[int, di
             for f in every
         )
         session.execute(
-            update(PipelineRun).where(PipelineRun.id == result.run_id).values(
-                records_read=result.read, records_written=result.written, records_quarantined=result.quarantined,
+            update(PipelineRun)
+            .where(PipelineRun.id == result.run_id)
+            .values(
+                records_read=result.read,
+                records_written=result.written,
+                records_quarantined=result.quarantined,
                 cursor_after={"file": result.path, "rows": result.read},
             )
         )
@@ -153,7 +161,11 @@ def _open_run(runtime: Runtime, path: Path) -> int:
 def _close_run(runtime: Runtime, result: CsvImportResult, *, error: str | None) -> None:
     with runtime.session() as session:
         session.execute(
-            update(PipelineRun).where(PipelineRun.id == result.run_id).values(
-                status="failed" if error else "succeeded", finished_at=utcnow(), error=error,
+            update(PipelineRun)
+            .where(PipelineRun.id == result.run_id)
+            .values(
+                status="failed" if error else "succeeded",
+                finished_at=utcnow(),
+                error=error,
             )
         )

@@ -35,9 +35,18 @@ def salesforce_ref(value: Any, prefix: str) -> dict[str, str] | None:
 
 
 def job_change(
-    *, external_id: str, raw: Mapping[str, Any], person_name: Any, detected_at: datetime | None, email: Any = None,
-    previous_company: Any = None, previous_title: Any = None, new_company: Any = None, new_title: Any = None,
-    past_contact_id: Any = None, past_account_id: Any = None,
+    *,
+    external_id: str,
+    raw: Mapping[str, Any],
+    person_name: Any,
+    detected_at: datetime | None,
+    email: Any = None,
+    previous_company: Any = None,
+    previous_title: Any = None,
+    new_company: Any = None,
+    new_title: Any = None,
+    past_contact_id: Any = None,
+    past_account_id: Any = None,
 ) -> dict[str, Any]:
     """One job change in our shape, whichever way it arrived."""
     name = sf.text(person_name)
@@ -73,11 +82,17 @@ def map_salesforce(obj: Mapping[str, Any], fields: Mapping[str, str]) -> dict[st
 
     detected = sf.parse_time(get("detected_at"), fields.get("detected_at", "detected_at"))
     rec = job_change(
-        external_id=envelope["external_id"], raw=envelope["raw"], person_name=get("person_name"),
-        detected_at=detected or envelope.get("created_at"), email=get("email"),
-        previous_company=get("previous_company"), previous_title=get("previous_title"),
-        new_company=get("new_company"), new_title=get("new_title"),
-        past_contact_id=get("past_contact_id"), past_account_id=get("past_account_id"),
+        external_id=envelope["external_id"],
+        raw=envelope["raw"],
+        person_name=get("person_name"),
+        detected_at=detected or envelope.get("created_at"),
+        email=get("email"),
+        previous_company=get("previous_company"),
+        previous_title=get("previous_title"),
+        new_company=get("new_company"),
+        new_title=get("new_title"),
+        past_contact_id=get("past_contact_id"),
+        past_account_id=get("past_account_id"),
     )
     for stamp in ("created_at", "updated_at"):
         if stamp in envelope:
@@ -100,14 +115,16 @@ CSV_COLUMNS: dict[str, tuple[str, ...]] = {
     "previous_title": ("past title", "previous title", "old title"),
     "new_company": ("new company", "current company", "company", "new account name", "new account"),
     "new_title": ("new title", "current title", "title"),
-    "detected_at": ("job change date", "date of job change", "detected at", "detected date", "date detected",
-                    "date"),
+    "detected_at": ("job change date", "date of job change", "detected at", "detected date", "date detected", "date"),
     "past_contact_id": ("past contact id", "salesforce contact id", "contact id", "ug past contact"),
     "past_account_id": ("past account id", "salesforce account id", "account id", "ug past account"),
 }
 # what a file must have: a name (one column, or first and last), the new company, the date
-CSV_REQUIRED: tuple[tuple[str, ...], ...] = (("person_name", "first_name+last_name"), ("new_company",),
-                                             ("detected_at",))
+CSV_REQUIRED: tuple[tuple[str, ...], ...] = (
+    ("person_name", "first_name+last_name"),
+    ("new_company",),
+    ("detected_at",),
+)
 CSV_DATE_FORMATS = ("%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%y", "%b %d, %Y", "%d %b %Y")
 
 
@@ -126,9 +143,11 @@ def csv_columns(headers: list[str]) -> tuple[dict[str, str], list[str]]:
     missing = []
     for options in CSV_REQUIRED:
         if not any(all(part in columns for part in option.split("+")) for option in options):
-            missing.append(" or ".join(
-                " and ".join(CSV_COLUMNS[part][0].title() for part in option.split("+")) for option in options
-            ))
+            missing.append(
+                " or ".join(
+                    " and ".join(CSV_COLUMNS[part][0].title() for part in option.split("+")) for option in options
+                )
+            )
     return columns, missing
 
 
@@ -163,10 +182,17 @@ def map_csv_row(row: Mapping[str, Any], columns: Mapping[str, str], *, line: int
     external_id = sf.text(get("id")) or csv_id(name, get("email"), get("new_company"), detected)
     raw = {"line": line, **{k: v for k, v in row.items() if k is not None}}
     return job_change(
-        external_id=external_id, raw=raw, person_name=name or None, detected_at=detected, email=get("email"),
-        previous_company=get("previous_company"), previous_title=get("previous_title"),
-        new_company=get("new_company"), new_title=get("new_title"),
-        past_contact_id=get("past_contact_id"), past_account_id=get("past_account_id"),
+        external_id=external_id,
+        raw=raw,
+        person_name=name or None,
+        detected_at=detected,
+        email=get("email"),
+        previous_company=get("previous_company"),
+        previous_title=get("previous_title"),
+        new_company=get("new_company"),
+        new_title=get("new_title"),
+        past_contact_id=get("past_contact_id"),
+        past_account_id=get("past_account_id"),
     )
 
 

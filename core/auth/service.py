@@ -217,7 +217,9 @@ def create_api_key(*, session: Session, username: str, name: str = "", actor: st
     row = ApiKey(id=key_id, user_id=user.id, name=name, key_hash=_key_hash(key))
     session.add(row)
     session.flush()
-    audit(session=session, actor=actor, action="api_key.create", target=key_id, details={"user": username, "name": name})
+    audit(
+        session=session, actor=actor, action="api_key.create", target=key_id, details={"user": username, "name": name}
+    )
     return row, key
 
 

@@ -52,9 +52,7 @@ class EventBus(Protocol):
     def publish(self, stream: str, event: dict[str, Any]) -> str:
         """Append ``event`` and return its id; ids of one stream come back in publish order."""
 
-    def read(
-        self, stream: str, after_id: str | None = None, *, count: int = 100, block_s: float = 0
-    ) -> list[Event]:
+    def read(self, stream: str, after_id: str | None = None, *, count: int = 100, block_s: float = 0) -> list[Event]:
         """Up to ``count`` events after ``after_id`` (``None``: from the oldest kept), oldest first.
 
         With ``block_s > 0`` and nothing to return, wait up to that long for a new event.

@@ -50,6 +50,7 @@ CREATE INDEX IF NOT EXISTS events_stream_id ON events (stream, id);
 CREATE INDEX IF NOT EXISTS events_stream_at ON events (stream, at);
 """
 
+
 class BusFile:
     """Lazily opened connections to one bus file: one per thread, reopened after fork."""
 
@@ -101,9 +102,7 @@ class BusFile:
     def _open(self) -> sqlite3.Connection:
         with _available(self.path):
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False
-            )
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -128,10 +127,14 @@ class EmbeddedCache:
         self._db = BusFile(path)
 
     def get(self, key: str) -> bytes | None:
-        row = self._db.connection().execute(
-            "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
-            (key, time.time()),
-        ).fetchone()
+        row = (
+            self._db.connection()
+            .execute(
+                "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
+                (key, time.time()),
+            )
+            .fetchone()
+        )
         return None if row is None else bytes(row[0])
 
     def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
@@ -198,9 +201,7 @@ class EmbeddedEventBus:
         )
         return _event_id(cur.lastrowid or 0)
 
-    def read(
-        self, stream: str, after_id: str | None = None, *, count: int = 100, block_s: float = 0
-    ) -> list[Event]:
+    def read(self, stream: str, after_id: str | None = None, *, count: int = 100, block_s: float = 0) -> list[Event]:
         check_read(stream, count, block_s)
         after = _row_id(after_id)
         deadline = time.monotonic() + block_s
@@ -225,10 +226,14 @@ class EmbeddedEventBus:
         self._db.close()
 
     def _fetch(self, stream: str, after: int, count: int) -> list[Event]:
-        rows = self._db.connection().execute(
-            "SELECT id, data, at FROM events WHERE stream = ? AND id > ? ORDER BY id LIMIT ?",
-            (stream, after, count),
-        ).fetchall()
+        rows = (
+            self._db.connection()
+            .execute(
+                "SELECT id, data, at FROM events WHERE stream = ? AND id > ? ORDER BY id LIMIT ?",
+                (stream, after, count),
+            )
+            .fetchall()
+        )
         return [
             Event(id=_event_id(i), stream=stream, data=json.loads(d), at=datetime.fromtimestamp(a, UTC))
             for i, d, a in rows

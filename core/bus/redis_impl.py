@@ -48,9 +48,7 @@ def _reachable(client: redis.Redis) -> Iterator[None]:
     try:
         yield
     except (redis.ConnectionError, redis.TimeoutError) as exc:
-        raise BackendUnavailable(
-            f"Redis at {_where(client)} cannot be reached (SOPHIA_REDIS_URL): {exc}"
-        ) from exc
+        raise BackendUnavailable(f"Redis at {_where(client)} cannot be reached (SOPHIA_REDIS_URL): {exc}") from exc
 
 
 def _ping(client: redis.Redis) -> bool:
@@ -112,9 +110,7 @@ class RedisCache:
 class RedisEventBus:
     """Redis Streams: XADD (approximate MAXLEN), XREAD with BLOCK, XTRIM by MINID."""
 
-    def __init__(
-        self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX, maxlen: int = DEFAULT_MAXLEN
-    ) -> None:
+    def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX, maxlen: int = DEFAULT_MAXLEN) -> None:
         self._r = client
         self._prefix = f"{prefix}events:"
         self._maxlen = maxlen
@@ -126,9 +122,7 @@ class RedisEventBus:
             event_id = self._r.xadd(self._prefix + stream, fields, maxlen=self._maxlen, approximate=True)
         return event_id.decode()
 
-    def read(
-        self, stream: str, after_id: str | None = None, *, count: int = 100, block_s: float = 0
-    ) -> list[Event]:
+    def read(self, stream: str, after_id: str | None = None, *, count: int = 100, block_s: float = 0) -> list[Event]:
         check_read(stream, count, block_s)
         after = after_id or "0-0"
         deadline = time.monotonic() + block_s

@@ -168,9 +168,7 @@ def _resolve(session: Session, target: type[m.Base], keys: set[tuple[str, str]])
     return found
 
 
-def ingest_records(
-    *, session: Session, source: str, entity: str, records: Iterable[Mapping[str, Any]]
-) -> IngestResult:
+def ingest_records(*, session: Session, source: str, entity: str, records: Iterable[Mapping[str, Any]]) -> IngestResult:
     """Validate and upsert one batch of records of one entity from one source (no commit)."""
     spec = ENTITIES.get(entity)
     if spec is None:
@@ -305,9 +303,7 @@ def delete_records(*, session: Session, source: str, entity: str, external_ids: 
     ids = [str(x) for x in external_ids]
     deleted = 0
     for i in range(0, len(ids), IN_CHUNK):
-        res = session.execute(
-            delete(model).where(model.source == source, model.external_id.in_(ids[i : i + IN_CHUNK]))
-        )
+        res = session.execute(delete(model).where(model.source == source, model.external_id.in_(ids[i : i + IN_CHUNK])))
         deleted += res.rowcount or 0
     return deleted
 

@@ -65,9 +65,7 @@ def accounts_by_health(*, session: Session, filters: DashboardFilters) -> pd.Dat
 # ---- onboarding ---------------------------------------------------------------------------
 
 
-def stuck_accounts(
-    *, session: Session, filters: DashboardFilters, after_days: int = STUCK_AFTER_DAYS
-) -> pd.DataFrame:
+def stuck_accounts(*, session: Session, filters: DashboardFilters, after_days: int = STUCK_AFTER_DAYS) -> pd.DataFrame:
     """Accounts in lifecycle ``onboarding`` whose ``stage_changed_at`` is more than ``after_days``
     days before ``as_of``; ``days_stuck`` = as_of − the UTC date of stage_changed_at. Longest first.
     Accounts without a stage_changed_at are not listed (we cannot tell how long they have waited)."""
@@ -221,9 +219,7 @@ def rent_last_month(*, session: Session, filters: DashboardFilters) -> RentMonth
     )
 
 
-def rent_volume_by_customer(
-    *, session: Session, filters: DashboardFilters, month: date | None = None
-) -> pd.DataFrame:
+def rent_volume_by_customer(*, session: Session, filters: DashboardFilters, month: date | None = None) -> pd.DataFrame:
     """Per customer for one month (default: the last complete month before ``as_of``): payments,
     failed, volume and success rate. Largest volume first."""
     month = (month or last_complete_month(filters.as_of)).replace(day=1)

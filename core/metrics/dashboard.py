@@ -21,7 +21,14 @@ from core.metrics.customers import (
     stuck_accounts,
 )
 from core.metrics.filters import DashboardFilters
-from core.metrics.pipeline import Bookings, Forecast, bookings_total, bookings_trend, pipeline_by_stage, weighted_forecast
+from core.metrics.pipeline import (
+    Bookings,
+    Forecast,
+    bookings_total,
+    bookings_trend,
+    pipeline_by_stage,
+    weighted_forecast,
+)
 from core.metrics.revenue import CurrentArr, Retention, arr_trend, current_arr, retention
 
 TREND_MONTHS = 12
@@ -94,7 +101,9 @@ def filter_options(*, session: Session) -> FilterOptions:
         emails.update(e for e in session.scalars(select(column).where(column.is_not(None)).distinct()) if e)
     names: dict[str, str] = {}
     if emails:
-        names = {e: n for e, n in session.execute(select(Employee.email, Employee.name).where(Employee.email.in_(emails)))}
+        names = {
+            e: n for e, n in session.execute(select(Employee.email, Employee.name).where(Employee.email.in_(emails)))
+        }
     owners = sorted((Owner(e, names.get(e) or e) for e in emails), key=lambda o: o.name.lower())
     present = set(session.scalars(select(Account.segment).where(Account.segment.is_not(None)).distinct()))
     segments = [s for s in SEGMENTS if s in present] + sorted(present - set(SEGMENTS))

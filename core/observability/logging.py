@@ -19,6 +19,7 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, process:
     global _configured
     if json is None:
         json = not sys.stderr.isatty()
+
     def add_process(_logger, _name, event: dict) -> dict:
         if process:
             event.setdefault("process", process)

@@ -167,17 +167,13 @@ def add_connector(
             stored[field] = {ENV: var}
             candidate[field] = "from-environment"
         elif model.model_fields[field].is_required():
-            raise InvalidInput(
-                f"{kind} needs {field}: --set {field}=VALUE, --set {field}=env:{var}, or set {var}"
-            )
+            raise InvalidInput(f"{kind} needs {field}: --set {field}=VALUE, --set {field}=env:{var}, or set {var}")
     try:
         model.model_validate(candidate)
     except ValidationError as exc:
         raise InvalidInput(_validation_line(exc, kind, model)) from None
 
-    row = ConfiguredConnector(
-        name=name, kind=kind, config=stored, enabled=enabled, interval_minutes=interval_minutes
-    )
+    row = ConfiguredConnector(name=name, kind=kind, config=stored, enabled=enabled, interval_minutes=interval_minutes)
     session.add(row)
     session.flush()
     audit(session=session, actor=actor, action="connector.add", target=name, details={"kind": kind})

@@ -46,8 +46,7 @@ class Checkpoint(BaseModel):
             return cls.model_validate(cursor)
         except ValidationError:
             raise ConfigError(
-                f"the saved cursor of stream {stream!r} is not one this connector understands; "
-                "run the sync with --full"
+                f"the saved cursor of stream {stream!r} is not one this connector understands; run the sync with --full"
             ) from None
 
 

@@ -74,27 +74,35 @@ def stream_health(*, runtime: Runtime, kinds: Mapping[str, KindInfo]) -> list[St
     return out
 
 
-def _one(session: Session, now: datetime, row: ConfiguredConnector, stream: str, entity: str, source: str) -> StreamHealth:
+def _one(
+    session: Session, now: datetime, row: ConfiguredConnector, stream: str, entity: str, source: str
+) -> StreamHealth:
     runs = select(PipelineRun).where(PipelineRun.connector == row.name, PipelineRun.stream == stream)
     last = session.scalar(runs.order_by(PipelineRun.id.desc()).limit(1))
-    success = session.scalar(
-        runs.where(PipelineRun.status == "succeeded").order_by(PipelineRun.id.desc()).limit(1)
-    )
+    success = session.scalar(runs.where(PipelineRun.status == "succeeded").order_by(PipelineRun.id.desc()).limit(1))
     written = session.scalar(
         select(func.coalesce(func.sum(PipelineRun.records_written), 0)).where(
             PipelineRun.connector == row.name, PipelineRun.stream == stream
         )
     )
     failed = session.scalar(
-        select(func.count()).select_from(PipelineRun).where(
-            PipelineRun.connector == row.name, PipelineRun.stream == stream, PipelineRun.status == "failed",
+        select(func.count())
+        .select_from(PipelineRun)
+        .where(
+            PipelineRun.connector == row.name,
+            PipelineRun.stream == stream,
+            PipelineRun.status == "failed",
             PipelineRun.started_at >= now - timedelta(hours=24),
         )
     )
     model = ENTITIES[entity].model
     newest = session.scalar(select(func.max(model.updated_at)).where(model.source == source))
     return StreamHealth(
-        connector=row.name, kind=row.kind, enabled=row.enabled, stream=stream, entity=entity,
+        connector=row.name,
+        kind=row.kind,
+        enabled=row.enabled,
+        stream=stream,
+        entity=entity,
         last_status=last.status if last else None,
         last_run_at=last.started_at if last else None,
         last_success_at=success.finished_at if success else None,
@@ -134,10 +142,12 @@ class PipelineCollector(Collector):
         self.runtime, self.kinds = runtime, kinds
 
     def collect(self):  # noqa: ANN201
-        runs = CounterMetricFamily("sophia_pipeline_runs", "Pipeline runs by connector and status",
-                                   labels=["connector", "status"])
-        records = CounterMetricFamily("sophia_pipeline_records", "Records through pipelines",
-                                      labels=["connector", "stream", "outcome"])
+        runs = CounterMetricFamily(
+            "sophia_pipeline_runs", "Pipeline runs by connector and status", labels=["connector", "status"]
+        )
+        records = CounterMetricFamily(
+            "sophia_pipeline_records", "Records through pipelines", labels=["connector", "stream", "outcome"]
+        )
         with self.runtime.session() as session:
             for connector, status, n in session.execute(
                 select(PipelineRun.connector, PipelineRun.status, func.count()).group_by(
@@ -146,20 +156,31 @@ class PipelineCollector(Collector):
             ):
                 runs.add_metric([connector, status], n)
             for connector, stream, read, written, quarantined in session.execute(
-                select(PipelineRun.connector, PipelineRun.stream, func.sum(PipelineRun.records_read),
-                       func.sum(PipelineRun.records_written), func.sum(PipelineRun.records_quarantined))
-                .group_by(PipelineRun.connector, PipelineRun.stream)
+                select(
+                    PipelineRun.connector,
+                    PipelineRun.stream,
+                    func.sum(PipelineRun.records_read),
+                    func.sum(PipelineRun.records_written),
+                    func.sum(PipelineRun.records_quarantined),
+                ).group_by(PipelineRun.connector, PipelineRun.stream)
             ):
                 for outcome, n in (("read", read), ("written", written), ("quarantined", quarantined)):
                     records.add_metric([connector, stream or "", outcome], int(n or 0))
         yield runs
         yield records
-        lag = GaugeMetricFamily("sophia_stream_lag_seconds", "Seconds since the last successful run of a stream",
-                                labels=["connector", "stream"])
-        fresh = GaugeMetricFamily("sophia_stream_freshness_seconds", "Seconds since the newest record of a stream",
-                                  labels=["connector", "stream"])
-        failing = GaugeMetricFamily("sophia_stream_failing", "1 when the stream's last run failed",
-                                    labels=["connector", "stream"])
+        lag = GaugeMetricFamily(
+            "sophia_stream_lag_seconds",
+            "Seconds since the last successful run of a stream",
+            labels=["connector", "stream"],
+        )
+        fresh = GaugeMetricFamily(
+            "sophia_stream_freshness_seconds",
+            "Seconds since the newest record of a stream",
+            labels=["connector", "stream"],
+        )
+        failing = GaugeMetricFamily(
+            "sophia_stream_failing", "1 when the stream's last run failed", labels=["connector", "stream"]
+        )
         for h in stream_health(runtime=self.runtime, kinds=self.kinds):
             if h.lag_s is not None:
                 lag.add_metric([h.connector, h.stream], h.lag_s)

@@ -64,8 +64,13 @@ def set_interval(*, session: Session, name: str, interval_minutes: int, actor: s
     row = get_connector(session=session, name=name)
     if row.interval_minutes != interval_minutes:
         before, row.interval_minutes = row.interval_minutes, interval_minutes
-        audit(session=session, actor=actor, action="connector.interval", target=name,
-              details={"from": before, "to": interval_minutes})
+        audit(
+            session=session,
+            actor=actor,
+            action="connector.interval",
+            target=name,
+            details={"from": before, "to": interval_minutes},
+        )
     return row
 
 
@@ -124,8 +129,13 @@ def update_settings(
     dropped = [f for f in reset if f in row.config]
     if changed or dropped:
         row.config = stored  # a new dict, so the JSON column is written
-        audit(session=session, actor=actor, action="connector.update", target=name,
-              details={"changed": sorted(changed), "reset": sorted(dropped)})  # names only, never values
+        audit(
+            session=session,
+            actor=actor,
+            action="connector.update",
+            target=name,
+            details={"changed": sorted(changed), "reset": sorted(dropped)},
+        )  # names only, never values
     return row
 
 
@@ -174,8 +184,13 @@ def delete_connector(*, session: Session, name: str, actor: str) -> Deleted:
     session.delete(row)
     session.flush()
     result = Deleted(name=name, kind=kind, runs=runs, quarantined=quarantined, cursors=cursors)
-    audit(session=session, actor=actor, action="connector.delete", target=name,
-          details={"kind": kind, "runs": runs, "quarantined": quarantined, "cursors": cursors})
+    audit(
+        session=session,
+        actor=actor,
+        action="connector.delete",
+        target=name,
+        details={"kind": kind, "runs": runs, "quarantined": quarantined, "cursors": cursors},
+    )
     return result
 
 
@@ -219,8 +234,11 @@ class ConnectorStatus:
     def freshness_s(self) -> float | None:
         """Time since the newest record of any of its streams that has brought records in (a stream's
         freshness is of its source and entity: before that it would be another connector's)."""
-        ages = [s.freshness_s for s in self.streams
-                if s.freshness_s is not None and (s.last_success_at is not None or s.records_written)]
+        ages = [
+            s.freshness_s
+            for s in self.streams
+            if s.freshness_s is not None and (s.last_success_at is not None or s.records_written)
+        ]
         return min(ages) if ages else None
 
     @property
@@ -257,9 +275,16 @@ def connector_statuses(*, runtime: Runtime, kinds: Mapping[str, KindInfo]) -> li
                 source.close()
             with runtime.session() as session:
                 streams = [_one(session, now, row, s.name, s.entity, src_name) for s in specs]
-        out.append(ConnectorStatus(
-            name=row.name, kind=row.kind, enabled=row.enabled, interval_minutes=row.interval_minutes,
-            syncing=row.lease_expires_at is not None and row.lease_expires_at > now,
-            streams=streams, quarantined=int(quarantined.get(row.name, 0)), problem=problem,
-        ))
+        out.append(
+            ConnectorStatus(
+                name=row.name,
+                kind=row.kind,
+                enabled=row.enabled,
+                interval_minutes=row.interval_minutes,
+                syncing=row.lease_expires_at is not None and row.lease_expires_at > now,
+                streams=streams,
+                quarantined=int(quarantined.get(row.name, 0)),
+                problem=problem,
+            )
+        )
     return out

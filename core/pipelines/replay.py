@@ -40,9 +40,13 @@ class ReplayResult:
     errors: list[tuple[int, str]] = field(default_factory=list)  # (quarantine id, error) of the first few
 
     def as_dict(self) -> dict[str, Any]:
-        return {"connector": self.connector, "taken": self.taken, "superseded": self.superseded,
-                "still_failing": self.still_failing,
-                "errors": [{"id": i, "error": e} for i, e in self.errors]}
+        return {
+            "connector": self.connector,
+            "taken": self.taken,
+            "superseded": self.superseded,
+            "still_failing": self.still_failing,
+            "errors": [{"id": i, "error": e} for i, e in self.errors],
+        }
 
 
 def replay_quarantined(
@@ -69,8 +73,9 @@ def replay_quarantined(
     return result
 
 
-def _replay_one(session: Session, source: Any, specs: Mapping[str, Any], row: QuarantinedRecord,
-                result: ReplayResult) -> None:
+def _replay_one(
+    session: Session, source: Any, specs: Mapping[str, Any], row: QuarantinedRecord, result: ReplayResult
+) -> None:
     def still(error: str) -> None:
         row.error = error
         result.still_failing += 1

@@ -328,8 +328,9 @@ def _announce(ctx: _Context, spec: StreamSpec, committed: _Committed, run_id: in
 
 def _open_run(ctx: _Context, spec: StreamSpec, cursor: dict[str, Any] | None) -> int:
     with ctx.runtime.session() as session:
-        run = PipelineRun(connector=ctx.name, stream=spec.name, status="running", cursor_before=cursor,
-                          cursor_after=cursor)
+        run = PipelineRun(
+            connector=ctx.name, stream=spec.name, status="running", cursor_before=cursor, cursor_after=cursor
+        )
         session.add(run)
         session.flush()
         return run.id
@@ -339,8 +340,12 @@ def _update_run(session: Session, run_id: int, tally: Tally, cursor: dict[str, A
     session.execute(
         update(PipelineRun)
         .where(PipelineRun.id == run_id)
-        .values(records_read=tally.read, records_written=tally.written, records_quarantined=tally.quarantined,
-                cursor_after=cursor)
+        .values(
+            records_read=tally.read,
+            records_written=tally.written,
+            records_quarantined=tally.quarantined,
+            cursor_after=cursor,
+        )
     )
 
 
@@ -350,8 +355,17 @@ def _close_run(ctx: _Context, run_id: int, spec: StreamSpec, tally: Tally, *, er
         session.execute(
             update(PipelineRun).where(PipelineRun.id == run_id).values(status=status, finished_at=utcnow(), error=error)
         )
-    log.info("sync.stream_done", connector=ctx.name, stream=spec.name, status=status, read=tally.read,
-             written=tally.written, quarantined=tally.quarantined, deleted=tally.deleted, error=error)
+    log.info(
+        "sync.stream_done",
+        connector=ctx.name,
+        stream=spec.name,
+        status=status,
+        read=tally.read,
+        written=tally.written,
+        quarantined=tally.quarantined,
+        deleted=tally.deleted,
+        error=error,
+    )
     return StreamRun(run_id=run_id, stream=spec.name, status=status, tally=tally, error=error)
 
 
@@ -387,7 +401,8 @@ def _take_lease(ctx: _Context) -> None:
         if holder is not None and _holder_is_dead(holder):
             free = or_(free, row.lease_owner == holder)
         taken = session.execute(
-            update(row).where(row.name == ctx.name, free)
+            update(row)
+            .where(row.name == ctx.name, free)
             .values(lease_owner=ctx.lease_owner, lease_expires_at=now + LEASE)
         ).rowcount
         if not taken:

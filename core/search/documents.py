@@ -127,9 +127,21 @@ class DocumentIn:
     def content_hash(self) -> str:
         """Changes whenever anything stored about the document changes (text, chunks or metadata)."""
         payload = [
-            CHUNKER_VERSION, self.source, self.external_id, self.type, self.title, self.text, list(self.chunks),
-            self.account_id, self.author, self.owner, self.occurred_at.isoformat() if self.occurred_at else None,
-            self.min_role, self.url, self.record_table, self.record_id,
+            CHUNKER_VERSION,
+            self.source,
+            self.external_id,
+            self.type,
+            self.title,
+            self.text,
+            list(self.chunks),
+            self.account_id,
+            self.author,
+            self.owner,
+            self.occurred_at.isoformat() if self.occurred_at else None,
+            self.min_role,
+            self.url,
+            self.record_table,
+            self.record_id,
         ]
         return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode()).hexdigest()
 
@@ -310,10 +322,18 @@ def _calls(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
         people = ", ".join(sorted(set(who.values())))
         header = f"{call.title}\nParticipants: {people}" if people else call.title
         yield DocumentIn(
-            source=call.source, external_id=_doc_id("calls", call.external_id), type="call", title=call.title,
-            text=header + "\n\n" + "\n".join(turns), chunks=chunk_turns(acc.context(call.title, call.account_id), turns),
-            account_id=call.account_id, author=call.owner, owner=call.owner or acc.owners.get(call.account_id),
-            occurred_at=call.started_at, url=call.url or _record_url("calls", call.id), record_table="calls",
+            source=call.source,
+            external_id=_doc_id("calls", call.external_id),
+            type="call",
+            title=call.title,
+            text=header + "\n\n" + "\n".join(turns),
+            chunks=chunk_turns(acc.context(call.title, call.account_id), turns),
+            account_id=call.account_id,
+            author=call.owner,
+            owner=call.owner or acc.owners.get(call.account_id),
+            occurred_at=call.started_at,
+            url=call.url or _record_url("calls", call.id),
+            record_table="calls",
             record_id=call.id,
         )
 
@@ -326,11 +346,19 @@ def _activities(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
             continue
         title = subject or f"{a.type.capitalize()} on {a.occurred_at:%Y-%m-%d}"
         yield DocumentIn(
-            source=a.source, external_id=_doc_id("activities", a.external_id), type=a.type, title=title,
+            source=a.source,
+            external_id=_doc_id("activities", a.external_id),
+            type=a.type,
+            title=title,
             text=f"{title}\n\n{body}" if body else title,
             chunks=chunk_paragraphs(acc.context(title, a.account_id), body),
-            account_id=a.account_id, author=a.owner, owner=a.owner or acc.owners.get(a.account_id),
-            occurred_at=a.occurred_at, url=_record_url("activities", a.id), record_table="activities", record_id=a.id,
+            account_id=a.account_id,
+            author=a.owner,
+            owner=a.owner or acc.owners.get(a.account_id),
+            occurred_at=a.occurred_at,
+            url=_record_url("activities", a.id),
+            record_table="activities",
+            record_id=a.id,
         )
 
 
@@ -346,11 +374,18 @@ def _slack_threads(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
         title = f"#{parent.channel}: {first_line[:80]}{'…' if len(first_line) > 80 else ''}"
         lines = [f"{x.user_name or x.user_id or 'someone'}: {x.text.strip()}" for x in msgs]
         yield DocumentIn(
-            source=source, external_id=_doc_id("slack_threads", f"{channel_id}/{thread_ts}"), type="slack_thread",
-            title=title, text=f"#{parent.channel}\n\n" + "\n".join(lines),
+            source=source,
+            external_id=_doc_id("slack_threads", f"{channel_id}/{thread_ts}"),
+            type="slack_thread",
+            title=title,
+            text=f"#{parent.channel}\n\n" + "\n".join(lines),
             chunks=chunk_turns(acc.context(f"#{parent.channel} thread", account_id), lines),
-            account_id=account_id, author=parent.user_name, owner=acc.owners.get(account_id),
-            occurred_at=parent.posted_at, url=_record_url("slack_messages", parent.id), record_table="slack_messages",
+            account_id=account_id,
+            author=parent.user_name,
+            owner=acc.owners.get(account_id),
+            occurred_at=parent.posted_at,
+            url=_record_url("slack_messages", parent.id),
+            record_table="slack_messages",
             record_id=parent.id,
         )
 
@@ -363,8 +398,11 @@ def _invoices(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
         account = acc.names.get(inv.account_id) if inv.account_id else None
         title = f"Invoice {inv.number}" + (f" — {account}" if account else "")
         period = f", service period {inv.period_start:%B %Y}" if inv.period_start else ""
-        status = {"paid": f"paid on {inv.paid_on}" if inv.paid_on else "paid", "open": "open (unpaid)",
-                  "void": "void"}.get(inv.status, inv.status)
+        status = {
+            "paid": f"paid on {inv.paid_on}" if inv.paid_on else "paid",
+            "open": "open (unpaid)",
+            "void": "void",
+        }.get(inv.status, inv.status)
         lines = [
             f"Invoice {inv.number} to {account or 'an unknown account'}: {inv.kind}{period}.",
             f"Amount {_money(inv.amount, inv.currency)}. Issued {inv.issued_on}, due {inv.due_on}. Status: {status}.",
@@ -374,10 +412,18 @@ def _invoices(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
             lines.append(f"Payment of {_money(p.amount, p.currency)}{how} on {p.paid_at:%Y-%m-%d}: {p.status}.")
         body = "\n".join(lines)
         yield DocumentIn(
-            source=inv.source, external_id=_doc_id("invoices", inv.external_id), type="invoice", title=title,
-            text=f"{title}\n\n{body}", chunks=chunk_paragraphs(title, body), account_id=inv.account_id,
-            owner=acc.owners.get(inv.account_id), occurred_at=_at(inv.issued_on),
-            url=_record_url("invoices", inv.id), record_table="invoices", record_id=inv.id,
+            source=inv.source,
+            external_id=_doc_id("invoices", inv.external_id),
+            type="invoice",
+            title=title,
+            text=f"{title}\n\n{body}",
+            chunks=chunk_paragraphs(title, body),
+            account_id=inv.account_id,
+            owner=acc.owners.get(inv.account_id),
+            occurred_at=_at(inv.issued_on),
+            url=_record_url("invoices", inv.id),
+            record_table="invoices",
+            record_id=inv.id,
         )
 
 
@@ -396,10 +442,19 @@ def _deals(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
         body = ", ".join(parts[1:])
         body = f"{parts[0]} {body}."
         yield DocumentIn(
-            source=d.source, external_id=_doc_id("deals", d.external_id), type="deal", title=d.name,
-            text=f"{d.name}\n\n{body}", chunks=chunk_paragraphs(acc.context(d.name, d.account_id), body),
-            account_id=d.account_id, author=d.owner, owner=d.owner or acc.owners.get(d.account_id),
-            occurred_at=d.created_at, url=_record_url("deals", d.id), record_table="deals", record_id=d.id,
+            source=d.source,
+            external_id=_doc_id("deals", d.external_id),
+            type="deal",
+            title=d.name,
+            text=f"{d.name}\n\n{body}",
+            chunks=chunk_paragraphs(acc.context(d.name, d.account_id), body),
+            account_id=d.account_id,
+            author=d.owner,
+            owner=d.owner or acc.owners.get(d.account_id),
+            occurred_at=d.created_at,
+            url=_record_url("deals", d.id),
+            record_table="deals",
+            record_id=d.id,
         )
 
 
@@ -407,8 +462,13 @@ def _accounts(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
     for a in session.scalars(select(m.Account).order_by(m.Account.id)).yield_per(YIELD_PER):
         where = ", ".join(x for x in (a.city, a.state) if x)
         seg = (a.segment or "").replace("_", "-")
-        lines = [f"{a.name}" + (f" ({a.domain})" if a.domain else "") + (f", a {seg} property management company" if seg else "")
-                 + (f" in {where}" if where else "") + (f", managing {a.units_managed:,} units." if a.units_managed else ".")]
+        lines = [
+            f"{a.name}"
+            + (f" ({a.domain})" if a.domain else "")
+            + (f", a {seg} property management company" if seg else "")
+            + (f" in {where}" if where else "")
+            + (f", managing {a.units_managed:,} units." if a.units_managed else ".")
+        ]
         stage = f"Lifecycle stage: {a.lifecycle_stage}"
         if a.customer_since:
             stage += f", customer since {a.customer_since}"
@@ -418,7 +478,10 @@ def _accounts(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
         if a.arr:
             lines.append(f"ARR {_money(a.arr)}.")
         if a.health:
-            lines.append(f"Health: {a.health.replace('_', ' ')}" + (f" (score {a.health_score})." if a.health_score is not None else "."))
+            lines.append(
+                f"Health: {a.health.replace('_', ' ')}"
+                + (f" (score {a.health_score})." if a.health_score is not None else ".")
+            )
         if a.products:
             lines.append("Products: " + ", ".join(str(p) for p in a.products) + ".")
         if a.pms:
@@ -427,10 +490,18 @@ def _accounts(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
             lines.append(f"Account owner: {a.owner}.")
         body = " ".join(lines)
         yield DocumentIn(
-            source=a.source, external_id=_doc_id("accounts", a.external_id), type="account", title=a.name,
-            text=f"{a.name}\n\n{body}", chunks=chunk_paragraphs(a.name, body), account_id=a.id, owner=a.owner,
-            occurred_at=_at(a.customer_since) or a.created_at, url=_record_url("accounts", a.id),
-            record_table="accounts", record_id=a.id,
+            source=a.source,
+            external_id=_doc_id("accounts", a.external_id),
+            type="account",
+            title=a.name,
+            text=f"{a.name}\n\n{body}",
+            chunks=chunk_paragraphs(a.name, body),
+            account_id=a.id,
+            owner=a.owner,
+            occurred_at=_at(a.customer_since) or a.created_at,
+            url=_record_url("accounts", a.id),
+            record_table="accounts",
+            record_id=a.id,
         )
 
 
@@ -449,10 +520,19 @@ def _reviews(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
         rating = f"Rating {r.rating} of 5. " if r.rating is not None else ""
         body = f"{rating}Reviewer: {r.reviewer_email or 'unknown'}.\n\n{r.body.strip()}"  # type: ignore[union-attr]
         yield DocumentIn(
-            source=r.source, external_id=_doc_id("reviews", r.external_id), type="review", title=title,
-            text=f"{title}\n\n{body}", chunks=chunk_paragraphs(title, body), author=r.reviewer_email,
-            owner=person.manager_email if person else None, occurred_at=r.submitted_at, min_role="admin",
-            url=_record_url("reviews", r.id), record_table="reviews", record_id=r.id,
+            source=r.source,
+            external_id=_doc_id("reviews", r.external_id),
+            type="review",
+            title=title,
+            text=f"{title}\n\n{body}",
+            chunks=chunk_paragraphs(title, body),
+            author=r.reviewer_email,
+            owner=person.manager_email if person else None,
+            occurred_at=r.submitted_at,
+            min_role="admin",
+            url=_record_url("reviews", r.id),
+            record_table="reviews",
+            record_id=r.id,
         )
 
 
@@ -461,14 +541,25 @@ def _goals(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
     for g in session.scalars(select(m.Goal).order_by(m.Goal.id)).yield_per(YIELD_PER):
         person = people.get(g.employee_id) if g.employee_id else None
         name = person.name if person else "an employee"
-        body = (f"Goal of {name}" + (f" ({person.title}, {person.department})" if person and person.title else "")
-                + f": {g.title}. Status: {g.status.replace('_', ' ')}, {round((g.progress or 0) * 100)}% done"
-                + (f", due {g.due_on}." if g.due_on else "."))
+        body = (
+            f"Goal of {name}"
+            + (f" ({person.title}, {person.department})" if person and person.title else "")
+            + f": {g.title}. Status: {g.status.replace('_', ' ')}, {round((g.progress or 0) * 100)}% done"
+            + (f", due {g.due_on}." if g.due_on else ".")
+        )
         yield DocumentIn(
-            source=g.source, external_id=_doc_id("goals", g.external_id), type="goal", title=g.title,
-            text=f"{g.title}\n\n{body}", chunks=chunk_paragraphs(f"Goal: {g.title}", body), author=person.email if person else None,
-            owner=person.manager_email if person else None, occurred_at=g.created_at,
-            url=_record_url("goals", g.id), record_table="goals", record_id=g.id,
+            source=g.source,
+            external_id=_doc_id("goals", g.external_id),
+            type="goal",
+            title=g.title,
+            text=f"{g.title}\n\n{body}",
+            chunks=chunk_paragraphs(f"Goal: {g.title}", body),
+            author=person.email if person else None,
+            owner=person.manager_email if person else None,
+            occurred_at=g.created_at,
+            url=_record_url("goals", g.id),
+            record_table="goals",
+            record_id=g.id,
         )
 
 
@@ -487,8 +578,14 @@ BUILDERS: dict[str, Builder] = {
 #: The record tables whose documents each builder owns (a document of one of them whose record is gone
 #: is deleted by the next run of that builder).
 RECORD_TABLES: dict[str, str] = {
-    "accounts": "accounts", "deals": "deals", "activities": "activities", "calls": "calls",
-    "slack_messages": "slack_messages", "invoices": "invoices", "reviews": "reviews", "goals": "goals",
+    "accounts": "accounts",
+    "deals": "deals",
+    "activities": "activities",
+    "calls": "calls",
+    "slack_messages": "slack_messages",
+    "invoices": "invoices",
+    "reviews": "reviews",
+    "goals": "goals",
 }
 
 

@@ -43,9 +43,7 @@ class Embedder(Protocol):
     model_name: str
     dim: int
 
-    def embed(
-        self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None
-    ) -> np.ndarray:
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         """One row per text, in input order: float32, shape ``(len(texts), dim)``, rows of norm 1.
 
         ``progress(done, total)`` is called after each batch.
@@ -207,9 +205,7 @@ class LocalMiniLM:
 
     # ---- embedding --------------------------------------------------------------------------------------
 
-    def embed(
-        self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None
-    ) -> np.ndarray:
+    def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         if isinstance(texts, str):
             raise InvalidInput("embed takes a list of texts; use embed_query for one text")
         if batch_size < 1:
@@ -297,8 +293,12 @@ def make_embedder(settings: Settings) -> Embedder:
     store records the name beside each vector, so vectors of different models are never compared and a
     change of model re-embeds everything. Nothing is loaded or called until first use."""
     if settings.embedding_provider == "openai":
-        return _shared_provider(settings.embedding_model, settings.embedding_api_key, settings.embedding_base_url,
-                                settings.embedding_dimensions)
+        return _shared_provider(
+            settings.embedding_model,
+            settings.embedding_api_key,
+            settings.embedding_base_url,
+            settings.embedding_dimensions,
+        )
     return _shared_local_model()
 
 

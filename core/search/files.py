@@ -36,8 +36,13 @@ if TYPE_CHECKING:
 __all__ = ["SUPPORTED", "FileResult", "extract_text", "import_file_bytes", "import_files"]
 
 SUPPORTED = {".txt": "txt", ".md": "md", ".markdown": "md", ".pdf": "pdf", ".docx": "docx", ".csv": "csv"}
-CONTENT_TYPES = {"txt": "text/plain", "md": "text/markdown", "pdf": "application/pdf", "csv": "text/csv",
-                 "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}
+CONTENT_TYPES = {
+    "txt": "text/plain",
+    "md": "text/markdown",
+    "pdf": "application/pdf",
+    "csv": "text/csv",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
 MAX_FILE_BYTES = 50 * 1024 * 1024
 SOURCE = "file"
 Progress = Callable[[int, int, str], None]
@@ -62,8 +67,16 @@ class FileResult:
     error: str | None = None
 
     def as_json(self) -> dict:
-        return {"path": self.path, "name": self.name, "ok": self.ok, "doc_id": None if self.doc_id is None else str(self.doc_id),
-                "chunks": self.chunks, "key": self.key, "unchanged": self.unchanged, "error": self.error}
+        return {
+            "path": self.path,
+            "name": self.name,
+            "ok": self.ok,
+            "doc_id": None if self.doc_id is None else str(self.doc_id),
+            "chunks": self.chunks,
+            "key": self.key,
+            "unchanged": self.unchanged,
+            "error": self.error,
+        }
 
 
 # ---- text extraction --------------------------------------------------------------------------------------
@@ -136,7 +149,9 @@ def _csv_rows(text: str) -> tuple[list[str], list[str]]:
     header = [h.strip() or f"column {i + 1}" for i, h in enumerate(rows[0])]
     lines = []
     for r in rows[1:]:
-        pairs = [f"{header[i] if i < len(header) else f'column {i + 1}'}: {v.strip()}" for i, v in enumerate(r) if v.strip()]
+        pairs = [
+            f"{header[i] if i < len(header) else f'column {i + 1}'}: {v.strip()}" for i, v in enumerate(r) if v.strip()
+        ]
         lines.append("; ".join(pairs))
     return header, lines
 
@@ -166,8 +181,14 @@ def _document(name: str, kind: str, data: bytes, digest: str, key: str) -> Docum
     if not text.strip():
         raise Unreadable("no text found in it" + (" (a scanned PDF needs OCR first)" if kind == "pdf" else ""))
     return DocumentIn(
-        source=SOURCE, external_id=f"sha256:{digest}", type=kind, title=name, text=text, chunks=chunks,
-        occurred_at=datetime.now(UTC).replace(microsecond=0), url=f"object:{key}",
+        source=SOURCE,
+        external_id=f"sha256:{digest}",
+        type=kind,
+        title=name,
+        text=text,
+        chunks=chunks,
+        occurred_at=datetime.now(UTC).replace(microsecond=0),
+        url=f"object:{key}",
     )
 
 
@@ -175,13 +196,21 @@ def _document(name: str, kind: str, data: bytes, digest: str, key: str) -> Docum
 
 
 def import_file_bytes(
-    *, runtime: Runtime, embedder: Embedder, store: ObjectStore, name: str, data: bytes, path: str | None = None,
+    *,
+    runtime: Runtime,
+    embedder: Embedder,
+    store: ObjectStore,
+    name: str,
+    data: bytes,
+    path: str | None = None,
 ) -> FileResult:
     """Import one file given as bytes (an upload); never raises for a bad file: the result says why."""
     shown = path or name
     kind = SUPPORTED.get(Path(name).suffix.lower())
     if kind is None:
-        return FileResult(shown, name, False, error=f"unsupported file type (expected one of {', '.join(sorted(SUPPORTED))})")
+        return FileResult(
+            shown, name, False, error=f"unsupported file type (expected one of {', '.join(sorted(SUPPORTED))})"
+        )
     if len(data) > MAX_FILE_BYTES:
         return FileResult(shown, name, False, error=f"larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     digest = hashlib.sha256(data).hexdigest()
@@ -191,8 +220,9 @@ def import_file_bytes(
     except Unreadable as exc:
         return FileResult(shown, name, False, error=exc.message)
     with runtime.session() as session:  # imported before: it keeps its first import time (and its hash)
-        first = session.scalar(select(Document.occurred_at).where(Document.source == SOURCE,
-                                                                  Document.external_id == doc.external_id))
+        first = session.scalar(
+            select(Document.occurred_at).where(Document.source == SOURCE, Document.external_id == doc.external_id)
+        )
     if first is not None:
         doc = replace(doc, occurred_at=first)
     existed = store.exists(key)
@@ -205,8 +235,15 @@ def import_file_bytes(
         if isinstance(exc, SophiaError):
             return FileResult(shown, name, False, error=exc.message)
         raise
-    return FileResult(shown, name, True, doc_id=result.document_ids.get(doc.key), chunks=len(doc.chunks), key=key,
-                      unchanged=result.documents_unchanged == 1)
+    return FileResult(
+        shown,
+        name,
+        True,
+        doc_id=result.document_ids.get(doc.key),
+        chunks=len(doc.chunks),
+        key=key,
+        unchanged=result.documents_unchanged == 1,
+    )
 
 
 def _expand(paths: Sequence[str | os.PathLike[str]]) -> list[tuple[Path, str | None]]:
@@ -250,8 +287,11 @@ def import_files(
             except OSError as exc:
                 results.append(FileResult(str(path), path.name, False, error=f"cannot read it: {exc.strerror}"))
             else:
-                results.append(import_file_bytes(runtime=runtime, embedder=embedder, store=store, name=path.name,
-                                                  data=data, path=str(path)))
+                results.append(
+                    import_file_bytes(
+                        runtime=runtime, embedder=embedder, store=store, name=path.name, data=data, path=str(path)
+                    )
+                )
         if progress is not None:
             progress(i, len(items), path.name)
     return results

@@ -137,15 +137,22 @@ class _Tracker:
         now = time.monotonic()
         if stage != self.last_stage or done >= total or now - self.last_write >= PROGRESS_EVERY_S:
             self.last_write, self.last_stage = now, stage
-            self._write({"state": "running", "done": done, "total": total, "stage": stage,
-                         "started_at": self.started_at})
+            self._write(
+                {"state": "running", "done": done, "total": total, "stage": stage, "started_at": self.started_at}
+            )
         if self.forward is not None and total:
             self.forward(done, total, stage)
 
     def finish(self, *, result: IndexResult | None = None, error: str | None = None) -> None:
-        self._write({"state": "failed" if error else "done", "started_at": self.started_at,
-                     "finished_at": utcnow().isoformat(), "result": result.as_dict() if result else None,
-                     "error": error})
+        self._write(
+            {
+                "state": "failed" if error else "done",
+                "started_at": self.started_at,
+                "finished_at": utcnow().isoformat(),
+                "result": result.as_dict() if result else None,
+                "error": error,
+            }
+        )
 
     def _write(self, value: dict) -> None:
         for _ in range(2):  # a second run may create the row at the same moment: then update it
@@ -262,7 +269,10 @@ def reembed_stale(
     while True:
         with runtime.session() as session:
             rows = session.execute(
-                select(Chunk.id, Chunk.text).where(stale_filter, Chunk.id > last_id).order_by(Chunk.id).limit(BATCH_CHUNKS)
+                select(Chunk.id, Chunk.text)
+                .where(stale_filter, Chunk.id > last_id)
+                .order_by(Chunk.id)
+                .limit(BATCH_CHUNKS)
             ).all()
         if not rows:
             break
@@ -272,8 +282,10 @@ def reembed_stale(
         with runtime.session() as session:
             session.execute(
                 update(Chunk),
-                [{"id": cid, "embedding": _vec_bytes(v), "embedding_model": model, "updated_at": now}
-                 for (cid, _), v in zip(rows, vectors, strict=True)],
+                [
+                    {"id": cid, "embedding": _vec_bytes(v), "embedding_model": model, "updated_at": now}
+                    for (cid, _), v in zip(rows, vectors, strict=True)
+                ],
             )
             _log(session, [cid for cid, _ in rows], "u")
         done += len(rows)
@@ -365,10 +377,20 @@ def _stored_vectors(session: Session, hashes: Sequence[str], model: str) -> dict
 
 def _doc_row(doc: DocumentIn) -> dict:
     return {
-        "source": doc.source, "external_id": doc.external_id, "type": doc.type, "title": doc.title[:512],
-        "text": doc.text, "account_id": doc.account_id, "author": doc.author, "owner": doc.owner,
-        "occurred_at": doc.occurred_at, "min_role": doc.min_role, "url": doc.url, "record_table": doc.record_table,
-        "record_id": doc.record_id, "content_hash": doc.content_hash,
+        "source": doc.source,
+        "external_id": doc.external_id,
+        "type": doc.type,
+        "title": doc.title[:512],
+        "text": doc.text,
+        "account_id": doc.account_id,
+        "author": doc.author,
+        "owner": doc.owner,
+        "occurred_at": doc.occurred_at,
+        "min_role": doc.min_role,
+        "url": doc.url,
+        "record_table": doc.record_table,
+        "record_id": doc.record_id,
+        "content_hash": doc.content_hash,
     }
 
 
@@ -434,11 +456,29 @@ def _write_batch(
                 cid, old_hash, old_model = have[pos]
                 touched.append(cid)  # metadata may have changed: the backends get it again
                 if old_hash != h or old_model != model:
-                    to_update.append({"id": cid, "text": text, "content_hash": h, "embedding": vec,
-                                      "embedding_model": model, "updated_at": now})
+                    to_update.append(
+                        {
+                            "id": cid,
+                            "text": text,
+                            "content_hash": h,
+                            "embedding": vec,
+                            "embedding_model": model,
+                            "updated_at": now,
+                        }
+                    )
             else:
-                to_insert.append({"document_id": did, "position": pos, "text": text, "content_hash": h,
-                                  "embedding": vec, "embedding_model": model, "created_at": now, "updated_at": now})
+                to_insert.append(
+                    {
+                        "document_id": did,
+                        "position": pos,
+                        "text": text,
+                        "content_hash": h,
+                        "embedding": vec,
+                        "embedding_model": model,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                )
         removed += [cid for pos, (cid, _, _) in have.items() if pos >= len(d.chunks)]
     if removed:
         for part in _in_chunks(removed):
@@ -448,7 +488,9 @@ def _write_batch(
     if to_update:
         session.execute(update(Chunk), to_update)
     if to_insert:
-        ids = session.execute(insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True), to_insert).scalars().all()
+        ids = (
+            session.execute(insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True), to_insert).scalars().all()
+        )
         touched += list(ids)
     _log(session, touched, "u")
     result.chunks_written += len(to_update) + len(to_insert)

@@ -62,8 +62,7 @@ class OpenAIEmbedder:
         self.model_name = f"openai:{model}" + (f"@{dimensions}" if dimensions else "")
         self._dim = dimensions or KNOWN_DIMENSIONS.get(model)
         # a server such as Ollama needs no key, but the client insists on one
-        self._client = OpenAI(api_key=api_key or "unused", base_url=base_url, max_retries=max_retries,
-                              timeout=timeout)
+        self._client = OpenAI(api_key=api_key or "unused", base_url=base_url, max_retries=max_retries, timeout=timeout)
         self._where = base_url or "OpenAI"
         self._lock = threading.Lock()
         self._cache: OrderedDict[bytes, np.ndarray] = OrderedDict()
@@ -74,8 +73,9 @@ class OpenAIEmbedder:
             self._dim = int(self._request(["dimension probe"]).shape[1])
         return self._dim
 
-    def embed(self, texts: Sequence[str], *, batch_size: int = REQUEST_TEXTS,
-              progress: Progress | None = None) -> np.ndarray:
+    def embed(
+        self, texts: Sequence[str], *, batch_size: int = REQUEST_TEXTS, progress: Progress | None = None
+    ) -> np.ndarray:
         del batch_size  # the request size is the API's concern (REQUEST_TEXTS), not the caller's
         for t in texts:
             if not isinstance(t, str):
@@ -119,8 +119,7 @@ class OpenAIEmbedder:
         inputs = [t[:MAX_CHARS] if t.strip() else " " for t in texts]
         extra: dict[str, Any] = {"dimensions": self.dimensions} if self.dimensions else {}
         try:
-            response = self._client.embeddings.create(model=self.model, input=inputs, encoding_format="float",
-                                                      **extra)
+            response = self._client.embeddings.create(model=self.model, input=inputs, encoding_format="float", **extra)
         except openai.AuthenticationError:
             raise ConfigError(f"{self._where} refused the embedding API key: check SOPHIA_EMBEDDING_API_KEY") from None
         except openai.PermissionDeniedError as exc:
@@ -130,7 +129,9 @@ class OpenAIEmbedder:
                 f"{self._where} has no embedding model {self.model!r} (SOPHIA_EMBEDDING_MODEL): {_message(exc)}"
             ) from None
         except openai.BadRequestError as exc:
-            raise ConfigError(f"{self._where} refused the embedding request for {self.model}: {_message(exc)}") from None
+            raise ConfigError(
+                f"{self._where} refused the embedding request for {self.model}: {_message(exc)}"
+            ) from None
         except (openai.APIConnectionError, openai.APITimeoutError):
             raise BackendUnavailable(f"the embedding provider at {self._where} is unreachable") from None
         except openai.APIStatusError as exc:  # 429 or 5xx still, after the client's retries

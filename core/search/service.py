@@ -23,7 +23,8 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time as dtime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -116,8 +117,16 @@ class SearchHit:
 
     def as_json(self) -> dict[str, Any]:
         """The contract of ``sophia search --json`` (and the API): exactly these keys."""
-        return {"rank": self.rank, "doc_id": self.doc_id, "title": self.title, "source": self.source,
-                "type": self.type, "snippet": self.snippet, "score": self.score, "url": self.url}
+        return {
+            "rank": self.rank,
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "source": self.source,
+            "type": self.type,
+            "snippet": self.snippet,
+            "score": self.score,
+            "url": self.url,
+        }
 
 
 @dataclass(frozen=True)
@@ -164,8 +173,15 @@ class _Scope:
     roles: tuple[str, ...]
 
     def vector_filter(self) -> VectorFilter:
-        return VectorFilter(sources=self.sources, types=self.types, account_ids=self.account_ids or (),
-                            owner=self.owner, since=self.since, until=self.until, roles=self.roles)
+        return VectorFilter(
+            sources=self.sources,
+            types=self.types,
+            account_ids=self.account_ids or (),
+            owner=self.owner,
+            since=self.since,
+            until=self.until,
+            roles=self.roles,
+        )
 
     def sql(self) -> list[Any]:
         conds: list[Any] = [Document.min_role.in_(self.roles)]
@@ -286,8 +302,15 @@ def _scope(session: Session, identity: Identity, filters: SearchFilters) -> _Sco
             until += timedelta(days=1) - timedelta(microseconds=1)
     if since and until and since > until:
         raise InvalidInput("--since is after --until")
-    return _Scope(_as_tuple(filters.source), _as_tuple(filters.type), account_ids, filters.owner or None,
-                  since, until, _roles_for(identity))
+    return _Scope(
+        _as_tuple(filters.source),
+        _as_tuple(filters.type),
+        account_ids,
+        filters.owner or None,
+        since,
+        until,
+        _roles_for(identity),
+    )
 
 
 def _resolve_account(session: Session, account: str | int) -> tuple[int, ...]:
@@ -298,7 +321,9 @@ def _resolve_account(session: Session, account: str | int) -> tuple[int, ...]:
     exact = list(session.scalars(select(Account.id).where(func.lower(Account.name) == value.lower())))
     if exact:
         return tuple(exact)
-    like = list(session.scalars(select(Account.id).where(func.lower(Account.name).contains(value.lower(), autoescape=True))))
+    like = list(
+        session.scalars(select(Account.id).where(func.lower(Account.name).contains(value.lower(), autoescape=True)))
+    )
     if not like:
         raise InvalidInput(f"no account matches {value!r}")
     return tuple(like)
@@ -345,8 +370,9 @@ def search(
             vector = _visible_chunks(session, found, scope)
         ranked = _fuse(session, keyword, vector, terms, mode)[:limit]
         hits = _hits(session, runtime, ranked, terms)
-    return SearchResponse(query=query, took_ms=round((time.perf_counter() - started) * 1000, 2), results=hits,
-                          degraded=degraded)
+    return SearchResponse(
+        query=query, took_ms=round((time.perf_counter() - started) * 1000, 2), results=hits, degraded=degraded
+    )
 
 
 def more_like_this(
@@ -372,8 +398,12 @@ def more_like_this(
         doc = session.get(Document, did)
         if doc is None or doc.min_role not in scope.roles:
             raise NotFound(f"no document {doc_id}")
-        blobs = [b for (b,) in session.execute(
-            select(Chunk.embedding).where(Chunk.document_id == did, Chunk.embedding.is_not(None)))]
+        blobs = [
+            b
+            for (b,) in session.execute(
+                select(Chunk.embedding).where(Chunk.document_id == did, Chunk.embedding.is_not(None))
+            )
+        ]
         if not blobs:
             return SearchResponse(query=f"like: {doc.title}", took_ms=0.0, results=[])
         q = np.mean([np.frombuffer(b, dtype="<f4") for b in blobs], axis=0)
@@ -382,8 +412,9 @@ def more_like_this(
         vector = [(c, d, s) for c, d, s in _visible_chunks(session, found, scope) if d != did]
         ranked = _fuse(session, [], vector, _Terms((), ()), "vector")[:limit]
         hits = _hits(session, runtime, ranked, parse_query(doc.title))
-    return SearchResponse(query=f"like: {doc.title}", took_ms=round((time.perf_counter() - started) * 1000, 2),
-                          results=hits)
+    return SearchResponse(
+        query=f"like: {doc.title}", took_ms=round((time.perf_counter() - started) * 1000, 2), results=hits
+    )
 
 
 def get_document(*, runtime: Runtime, identity: Identity, doc_id: str | int) -> DocumentView:
@@ -400,9 +431,19 @@ def get_document(*, runtime: Runtime, identity: Identity, doc_id: str | int) -> 
         account = session.get(Account, doc.account_id) if doc.account_id else None
         chunks = session.scalar(select(func.count()).select_from(Chunk).where(Chunk.document_id == did)) or 0
         return DocumentView(
-            doc_id=str(doc.id), title=doc.title, source=doc.source, type=doc.type, text=doc.text,
-            url=_public_url(runtime, doc.url), account=account.name if account else None, account_id=doc.account_id,
-            owner=doc.owner, author=doc.author, occurred_at=doc.occurred_at, updated_at=doc.updated_at, chunks=chunks,
+            doc_id=str(doc.id),
+            title=doc.title,
+            source=doc.source,
+            type=doc.type,
+            text=doc.text,
+            url=_public_url(runtime, doc.url),
+            account=account.name if account else None,
+            account_id=doc.account_id,
+            owner=doc.owner,
+            author=doc.author,
+            occurred_at=doc.occurred_at,
+            updated_at=doc.updated_at,
+            chunks=chunks,
         )
 
 
@@ -422,7 +463,8 @@ def _keyword(session: Session, terms: _Terms, scope: _Scope, k: int) -> list[tup
         fts = table("chunks_fts")
         ranked = (
             select(literal_column("chunks_fts.rowid").label("id"), literal_column("bm25(chunks_fts)").label("rank"))
-            .select_from(fts).where(text("chunks_fts MATCH :match"))
+            .select_from(fts)
+            .where(text("chunks_fts MATCH :match"))
         )
         for oversample in (KEYWORD_OVERSAMPLE * k, None):
             inner = (ranked.order_by(literal_column("rank")).limit(oversample) if oversample else ranked).subquery()
@@ -436,9 +478,14 @@ def _keyword(session: Session, terms: _Terms, scope: _Scope, k: int) -> list[tup
                 .limit(k)
             )
             rows = session.execute(stmt, {"match": match}).all()
-            if oversample is None or len(rows) >= k or session.execute(
+            if (
+                oversample is None
+                or len(rows) >= k
+                or session.execute(
                     select(func.count()).select_from(ranked.limit(oversample + 1).subquery()), {"match": match}
-            ).scalar_one() <= oversample:
+                ).scalar_one()
+                <= oversample
+            ):
                 break
         return [(cid, did, -float(score)) for cid, did, score in rows]
     # PostgreSQL, against the expression index of migration 0005: ts_rank_cd has no IDF, so a chunk holding
@@ -499,8 +546,13 @@ def _doc_ranks(chunks: list[tuple[int, int, float]]) -> dict[int, tuple[int, int
     return out
 
 
-def _fuse(session: Session, keyword: list[tuple[int, int, float]], vector: list[tuple[int, int, float]],
-          terms: _Terms, mode: Mode) -> list[_Ranked]:
+def _fuse(
+    session: Session,
+    keyword: list[tuple[int, int, float]],
+    vector: list[tuple[int, int, float]],
+    terms: _Terms,
+    mode: Mode,
+) -> list[_Ranked]:
     kw, vec = _doc_ranks(keyword), _doc_ranks(vector)
     results: dict[int, _Ranked] = {}
     for did in kw.keys() | vec.keys():
@@ -536,8 +588,9 @@ def _contains_token(hay: str, token: str) -> bool:
 def _texts(session: Session, ids: list[int]) -> dict[int, str]:
     out: dict[int, str] = {}
     for start in range(0, len(ids), 500):
-        out.update(session.execute(
-            select(Document.id, Document.text).where(Document.id.in_(ids[start : start + 500]))).all())
+        out.update(
+            session.execute(select(Document.id, Document.text).where(Document.id.in_(ids[start : start + 500]))).all()
+        )
     return out
 
 
@@ -550,19 +603,32 @@ def _hits(session: Session, runtime: Runtime, ranked: list[_Ranked], terms: _Ter
     docs = {d.id: d for d in session.scalars(select(Document).where(Document.id.in_([r.document_id for r in ranked])))}
     chunks = dict(session.execute(select(Chunk.id, Chunk.text).where(Chunk.id.in_([r.chunk_id for r in ranked]))).all())
     account_ids = {d.account_id for d in docs.values() if d.account_id}
-    names = dict(session.execute(select(Account.id, Account.name).where(Account.id.in_(account_ids))).all()) \
-        if account_ids else {}
+    names = (
+        dict(session.execute(select(Account.id, Account.name).where(Account.id.in_(account_ids))).all())
+        if account_ids
+        else {}
+    )
     hits = []
-    for i, r in enumerate(ranked, start=1):
+    for _i, r in enumerate(ranked, start=1):
         d = docs.get(r.document_id)
         if d is None:
             continue
-        hits.append(SearchHit(
-            rank=len(hits) + 1, doc_id=str(d.id), title=d.title, source=d.source, type=d.type,
-            snippet=make_snippet(chunks.get(r.chunk_id) or d.text, terms), score=round(r.score, 6),
-            url=_public_url(runtime, d.url), account=names.get(d.account_id) if d.account_id else None,
-            account_id=d.account_id, occurred_at=d.occurred_at, external_id=d.external_id,
-        ))
+        hits.append(
+            SearchHit(
+                rank=len(hits) + 1,
+                doc_id=str(d.id),
+                title=d.title,
+                source=d.source,
+                type=d.type,
+                snippet=make_snippet(chunks.get(r.chunk_id) or d.text, terms),
+                score=round(r.score, 6),
+                url=_public_url(runtime, d.url),
+                account=names.get(d.account_id) if d.account_id else None,
+                account_id=d.account_id,
+                occurred_at=d.occurred_at,
+                external_id=d.external_id,
+            )
+        )
     return hits
 
 

@@ -173,7 +173,8 @@ def sync_backend(
         if position == 0 or behind_floor:  # never synced, or the changes it needs were pruned
             report.full_push = True
             report.upserted, report.deleted, report.position = _full_push(
-                runtime, backend, lease, batch, progress, clear=False)
+                runtime, backend, lease, batch, progress, clear=False
+            )
         else:
             _replay(runtime, backend, lease, position, batch, progress, report)
     except Exception as exc:  # noqa: BLE001 - a backend failure is recorded, never raised into ingestion's way
@@ -189,9 +190,7 @@ def sync_backend(
     return report
 
 
-def sync_all(
-    *, runtime: Runtime, backends: Sequence[VectorBackend], batch: int = DEFAULT_BATCH
-) -> list[SyncReport]:
+def sync_all(*, runtime: Runtime, backends: Sequence[VectorBackend], batch: int = DEFAULT_BATCH) -> list[SyncReport]:
     """``sync_backend`` for each backend in turn; one that fails does not stop the others."""
     return [sync_backend(runtime=runtime, backend=b, batch=batch) for b in backends]
 
@@ -219,7 +218,9 @@ def rebuild(
         backend.ping()
         _ensure_state(runtime, backend.name)
         with runtime.session() as session:  # before clearing: if this run dies, the next sync pushes everything
-            session.execute(update(IndexSyncState).where(IndexSyncState.backend == backend.name).values(last_change_id=0))
+            session.execute(
+                update(IndexSyncState).where(IndexSyncState.backend == backend.name).values(last_change_id=0)
+            )
         pushed, _, position = _full_push(runtime, backend, lease, batch, progress, clear=True)
     except Exception as exc:
         _record_error(runtime, backend.name, _describe(exc))
@@ -282,8 +283,14 @@ def reconcile(
     finally:
         lease.release()
     report.seconds = round(time.monotonic() - started, 3)
-    log.info("reconciled", backend=backend.name, missing=len(report.missing), extra=len(report.extra),
-             stale=len(report.stale), checked=report.checked)
+    log.info(
+        "reconciled",
+        backend=backend.name,
+        missing=len(report.missing),
+        extra=len(report.extra),
+        stale=len(report.stale),
+        checked=report.checked,
+    )
     return report
 
 
@@ -297,13 +304,15 @@ def index_status(*, runtime: Runtime, backends: Sequence[VectorBackend | str]) -
         for item in backends:
             name = item if isinstance(item, str) else item.name
             state = session.get(IndexSyncState, name)
-            out.append({
-                "name": name,
-                "chunks": state.chunks_indexed if state else 0,
-                "pending": pending_count(session, state.last_change_id if state else 0),
-                "last_sync": state.last_sync_at.isoformat() if state and state.last_sync_at else None,
-                "error": state.last_error if state else None,
-            })
+            out.append(
+                {
+                    "name": name,
+                    "chunks": state.chunks_indexed if state else 0,
+                    "pending": pending_count(session, state.last_change_id if state else 0),
+                    "last_sync": state.last_sync_at.isoformat() if state and state.last_sync_at else None,
+                    "error": state.last_error if state else None,
+                }
+            )
     return out
 
 
@@ -329,13 +338,16 @@ class IndexCollector:
         from prometheus_client.core import GaugeMetricFamily
 
         labels = ["backend"]
-        held = GaugeMetricFamily("sophia_index_chunks", "Chunks the backend held at its last successful sync",
-                                 labels=labels)
-        pending = GaugeMetricFamily("sophia_index_pending_chunks", "Chunks with changes the backend has not received",
-                                    labels=labels)
+        held = GaugeMetricFamily(
+            "sophia_index_chunks", "Chunks the backend held at its last successful sync", labels=labels
+        )
+        pending = GaugeMetricFamily(
+            "sophia_index_pending_chunks", "Chunks with changes the backend has not received", labels=labels
+        )
         failing = GaugeMetricFamily("sophia_index_failing", "1 when the backend's last sync failed", labels=labels)
-        age = GaugeMetricFamily("sophia_index_last_sync_age_seconds", "Seconds since the backend's last successful sync",
-                                labels=labels)
+        age = GaugeMetricFamily(
+            "sophia_index_last_sync_age_seconds", "Seconds since the backend's last successful sync", labels=labels
+        )
         now = utcnow()
         for row in index_status(runtime=self.runtime, backends=self.runtime.settings.vector_backend_names):
             held.add_metric([row["name"]], row["chunks"])
@@ -359,9 +371,7 @@ def pending_count(session: Session, position: int) -> int:
     below the pruned floor) the backend gets a full push, so that is every chunk with a vector."""
     if position == 0 or position < _floor(session):
         return _vector_count(session)
-    return session.scalar(
-        select(func.count(func.distinct(ChunkChange.chunk_id))).where(ChunkChange.id > position)
-    ) or 0
+    return session.scalar(select(func.count(func.distinct(ChunkChange.chunk_id))).where(ChunkChange.id > position)) or 0
 
 
 def prune_changes(*, runtime: Runtime, enabled: Sequence[str], keep_s: float = PRUNE_KEEP_S) -> int:
@@ -371,8 +381,10 @@ def prune_changes(*, runtime: Runtime, enabled: Sequence[str], keep_s: float = P
     enabled again below the floor, its next sync is a full push."""
     cutoff = utcnow() - timedelta(seconds=keep_s)
     with runtime.session() as session:
-        positions = [session.scalar(select(IndexSyncState.last_change_id).where(IndexSyncState.backend == name)) or 0
-                     for name in enabled]
+        positions = [
+            session.scalar(select(IndexSyncState.last_change_id).where(IndexSyncState.backend == name)) or 0
+            for name in enabled
+        ]
         if not positions or min(positions) == 0:
             return 0
         # the newest change both consumed by all and old enough; every id at or below it goes
@@ -395,9 +407,9 @@ def prune_changes(*, runtime: Runtime, enabled: Sequence[str], keep_s: float = P
     while start < upto:  # in id ranges, so no transaction grows with the log
         end = min(upto, start + PRUNE_BATCH)
         with runtime.session() as session:
-            deleted += session.execute(
-                delete(ChunkChange).where(ChunkChange.id > start, ChunkChange.id <= end)
-            ).rowcount or 0
+            deleted += (
+                session.execute(delete(ChunkChange).where(ChunkChange.id > start, ChunkChange.id <= end)).rowcount or 0
+            )
         start = end
     log.info("chunk changes pruned", deleted=deleted, floor=upto)
     return deleted
@@ -412,8 +424,13 @@ def _floor(session: Session) -> int:
 
 
 def _replay(
-    runtime: Runtime, backend: VectorBackend, lease: _Lease, position: int, batch: int,
-    progress: Progress | None, report: SyncReport,
+    runtime: Runtime,
+    backend: VectorBackend,
+    lease: _Lease,
+    position: int,
+    batch: int,
+    progress: Progress | None,
+    report: SyncReport,
 ) -> None:
     with runtime.session() as session:
         total = pending_count(session, position) if progress else 0
@@ -425,7 +442,8 @@ def _replay(
             for _, chunk_id, op in changes:  # in id order: the last operation on a chunk wins
                 latest[chunk_id] = op
             upserted, deleted = _push(
-                runtime, backend,
+                runtime,
+                backend,
                 upserts=[c for c, op in latest.items() if op == "u"],
                 deletes=[c for c, op in latest.items() if op == "d"],
             )
@@ -448,7 +466,9 @@ def _settled_changes(session: Session, after: int, limit: int) -> tuple[list[tup
     GAP_GRACE_S (an insert that may still commit). Returns the changes and whether a hole stopped them."""
     rows = session.execute(
         select(ChunkChange.id, ChunkChange.chunk_id, ChunkChange.op, ChunkChange.at)
-        .where(ChunkChange.id > after).order_by(ChunkChange.id).limit(limit)
+        .where(ChunkChange.id > after)
+        .order_by(ChunkChange.id)
+        .limit(limit)
     ).all()
     young = utcnow() - timedelta(seconds=GAP_GRACE_S)
     settled: list[tuple[int, int, str]] = []
@@ -493,9 +513,11 @@ def _full_push(
         progress(0, total, "pushing")
     while True:
         with runtime.session() as session:
-            ids = list(session.scalars(
-                select(Chunk.id).where(Chunk.id > last_id, _embedded(runtime)).order_by(Chunk.id).limit(batch)
-            ))
+            ids = list(
+                session.scalars(
+                    select(Chunk.id).where(Chunk.id > last_id, _embedded(runtime)).order_by(Chunk.id).limit(batch)
+                )
+            )
             items, _ = _load(session, ids, backend.dim, _model(runtime))
         if not ids:
             break
@@ -526,7 +548,9 @@ def _drop_extra(runtime: Runtime, backend: VectorBackend) -> tuple[set[int], set
     return held, table, extra
 
 
-def _push(runtime: Runtime, backend: VectorBackend, *, upserts: Sequence[int], deletes: Sequence[int]) -> tuple[int, int]:
+def _push(
+    runtime: Runtime, backend: VectorBackend, *, upserts: Sequence[int], deletes: Sequence[int]
+) -> tuple[int, int]:
     """Upsert these chunks as they are now (one that is gone or has no vector is deleted instead) and delete
     those; returns (upserted, deleted)."""
     with runtime.session() as session:
@@ -557,8 +581,17 @@ def _load(session: Session, chunk_ids: Sequence[int], dim: int, model: str) -> t
     found: dict[int, ChunkVector] = {}
     for part in _chunks_of(list(chunk_ids), IN_CHUNK):
         rows = session.execute(
-            select(Chunk.id, Chunk.embedding, Document.id, Document.source, Document.type, Document.account_id,
-                   Document.owner, Document.occurred_at, Document.min_role)
+            select(
+                Chunk.id,
+                Chunk.embedding,
+                Document.id,
+                Document.source,
+                Document.type,
+                Document.account_id,
+                Document.owner,
+                Document.occurred_at,
+                Document.min_role,
+            )
             .join(Document, Document.id == Chunk.document_id)
             .where(Chunk.id.in_(part), Chunk.embedding.is_not(None), Chunk.embedding_model == model)
         ).all()
@@ -571,8 +604,15 @@ def _load(session: Session, chunk_ids: Sequence[int], dim: int, model: str) -> t
                     code="config_invalid",
                 )
             found[cid] = ChunkVector(
-                chunk_id=cid, vector=vector.astype(np.float32), document_id=doc_id, source=source, type=type_,
-                account_id=account_id, owner=owner, occurred_at=occurred_at, min_role=min_role or "viewer",
+                chunk_id=cid,
+                vector=vector.astype(np.float32),
+                document_id=doc_id,
+                source=source,
+                type=type_,
+                account_id=account_id,
+                owner=owner,
+                occurred_at=occurred_at,
+                min_role=min_role or "viewer",
             )
     items = [found[c] for c in sorted(set(chunk_ids)) if c in found]
     gone = sorted({c for c in chunk_ids if c not in found})
@@ -580,10 +620,17 @@ def _load(session: Session, chunk_ids: Sequence[int], dim: int, model: str) -> t
 
 
 def _same(truth: ChunkVector, stored: ChunkVector) -> bool:
-    if stored.vector.shape != truth.vector.shape or not np.allclose(stored.vector, truth.vector, atol=VECTOR_ATOL, rtol=0):
+    if stored.vector.shape != truth.vector.shape or not np.allclose(
+        stored.vector, truth.vector, atol=VECTOR_ATOL, rtol=0
+    ):
         return False
     if (truth.document_id, truth.source, truth.type, truth.account_id, truth.owner, truth.min_role) != (
-        stored.document_id, stored.source, stored.type, stored.account_id, stored.owner, stored.min_role
+        stored.document_id,
+        stored.source,
+        stored.type,
+        stored.account_id,
+        stored.owner,
+        stored.min_role,
     ):
         return False
     if (truth.occurred_at is None) != (stored.occurred_at is None):
@@ -637,9 +684,9 @@ def _record_error(runtime: Runtime, name: str, message: str) -> None:
         _ensure_state(runtime, name)
         with runtime.session() as session:
             session.execute(
-                update(IndexSyncState).where(IndexSyncState.backend == name).values(
-                    last_error=message[:ERROR_MAX], error_at=now, updated_at=now
-                )
+                update(IndexSyncState)
+                .where(IndexSyncState.backend == name)
+                .values(last_error=message[:ERROR_MAX], error_at=now, updated_at=now)
             )
     except Exception:  # noqa: BLE001 - the database itself failing: the log still has it
         log.exception("could not record the vector sync error", backend=name)
@@ -677,10 +724,14 @@ class _Lease:
         owner = f"{uuid.uuid4().hex[:12]}:{os.getpid()}@{socket.gethostname()}"
         now = utcnow()
         with runtime.session() as session:
-            taken = session.execute(
-                update(Meta).where(Meta.key == key, Meta.updated_at < now - timedelta(seconds=LEASE_S))
-                .values(value={"owner": owner}, updated_at=now)
-            ).rowcount == 1
+            taken = (
+                session.execute(
+                    update(Meta)
+                    .where(Meta.key == key, Meta.updated_at < now - timedelta(seconds=LEASE_S))
+                    .values(value={"owner": owner}, updated_at=now)
+                ).rowcount
+                == 1
+            )
             exists = taken or session.get(Meta, key) is not None
         if not exists:
             try:
@@ -696,10 +747,14 @@ class _Lease:
     def renew(self) -> None:
         now = utcnow()
         with self.runtime.session() as session:
-            kept = session.execute(
-                update(Meta).where(Meta.key == LEASE_KEY.format(self.name), Meta.updated_at == self.stamp)
-                .values(updated_at=now)
-            ).rowcount == 1
+            kept = (
+                session.execute(
+                    update(Meta)
+                    .where(Meta.key == LEASE_KEY.format(self.name), Meta.updated_at == self.stamp)
+                    .values(updated_at=now)
+                ).rowcount
+                == 1
+            )
         if not kept:
             raise Conflict(f"{self.name}: this run lost its lease (it stalled longer than {LEASE_S} s)")
         self.stamp = now
@@ -708,7 +763,8 @@ class _Lease:
         try:
             with self.runtime.session() as session:
                 session.execute(
-                    update(Meta).where(Meta.key == LEASE_KEY.format(self.name), Meta.updated_at == self.stamp)
+                    update(Meta)
+                    .where(Meta.key == LEASE_KEY.format(self.name), Meta.updated_at == self.stamp)
                     .values(updated_at=EPOCH)
                 )
         except Exception:  # noqa: BLE001 - it expires by itself

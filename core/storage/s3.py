@@ -24,9 +24,7 @@ def make_s3_client(settings: Settings) -> Any:
     config = CLIENT_CONFIG
     if settings.s3_endpoint_url:  # MinIO, moto and most S3-compatible servers want path-style URLs
         config = config.merge(Config(s3={"addressing_style": "path"}))
-    return boto3.client(
-        "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region, config=config
-    )
+    return boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region, config=config)
 
 
 class S3ObjectStore:
@@ -63,9 +61,7 @@ class S3ObjectStore:
 
     def list(self, prefix: str = "") -> list[str]:
         check_prefix(prefix)
-        pages = self._s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=self.prefix + prefix
-        )
+        pages = self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix + prefix)
         with self._errors():
             names = [obj["Key"] for page in pages for obj in page.get("Contents", [])]
         return sorted(name.removeprefix(self.prefix) for name in names)

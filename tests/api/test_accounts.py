@@ -32,10 +32,28 @@ def test_list_is_ordered_and_counted(client: TestClient, auth: dict[str, str], s
     assert body["total"] == len(ACCOUNTS)
     oak = next(a for a in body["items"] if a["external_id"] == "1")
     assert oak["id"] == seeded["1"]
-    assert {k: oak[k] for k in ("name", "segment", "source", "lifecycle_stage", "units_managed", "arr",
-                                 "health", "health_score", "owner")} == {
-        "name": "Oakwood Residential", "segment": "enterprise", "source": "hubspot", "lifecycle_stage": "live",
-        "units_managed": 42000, "arr": 480000.0, "health": "healthy", "health_score": 88,
+    assert {
+        k: oak[k]
+        for k in (
+            "name",
+            "segment",
+            "source",
+            "lifecycle_stage",
+            "units_managed",
+            "arr",
+            "health",
+            "health_score",
+            "owner",
+        )
+    } == {
+        "name": "Oakwood Residential",
+        "segment": "enterprise",
+        "source": "hubspot",
+        "lifecycle_stage": "live",
+        "units_managed": 42000,
+        "arr": 480000.0,
+        "health": "healthy",
+        "health_score": 88,
         "owner": "ana@payready.com",
     }
     assert "raw" not in oak
@@ -69,8 +87,13 @@ def test_filters(client: TestClient, auth: dict[str, str], seeded: dict[str, int
 
 @pytest.mark.parametrize(
     ("params", "field"),
-    [({"segment": "huge"}, "segment"), ({"limit": "0"}, "limit"), ({"limit": "501"}, "limit"),
-     ({"offset": "-1"}, "offset"), ({"health": "fine"}, "health")],
+    [
+        ({"segment": "huge"}, "segment"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "501"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+        ({"health": "fine"}, "health"),
+    ],
 )
 def test_bad_query_is_422_naming_the_field(client: TestClient, auth: dict[str, str], params, field) -> None:  # noqa: ANN001
     resp = client.get("/api/v1/accounts", params=params, headers=auth)

@@ -70,7 +70,9 @@ def test_api_key_then_revoked(client: TestClient, runtime: Runtime) -> None:
     resp = client.get("/api/v1/accounts", headers=headers)
     assert resp.status_code == 200
     assert client.get("/api/v1/me", headers=headers).json() == {
-        "username": "analyst-user", "role": "analyst", "via": "api_key"
+        "username": "analyst-user",
+        "role": "analyst",
+        "via": "api_key",
     }
     with runtime.session() as session:
         revoke_api_key(session=session, key_id=key_id, actor="test")

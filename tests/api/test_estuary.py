@@ -29,8 +29,11 @@ T0_US = 1_746_093_600_000_000  # 2025-05-01T10:00:00Z
 def flow_uuid(us: int) -> str:
     """A v1 UUID whose time is ``us`` microseconds after the epoch, as Flow's _meta.uuid."""
     t = us * 10 + UUID_OFFSET
-    return str(uuid.UUID(fields=(t & 0xFFFFFFFF, (t >> 32) & 0xFFFF, ((t >> 48) & 0x0FFF) | 0x1000, 0x84, 0x00,
-                                 0x0F5C2B0A7B11)))
+    return str(
+        uuid.UUID(
+            fields=(t & 0xFFFFFFFF, (t >> 32) & 0xFFFF, ((t >> 48) & 0x0FFF) | 0x1000, 0x84, 0x00, 0x0F5C2B0A7B11)
+        )
+    )
 
 
 def doc(id_: str, at_us: int, op: str = "u", **fields) -> dict:
@@ -44,12 +47,24 @@ def body(docs: list[dict]) -> str:
 @pytest.fixture
 def feed(runtime: Runtime) -> str:
     with runtime.session() as s:
-        add_connector(session=s, box=SecretBox.from_settings(runtime.settings), kinds=KINDS, kind="hubspot",
-                      name="hub", values={"token": "pat-test-token"}, actor="test")
-        _, secret = estuary.create_feed(session=s, name="crm", actor="test", bindings=[
-            estuary.parse_binding("warehouse/accounts=entity:accounts@platform"),
-            estuary.parse_binding("hubspot/companies=connector:hub/companies"),
-        ])
+        add_connector(
+            session=s,
+            box=SecretBox.from_settings(runtime.settings),
+            kinds=KINDS,
+            kind="hubspot",
+            name="hub",
+            values={"token": "pat-test-token"},
+            actor="test",
+        )
+        _, secret = estuary.create_feed(
+            session=s,
+            name="crm",
+            actor="test",
+            bindings=[
+                estuary.parse_binding("warehouse/accounts=entity:accounts@platform"),
+                estuary.parse_binding("hubspot/companies=connector:hub/companies"),
+            ],
+        )
     return secret
 
 
@@ -68,8 +83,11 @@ def post(client: TestClient, secret: str | None, payload: str, path: str = "crm/
 
 def accounts(runtime: Runtime) -> dict[str, tuple]:
     with runtime.session() as s:
-        rows = s.execute(select(m.Account.external_id, m.Account.name, m.Account.arr, m.Account.updated_at,
-                                m.Account.ingested_at).where(m.Account.source == "platform"))
+        rows = s.execute(
+            select(
+                m.Account.external_id, m.Account.name, m.Account.arr, m.Account.updated_at, m.Account.ingested_at
+            ).where(m.Account.source == "platform")
+        )
         return {r[0]: tuple(r[1:]) for r in rows}
 
 
@@ -78,7 +96,7 @@ def test_missing_or_wrong_secret_is_refused(client, feed, runtime) -> None:
     assert post(client, None, payload).status_code == 401
     assert post(client, "not-the-secret", payload).status_code == 401
     assert post(client, feed, payload, path="nosuchfeed/warehouse/accounts").status_code == 401
-    assert client.post(f"/webhooks/estuary/s/wrong/crm/warehouse/accounts", content=payload).status_code == 401
+    assert client.post("/webhooks/estuary/s/wrong/crm/warehouse/accounts", content=payload).status_code == 401
     assert accounts(runtime) == {}
 
 
@@ -94,8 +112,9 @@ def test_json_that_is_not_an_array_of_documents_is_refused(client, feed) -> None
 
 
 def test_the_same_batch_twice_changes_nothing(client, feed, runtime) -> None:
-    batch = body([doc("1", T0_US, name="Oakwood Residential", arr=480000),
-                  doc("2", T0_US + 1, name="Birch Lane", arr=18000)])
+    batch = body(
+        [doc("1", T0_US, name="Oakwood Residential", arr=480000), doc("2", T0_US + 1, name="Birch Lane", arr=18000)]
+    )
     first = post(client, feed, batch).json()
     assert (first["upserted"], first["skipped"]) == (2, 0)
     before = accounts(runtime)
@@ -106,11 +125,19 @@ def test_the_same_batch_twice_changes_nothing(client, feed, runtime) -> None:
 
 def test_updates_deletes_and_stale_documents(client, feed, runtime) -> None:
     post(client, feed, body([doc("1", T0_US, name="Oakwood"), doc("2", T0_US + 1, name="Birch")]))
-    resp = post(client, feed, body([
-        doc("1", T0_US + 10, name="Oak"),
-        doc("2", T0_US + 11, op="d"),
-        doc("1", T0_US + 12, name="Oakwood Living"),  # the same key twice in one POST: the last one is the state
-    ])).json()
+    resp = post(
+        client,
+        feed,
+        body(
+            [
+                doc("1", T0_US + 10, name="Oak"),
+                doc("2", T0_US + 11, op="d"),
+                doc(
+                    "1", T0_US + 12, name="Oakwood Living"
+                ),  # the same key twice in one POST: the last one is the state
+            ]
+        ),
+    ).json()
     assert (resp["upserted"], resp["deleted"], resp["skipped"]) == (1, 1, 1)
     # a redelivered older document (a task restart replays an earlier transaction) is skipped
     stale = post(client, feed, body([doc("1", T0_US + 10, name="Oak"), doc("2", T0_US + 1, name="Birch")])).json()
@@ -120,20 +147,31 @@ def test_updates_deletes_and_stale_documents(client, feed, runtime) -> None:
 
 
 def test_secret_in_the_path(client, feed, runtime) -> None:
-    resp = client.post(f"/webhooks/estuary/s/{feed}/crm/warehouse/accounts", content=body([doc("9", T0_US, name="Aspen")]))
+    resp = client.post(
+        f"/webhooks/estuary/s/{feed}/crm/warehouse/accounts", content=body([doc("9", T0_US, name="Aspen")])
+    )
     assert resp.status_code == 200 and accounts(runtime)["9"][0] == "Aspen"
 
 
 def test_bad_documents_are_quarantined_and_the_rest_applied(client, feed, runtime) -> None:
-    resp = post(client, feed, body([
-        doc("1", T0_US, name="Oakwood"),
-        doc("2", T0_US + 1, name="Birch", arr="a lot"),
-        {"name": "no key", "_meta": {"uuid": flow_uuid(T0_US + 2), "op": "c"}},
-    ]))
+    resp = post(
+        client,
+        feed,
+        body(
+            [
+                doc("1", T0_US, name="Oakwood"),
+                doc("2", T0_US + 1, name="Birch", arr="a lot"),
+                {"name": "no key", "_meta": {"uuid": flow_uuid(T0_US + 2), "op": "c"}},
+            ]
+        ),
+    )
     assert resp.status_code == 200 and resp.json()["quarantined"] == 2
     assert set(accounts(runtime)) == {"1"}
     with runtime.session() as s:
-        errors = [q.error for q in s.scalars(select(m.QuarantinedRecord).where(m.QuarantinedRecord.connector == "estuary:crm"))]
+        errors = [
+            q.error
+            for q in s.scalars(select(m.QuarantinedRecord).where(m.QuarantinedRecord.connector == "estuary:crm"))
+        ]
     assert any("arr" in e for e in errors) and any("collection key" in e for e in errors)
 
 
@@ -143,8 +181,11 @@ def test_unknown_collection_is_a_clear_404(client, feed) -> None:
 
 
 def test_vendor_shaped_documents_use_the_connectors_mapping(client, feed, runtime) -> None:
-    company = {"id": "501", "properties": {"name": "Maple Ridge PM", "domain": "mapleridge.com", "state": "TX"},
-               "_meta": {"uuid": flow_uuid(T0_US), "op": "c"}}
+    company = {
+        "id": "501",
+        "properties": {"name": "Maple Ridge PM", "domain": "mapleridge.com", "state": "TX"},
+        "_meta": {"uuid": flow_uuid(T0_US), "op": "c"},
+    }
     resp = post(client, feed, body([company]), path="crm/hubspot/companies")
     assert resp.status_code == 200, resp.text
     with runtime.session() as s:
@@ -157,14 +198,21 @@ def test_applied_changes_are_published_on_redis(tmp_path) -> None:
     rt = open_runtime(make_settings(tmp_path, redis_url=url))
     prepare(rt)
     with rt.session() as s:
-        _, secret = estuary.create_feed(session=s, name="crm", actor="test",
-                                        bindings=[estuary.parse_binding("warehouse/accounts=entity:accounts@platform")])
+        _, secret = estuary.create_feed(
+            session=s,
+            name="crm",
+            actor="test",
+            bindings=[estuary.parse_binding("warehouse/accounts=entity:accounts@platform")],
+        )
     bus = make_bus(rt.settings)
     before = bus.read("records", count=100_000)
     with TestClient(create_app(rt)) as c:
         assert post(c, secret, body([doc("1", T0_US, name="Oakwood")])).status_code == 200
-    events = [e for e in bus.read("records", before[-1].id if before else None, count=1000)
-              if e.data.get("via") == "estuary:crm"]
+    events = [
+        e
+        for e in bus.read("records", before[-1].id if before else None, count=1000)
+        if e.data.get("via") == "estuary:crm"
+    ]
     assert events and events[-1].data["entity"] == "accounts" and events[-1].data["count"] == 1
     with rt.session() as s:
         assert s.scalar(select(func.count()).select_from(m.Account)) == 1

@@ -93,14 +93,37 @@ def test_metrics_show_each_enabled_vector_backend(client: TestClient, runtime: R
     from core.db.types import utcnow
 
     with runtime.session() as s:  # one chunk the embedded backend has not received, and its last sync failed
-        doc = Document(source="file", external_id="notes.txt", type="txt", title="notes.txt", text="hello",
-                       content_hash="h", min_role="viewer")
+        doc = Document(
+            source="file",
+            external_id="notes.txt",
+            type="txt",
+            title="notes.txt",
+            text="hello",
+            content_hash="h",
+            min_role="viewer",
+        )
         s.add(doc)
         s.flush()
-        s.add(Chunk(document_id=doc.id, position=0, text="hello", content_hash="c", embedding=b"\0" * 1536,
-                    embedding_model="test"))
-        s.add(IndexSyncState(backend="embedded", last_change_id=0, chunks_indexed=0, last_error="disk full",
-                             error_at=utcnow(), last_sync_at=utcnow()))
+        s.add(
+            Chunk(
+                document_id=doc.id,
+                position=0,
+                text="hello",
+                content_hash="c",
+                embedding=b"\0" * 1536,
+                embedding_model="test",
+            )
+        )
+        s.add(
+            IndexSyncState(
+                backend="embedded",
+                last_change_id=0,
+                chunks_indexed=0,
+                last_error="disk full",
+                error_at=utcnow(),
+                last_sync_at=utcnow(),
+            )
+        )
     lines = client.get("/metrics").text.splitlines()
     assert 'sophia_index_failing{backend="embedded"} 1.0' in lines
     assert 'sophia_index_pending_chunks{backend="embedded"} 1.0' in lines

@@ -52,6 +52,10 @@ def test_an_unexpected_error_answers_500_with_the_request_id(runtime) -> None:
     with TestClient(app, raise_server_exceptions=False) as client:
         resp = client.get("/broken", headers={"X-Request-ID": "req-500"})
     assert resp.status_code == 500 and resp.headers["x-request-id"] == "req-500"
-    assert resp.json() == {"error": {"code": "internal_error",
-                                     "message": "internal error; the server log has the details (request req-500)"}}
+    assert resp.json() == {
+        "error": {
+            "code": "internal_error",
+            "message": "internal error; the server log has the details (request req-500)",
+        }
+    }
     assert "a bug" not in resp.text  # nothing of the bug leaks to the caller

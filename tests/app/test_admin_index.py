@@ -25,11 +25,18 @@ from tests.conftest import ADMIN_PASSWORD
 @pytest.fixture
 def app_docs(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Runtime]:
     """Three imported documents whose chunks no vector backend has received yet; the app pointed at them."""
-    for name, text in {"outage.txt": "The Yardi sync stalled overnight.", "pricing.md": "# Pricing\n\nTiers.",
-                       "notes.txt": "Renewal call with Acme next week."}.items():
+    for name, text in {
+        "outage.txt": "The Yardi sync stalled overnight.",
+        "pricing.md": "# Pricing\n\nTiers.",
+        "notes.txt": "Renewal call with Acme next week.",
+    }.items():
         (tmp_path / name).write_text(text)
-    results = import_files(runtime=runtime, embedder=make_embedder(runtime.settings),
-                           store=make_object_store(runtime.settings), paths=sorted(tmp_path.glob("*.*")))
+    results = import_files(
+        runtime=runtime,
+        embedder=make_embedder(runtime.settings),
+        store=make_object_store(runtime.settings),
+        paths=sorted(tmp_path.glob("*.*")),
+    )
     assert all(r.ok for r in results)
     _point_app_at(monkeypatch, runtime)
     yield runtime
@@ -80,8 +87,11 @@ def test_a_failing_backend_is_called_out(app_docs: Runtime) -> None:
     at = _open_admin(signed_in("admin", ADMIN_PASSWORD))
     run_action(at, "Sync now")
     with app_docs.session() as s:
-        s.execute(update(IndexSyncState).where(IndexSyncState.backend == "embedded").values(
-            last_error="embedded index at /data: disk I/O error"))
+        s.execute(
+            update(IndexSyncState)
+            .where(IndexSyncState.backend == "embedded")
+            .values(last_error="embedded index at /data: disk I/O error")
+        )
     at.run()
     assert any("Failing: embedded" in e.value for e in at.error)
     row = index_tab(at)
@@ -94,8 +104,18 @@ def test_indexing_progress_and_the_last_run_are_shown(app_docs: Runtime) -> None
     assert any(c.value.startswith("Last indexing run finished") and "0 documents" in c.value for c in at.caption)
 
     with app_docs.session() as s:  # another process is indexing
-        s.merge(Meta(key=PROGRESS_KEY, value={"state": "running", "done": 1200, "total": 3375, "stage": "embedding",
-                                              "started_at": utcnow().isoformat()}))
+        s.merge(
+            Meta(
+                key=PROGRESS_KEY,
+                value={
+                    "state": "running",
+                    "done": 1200,
+                    "total": 3375,
+                    "stage": "embedding",
+                    "started_at": utcnow().isoformat(),
+                },
+            )
+        )
     at.run()
     [bar] = at.get("progress")
     assert "1,200 of 3,375 chunks, embedding" in bar.proto.text and not at.info
@@ -104,7 +124,17 @@ def test_indexing_progress_and_the_last_run_are_shown(app_docs: Runtime) -> None
     assert "Results may be incomplete" in bar.proto.text
 
     with app_docs.session() as s:  # a run still reading records (most find nothing to do): no bar flickers by
-        s.merge(Meta(key=PROGRESS_KEY, value={"state": "running", "done": 0, "total": 0, "stage": "reading records",
-                                              "started_at": utcnow().isoformat()}))
+        s.merge(
+            Meta(
+                key=PROGRESS_KEY,
+                value={
+                    "state": "running",
+                    "done": 0,
+                    "total": 0,
+                    "stage": "reading records",
+                    "started_at": utcnow().isoformat(),
+                },
+            )
+        )
     at.run()
     assert not at.get("progress")

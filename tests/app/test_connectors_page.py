@@ -35,8 +35,15 @@ PAGE_LINK = "../pages/connectors.py"
 COMPANIES = 3
 RECORDS = COMPANIES * (1 + 2 + 1 + 4)  # companies, 2 contacts each, a deal each, 4 engagements each
 # small pages, no search lag, tiny backoff: fast runs (tests/contract/hubspot_utils.py's TEST_SETTINGS, typed)
-FAST = {"page_size": 5, "search_lag_s": 0.0, "requests_per_10s": 1000, "search_requests_per_s": 100,
-        "backoff_initial_s": 0.01, "backoff_max_s": 0.05, "max_attempts": 3}
+FAST = {
+    "page_size": 5,
+    "search_lag_s": 0.0,
+    "requests_per_10s": 1000,
+    "search_requests_per_s": 100,
+    "backoff_initial_s": 0.01,
+    "backoff_max_s": 0.05,
+    "max_attempts": 3,
+}
 
 
 @pytest.fixture
@@ -106,8 +113,11 @@ def successes(at: AppTest) -> list[str]:
 
 def shown_text(at: AppTest) -> str:
     """Everything the page shows as text (for checking that a secret is never shown back)."""
-    parts = [e.value for kind in ("markdown", "caption", "success", "error", "warning", "info", "text_input",
-                                  "text_area") for e in getattr(at, kind)]
+    parts = [
+        e.value
+        for kind in ("markdown", "caption", "success", "error", "warning", "info", "text_input", "text_area")
+        for e in getattr(at, kind)
+    ]
     parts += [str(df.value.to_dict()) for df in at.dataframe]
     parts += [x.label for x in at.expander] + [x.label for x in at.status]
     return "\n".join(str(p) for p in parts)
@@ -398,8 +408,13 @@ def test_disable_enable_and_interval_changes_persist(app_db: Runtime, fake: Fake
     assert (row.enabled, row.interval_minutes) == (True, 120)
     with app_db.session() as s:
         actions = [a.action for a in s.scalars(select(m.AuditLog).where(m.AuditLog.action.like("connector.%")))]
-    assert actions == ["connector.add", "connector.interval", "connector.disable", "connector.interval",
-                       "connector.enable"]
+    assert actions == [
+        "connector.add",
+        "connector.interval",
+        "connector.disable",
+        "connector.interval",
+        "connector.enable",
+    ]
     assert list(table(go(at, "Overview"), "name", "schedule", "state")["schedule"]) == ["every 2 hours"]
 
 
@@ -410,8 +425,9 @@ def test_delete_needs_the_name_typed_to_confirm(app_db: Runtime, fake: FakeHubSp
     assert delete.disabled
     at.text_input(key="delete_confirm_hs").input("hs").run()
     click(at, "Delete hs")
-    assert successes(at) == ["Deleted hs with 0 runs, 0 quarantined records and 0 saved cursors. "
-                             "The records it synced stay."]
+    assert successes(at) == [
+        "Deleted hs with 0 runs, 0 quarantined records and 0 saved cursors. The records it synced stay."
+    ]
     assert db_row(app_db) is None
     assert any("No connectors yet" in md.value for md in at.markdown)  # back to the empty state
 
@@ -421,7 +437,10 @@ def test_a_connector_whose_settings_cannot_be_read_is_shown_not_fatal(app_db: Ru
     fast_hubspot(app_db, fake, name="elsewhere", token="env:SOPHIA_HUBSPOT_NOT_SET")
     at = open_page()
     overview = table(at, "name", "schedule", "state")
-    assert dict(zip(overview["name"], overview["state"], strict=True)) == {"elsewhere": "● failing", "hs": "● never run"}
+    assert dict(zip(overview["name"], overview["state"], strict=True)) == {
+        "elsewhere": "● failing",
+        "hs": "● never run",
+    }
     problem = "connector 'elsewhere' reads its token from SOPHIA_HUBSPOT_NOT_SET, which is not set"
     assert list(overview["last_error"]) == [problem, ""]
     assert any(problem in e for e in errors(at))  # in its (empty) stream list
@@ -440,8 +459,14 @@ def test_quarantined_records_are_taken_in_again_from_the_page(app_db: Runtime, f
     click(at, "Run now")
     assert wait_for_sync(at).endswith(" · 1 quarantined · 0 deleted")
     with app_db.session() as s:  # the admin adds the missing stage_map entry
-        manage.update_settings(session=s, box=SecretBox.from_settings(app_db.settings), kinds=KINDS, name="hs",
-                               values={"stage_map.9911": "proposal"}, actor="admin")
+        manage.update_settings(
+            session=s,
+            box=SecretBox.from_settings(app_db.settings),
+            kinds=KINDS,
+            name="hs",
+            values={"stage_map.9911": "proposal"},
+            actor="admin",
+        )
     go(at, "Quarantine")
     click(at, "Take them in again")
     assert [x.value for x in at.success] == ["hs: 1 taken in, 0 superseded by newer data, 0 still failing"]

@@ -168,10 +168,16 @@ def expected_numbers(rt: Runtime, as_of: date, owner: str | None = None) -> dict
     last = add_months(as_of.replace(day=1), -1)
     base = add_months(last, -12)
     out: dict[str, float] = {}
-    out["arr"] = sql_one(rt, f"SELECT COALESCE(SUM(arr), 0) FROM accounts WHERE lifecycle_stage = 'live' {acct}", **p)[0]
+    out["arr"] = sql_one(rt, f"SELECT COALESCE(SUM(arr), 0) FROM accounts WHERE lifecycle_stage = 'live' {acct}", **p)[
+        0
+    ]
 
     def mrr(month: date) -> dict[int, float]:
-        scoped = MRR_SQL.replace("GROUP BY", "AND account_id IN (SELECT id FROM accounts WHERE owner = :owner) GROUP BY") if owner else MRR_SQL
+        scoped = (
+            MRR_SQL.replace("GROUP BY", "AND account_id IN (SELECT id FROM accounts WHERE owner = :owner) GROUP BY")
+            if owner
+            else MRR_SQL
+        )
         rows = sql_all(rt, scoped, start=month.isoformat(), end=add_months(month, 1).isoformat(), **p)
         return {a: float(v) for a, v in rows if v > 0}
 
@@ -180,26 +186,39 @@ def expected_numbers(rt: Runtime, as_of: date, owner: str | None = None) -> dict
     out["logo_churn"] = sum(1 for a in then if a not in now) / len(then) if then else None
     fc_sql = FORECAST_SQL + ("AND owner = :owner" if owner else "")
     out["forecast"], out["forecast_deals"] = sql_one(
-        rt, fc_sql, start=as_of.isoformat(), end=(as_of + timedelta(days=90)).isoformat(), **p)
+        rt, fc_sql, start=as_of.isoformat(), end=(as_of + timedelta(days=90)).isoformat(), **p
+    )
     rent_scope = "AND account_id IN (SELECT id FROM accounts WHERE owner = :owner)" if owner else ""
     volume, payments, failed = sql_one(
         rt,
         "SELECT COALESCE(SUM(volume), 0), COALESCE(SUM(payments_count), 0), COALESCE(SUM(failed_count), 0) "
         f"FROM rent_payment_volumes WHERE month >= :start AND month < :end {rent_scope}",
-        start=last.isoformat(), end=add_months(last, 1).isoformat(), **p,
+        start=last.isoformat(),
+        end=add_months(last, 1).isoformat(),
+        **p,
     )
     out["rent_volume"], out["rent_success"] = volume, (1 - failed / payments if payments else None)
     inv_scope = "AND account_id IN (SELECT id FROM accounts WHERE owner = :owner)" if owner else ""
     out["overdue_count"], out["overdue_amount"] = sql_one(
-        rt, f"SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM invoices WHERE status = 'open' AND due_on < :d {inv_scope}",
-        d=as_of.isoformat(), **p)
+        rt,
+        f"SELECT COUNT(*), COALESCE(SUM(amount), 0) FROM invoices WHERE status = 'open' AND due_on < :d {inv_scope}",
+        d=as_of.isoformat(),
+        **p,
+    )
     call_scope = "AND owner = :owner" if owner else ""
     out["calls"] = sql_one(
-        rt, f"SELECT COUNT(*) FROM calls WHERE started_at >= :start AND started_at < :end {call_scope}",
-        start=ts(as_of - timedelta(days=6)), end=ts(as_of + timedelta(days=1)), **p)[0]
+        rt,
+        f"SELECT COUNT(*) FROM calls WHERE started_at >= :start AND started_at < :end {call_scope}",
+        start=ts(as_of - timedelta(days=6)),
+        end=ts(as_of + timedelta(days=1)),
+        **p,
+    )[0]
     out["stuck"] = sql_one(
-        rt, f"SELECT COUNT(*) FROM accounts WHERE lifecycle_stage = 'onboarding' AND stage_changed_at < :cutoff {acct}",
-        cutoff=ts(as_of - timedelta(days=45)), **p)[0]
+        rt,
+        f"SELECT COUNT(*) FROM accounts WHERE lifecycle_stage = 'onboarding' AND stage_changed_at < :cutoff {acct}",
+        cutoff=ts(as_of - timedelta(days=45)),
+        **p,
+    )[0]
     return out
 
 
@@ -302,8 +321,10 @@ def test_dashboard_owner_filter_matches_sql(demo_app) -> None:
     at = signed_in("admin", ADMIN_PASSWORD)
     as_of = datetime.now(UTC).date()
     owner = sql_one(
-        demo_app, "SELECT owner FROM accounts WHERE lifecycle_stage = 'live' AND owner IS NOT NULL "
-        "GROUP BY owner ORDER BY COUNT(*) DESC, owner LIMIT 1")[0]
+        demo_app,
+        "SELECT owner FROM accounts WHERE lifecycle_stage = 'live' AND owner IS NOT NULL "
+        "GROUP BY owner ORDER BY COUNT(*) DESC, owner LIMIT 1",
+    )[0]
     at.selectbox(key="filter_owner").set_value(owner).run()
     assert not at.exception
     exp = expected_numbers(demo_app, as_of, owner=owner)
@@ -317,8 +338,9 @@ def test_dashboard_period_changes_the_forecast(demo_app) -> None:
     at.button_group(key="filter_period").set_value(365).run()
     assert not at.exception
     value, delta = metric(at, "Weighted forecast")
-    amount, deals = sql_one(demo_app, FORECAST_SQL, start=as_of.isoformat(),
-                            end=(as_of + timedelta(days=365)).isoformat())
+    amount, deals = sql_one(
+        demo_app, FORECAST_SQL, start=as_of.isoformat(), end=(as_of + timedelta(days=365)).isoformat()
+    )
     assert_money(value, amount)
     assert re.match(rf"{deals} deals? ", delta), delta
 

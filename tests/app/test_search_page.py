@@ -144,8 +144,13 @@ def test_the_owner_filter(app_env) -> None:
 
         from core.db.models import Document
 
-        owner = s.execute(select(Document.owner).where(Document.owner.is_not(None)).group_by(Document.owner)
-                          .order_by(func.count().desc()).limit(1)).scalar_one()
+        owner = s.execute(
+            select(Document.owner)
+            .where(Document.owner.is_not(None))
+            .group_by(Document.owner)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).scalar_one()
         owned = set(s.scalars(select(Document.title).where(Document.owner == owner)))
     at = open_search("admin", ADMIN_PASSWORD)
     at.text_input(key="s_owner").input(owner.upper())  # emails compare without case

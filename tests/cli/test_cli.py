@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 
-import httpx
 import pytest
 
 from tests.conftest import TEST_SECRET
@@ -16,7 +15,11 @@ from tests.conftest import TEST_SECRET
 def sophia(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "app.cli.main", *args],
-        env=env, input=stdin or "", capture_output=True, text=True, timeout=120,
+        env=env,
+        input=stdin or "",
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -34,7 +37,7 @@ def test_first_command_creates_database_and_prints_generated_admin_password_once
     again = sophia("users", "list", "--json", env=env)
     assert "password" not in again.stdout + again.stderr
     assert [u["username"] for u in json.loads(again.stdout)] == ["admin"]
-    db = (open(os.path.join(env["SOPHIA_DATA_DIR"], "sophia.db"), "rb").read())
+    db = open(os.path.join(env["SOPHIA_DATA_DIR"], "sophia.db"), "rb").read()
     assert password.encode() not in db  # only the hash is stored
 
 

@@ -46,8 +46,9 @@ class Org:
 
 
 class FakeApollo(WireFake):
-    def __init__(self, *, api_key: str | None = None, master: bool = True, plan_gated: bool = False,
-                 page_cap: int = PAGE_CAP) -> None:
+    def __init__(
+        self, *, api_key: str | None = None, master: bool = True, plan_gated: bool = False, page_cap: int = PAGE_CAP
+    ) -> None:
         super().__init__()
         self.api_key = api_key or f"apollo-{uuid.uuid4().hex}"  # a fresh team (rate-limit budget) per fake
         self.master, self.plan_gated, self.page_cap = master, plan_gated, page_cap
@@ -58,8 +59,17 @@ class FakeApollo(WireFake):
     def base_url(self) -> str:
         return f"{self.url}/api/v1"
 
-    def add_person(self, first: str, last: str, *, title: str, company: str | None, domain: str | None,
-                   seniority: str = "vp", state: str = "Texas") -> str:
+    def add_person(
+        self,
+        first: str,
+        last: str,
+        *,
+        title: str,
+        company: str | None,
+        domain: str | None,
+        seniority: str = "vp",
+        state: str = "Texas",
+    ) -> str:
         pid = uuid.uuid4().hex[:24]
         self.people.append(Person(pid, first, last, title, seniority, company, domain, state=state))
         return pid
@@ -79,15 +89,23 @@ class FakeApollo(WireFake):
 
     def fault_body(self, status: int) -> Any:
         if status == 429:
-            return {"error": "The maximum number of api calls allowed for api/v1/mixed_people/api_search is 200 times "
-                             "per minute. Please upgrade your plan from https://app.apollo.io/#/settings/plans/upgrade."}
+            return {
+                "error": "The maximum number of api calls allowed for api/v1/mixed_people/api_search is 200 times "
+                "per minute. Please upgrade your plan from https://app.apollo.io/#/settings/plans/upgrade."
+            }
         return {"error": f"Something went wrong ({status})"}
 
     def route(self, seen: Seen) -> Reply:
         if self.plan_gated:
-            return 403, {"error": f"{seen.path.removeprefix('/')} is not accessible with this api_key on a free plan. "
-                                  "Please upgrade your plan from https://app.apollo.io/ to gain access.",
-                         "error_code": "API_INACCESSIBLE"}, {}
+            return (
+                403,
+                {
+                    "error": f"{seen.path.removeprefix('/')} is not accessible with this api_key on a free plan. "
+                    "Please upgrade your plan from https://app.apollo.io/ to gain access.",
+                    "error_code": "API_INACCESSIBLE",
+                },
+                {},
+            )
         if seen.method == "POST" and seen.path == "/api/v1/mixed_people/api_search":
             return self._search(seen.body if isinstance(seen.body, dict) else {})
         if seen.method == "GET" and seen.path == "/api/v1/organizations/enrich":
@@ -106,8 +124,12 @@ class FakeApollo(WireFake):
             return 422, {"error": f"Value too large: page must be at most {self.page_cap}"}, {}
         found = [p for p in self.people if _matches(p, body)]
         shown = found[(page - 1) * per_page : page * per_page]
-        pagination = {"page": page, "per_page": per_page, "total_entries": len(found),
-                      "total_pages": math.ceil(len(found) / per_page)}
+        pagination = {
+            "page": page,
+            "per_page": per_page,
+            "total_entries": len(found),
+            "total_pages": math.ceil(len(found) / per_page),
+        }
         return 200, {"pagination": pagination, "people": [self._partial(p) for p in shown]}, {}
 
     def _partial(self, p: Person) -> dict[str, Any]:
@@ -115,19 +137,38 @@ class FakeApollo(WireFake):
         org: dict[str, Any] = {"has_industry": True, "has_phone": True}
         if p.company is not None:
             org["name"] = p.company
-        return {"id": p.id, "first_name": p.first_name, "last_name_obfuscated": f"{p.last_name[:2]}***{p.last_name[-1]}",
-                "title": p.title, "last_refreshed_at": "2025-05-01T10:00:00.000+00:00", "has_email": True,
-                "has_city": True, "has_state": True, "has_country": True, "has_direct_phone": "Yes",
-                "organization": org}
+        return {
+            "id": p.id,
+            "first_name": p.first_name,
+            "last_name_obfuscated": f"{p.last_name[:2]}***{p.last_name[-1]}",
+            "title": p.title,
+            "last_refreshed_at": "2025-05-01T10:00:00.000+00:00",
+            "has_email": True,
+            "has_city": True,
+            "has_state": True,
+            "has_country": True,
+            "has_direct_phone": "Yes",
+            "organization": org,
+        }
 
     @staticmethod
     def _org(org: Org) -> dict[str, Any]:
-        return {"id": uuid.uuid5(uuid.NAMESPACE_DNS, org.domain).hex[:24], "name": org.name,
-                "website_url": f"http://www.{org.domain}", "primary_domain": org.domain,
-                "linkedin_url": f"http://www.linkedin.com/company/{org.domain.split('.')[0]}",
-                "industry": org.industry, "estimated_num_employees": org.employees, "annual_revenue": 25_000_000,
-                "founded_year": 2012, "city": "Austin", "state": "Texas", "country": "United States",
-                "technology_names": org.technologies, "short_description": f"{org.name} manages apartments."}
+        return {
+            "id": uuid.uuid5(uuid.NAMESPACE_DNS, org.domain).hex[:24],
+            "name": org.name,
+            "website_url": f"http://www.{org.domain}",
+            "primary_domain": org.domain,
+            "linkedin_url": f"http://www.linkedin.com/company/{org.domain.split('.')[0]}",
+            "industry": org.industry,
+            "estimated_num_employees": org.employees,
+            "annual_revenue": 25_000_000,
+            "founded_year": 2012,
+            "city": "Austin",
+            "state": "Texas",
+            "country": "United States",
+            "technology_names": org.technologies,
+            "short_description": f"{org.name} manages apartments.",
+        }
 
 
 def _matches(p: Person, body: dict[str, Any]) -> bool:
@@ -148,8 +189,14 @@ def populate(fake: FakeApollo, *, people: int = 12) -> None:
     enrichment, two of them running a PMS Apollo's technographics name."""
     titles = ["VP Finance", "Controller", "Director of Operations", "VP Operations"]
     for n in range(people):
-        fake.add_person(f"Pat{n}", f"Lee{n:02d}", title=titles[n % 4], company=f"Property Co {n % 6}",
-                        domain=f"propco{n % 6}.com", seniority="director" if "Director" in titles[n % 4] else "vp")
+        fake.add_person(
+            f"Pat{n}",
+            f"Lee{n:02d}",
+            title=titles[n % 4],
+            company=f"Property Co {n % 6}",
+            domain=f"propco{n % 6}.com",
+            seniority="director" if "Director" in titles[n % 4] else "vp",
+        )
     fake.orgs = {
         "propco0.com": Org("Property Co 0", "propco0.com", 180, technologies=["Salesforce", "Yardi Voyager"]),
         "propco1.com": Org("Property Co 1", "propco1.com", 45, technologies=["AppFolio", "Gmail"]),
@@ -160,8 +207,15 @@ def populate(fake: FakeApollo, *, people: int = 12) -> None:
 # ---- helpers shared by the Apollo tests ----------------------------------------------------------------
 
 SEARCHES = '[{"person_titles": ["vp"]}, {"person_titles": ["controller", "director"]}]'
-TEST_SETTINGS = {"per_page": "2", "searches": SEARCHES, "prospects_refresh_hours": "0", "enrich_refresh_days": "0",
-                 "backoff_initial_s": "0.01", "backoff_max_s": "0.05", "max_attempts": "3"}
+TEST_SETTINGS = {
+    "per_page": "2",
+    "searches": SEARCHES,
+    "prospects_refresh_hours": "0",
+    "enrich_refresh_days": "0",
+    "backoff_initial_s": "0.01",
+    "backoff_max_s": "0.05",
+    "max_attempts": "3",
+}
 
 
 def add_apollo(runtime: Any, fake: FakeApollo, *, name: str = "ap", **overrides: str) -> None:

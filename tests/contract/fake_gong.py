@@ -56,9 +56,14 @@ class FakeCall:
         for mono in self.transcript or []:
             for s in mono["sentences"]:
                 if isinstance(s["start"], int) and isinstance(s["end"], int):
-                    by_speaker[mono["speakerId"]] = by_speaker.get(mono["speakerId"], 0) + (s["end"] - s["start"]) / 1000
-        return [{"id": p["id"], "userId": p.get("userId"), "talkTime": round(by_speaker.get(p["speakerId"], 0))}
-                for p in self.parties if p.get("speakerId")]
+                    by_speaker[mono["speakerId"]] = (
+                        by_speaker.get(mono["speakerId"], 0) + (s["end"] - s["start"]) / 1000
+                    )
+        return [
+            {"id": p["id"], "userId": p.get("userId"), "talkTime": round(by_speaker.get(p["speakerId"], 0))}
+            for p in self.parties
+            if p.get("speakerId")
+        ]
 
     def extensive(self, selector: dict[str, Any]) -> dict[str, Any]:
         fields = selector.get("exposedFields") or {}
@@ -77,8 +82,12 @@ class FakeGong(WireFake):
     keep_blank_values = False
 
     def __init__(
-        self, *, access_key: str = "GONGKEY0123456789", access_key_secret: str = "gong-secret-abcdefghijklmnop",
-        page_size: int = 100, oauth_token: str | None = None,
+        self,
+        *,
+        access_key: str = "GONGKEY0123456789",
+        access_key_secret: str = "gong-secret-abcdefghijklmnop",
+        page_size: int = 100,
+        oauth_token: str | None = None,
     ) -> None:
         super().__init__()
         self.oauth_token = oauth_token  # also accepted as Bearer when set (an OAuth app's access token)
@@ -98,34 +107,77 @@ class FakeGong(WireFake):
 
     def add_user(self, first: str, last: str, email: str) -> str:
         uid = self.new_id()
-        self.users.append({
-            "id": uid, "emailAddress": email, "created": "2021-02-17T02:30:00-08:00", "active": True,
-            "emailAliases": [], "trustedEmailAddress": email, "firstName": first, "lastName": last,
-            "title": "Account Executive", "phoneNumber": None, "extension": None, "personalMeetingUrls": [],
-            "settings": {"webConferencesRecorded": True}, "managerId": None, "meetingConsentPageUrl": None,
-            "spokenLanguages": [{"language": "en-US", "primary": True}],
-        })
+        self.users.append(
+            {
+                "id": uid,
+                "emailAddress": email,
+                "created": "2021-02-17T02:30:00-08:00",
+                "active": True,
+                "emailAliases": [],
+                "trustedEmailAddress": email,
+                "firstName": first,
+                "lastName": last,
+                "title": "Account Executive",
+                "phoneNumber": None,
+                "extension": None,
+                "personalMeetingUrls": [],
+                "settings": {"webConferencesRecorded": True},
+                "managerId": None,
+                "meetingConsentPageUrl": None,
+                "spokenLanguages": [{"language": "en-US", "primary": True}],
+            }
+        )
         return uid
 
     def add_call(
-        self, *, started: datetime, title: str | None, owner: str, customers: list[tuple[str, str]],
-        system: str = "Zoom", scheduled: datetime | None = None, crm: tuple[str, str, str | None] | None = None,
-        turns: int = 4, transcript: bool = True, meta: dict[str, Any] | None = None, rnd: random.Random | None = None,
+        self,
+        *,
+        started: datetime,
+        title: str | None,
+        owner: str,
+        customers: list[tuple[str, str]],
+        system: str = "Zoom",
+        scheduled: datetime | None = None,
+        crm: tuple[str, str, str | None] | None = None,
+        turns: int = 4,
+        transcript: bool = True,
+        meta: dict[str, Any] | None = None,
+        rnd: random.Random | None = None,
     ) -> str:
         """A call run by the user ``owner`` with external ``customers`` (name, email); ``crm`` is (system,
         account id, deal id)."""
         rnd = rnd or random.Random(len(self.calls))
         cid = self.new_id()
         user = next(u for u in self.users if u["id"] == owner)
-        parties = [{
-            "id": self.new_id(), "emailAddress": user["emailAddress"], "name": f"{user['firstName']} {user['lastName']}",
-            "title": user["title"], "userId": owner, "speakerId": self.new_id(), "affiliation": "Internal",
-            "phoneNumber": None, "methods": ["Invitee", "Attendee"], "context": [],
-        }]
+        parties = [
+            {
+                "id": self.new_id(),
+                "emailAddress": user["emailAddress"],
+                "name": f"{user['firstName']} {user['lastName']}",
+                "title": user["title"],
+                "userId": owner,
+                "speakerId": self.new_id(),
+                "affiliation": "Internal",
+                "phoneNumber": None,
+                "methods": ["Invitee", "Attendee"],
+                "context": [],
+            }
+        ]
         for name, email in customers:
-            parties.append({"id": self.new_id(), "emailAddress": email, "name": name, "title": "VP Operations",
-                            "userId": None, "speakerId": self.new_id(), "affiliation": "External",
-                            "phoneNumber": None, "methods": ["Attendee"], "context": []})
+            parties.append(
+                {
+                    "id": self.new_id(),
+                    "emailAddress": email,
+                    "name": name,
+                    "title": "VP Operations",
+                    "userId": None,
+                    "speakerId": self.new_id(),
+                    "affiliation": "External",
+                    "phoneNumber": None,
+                    "methods": ["Attendee"],
+                    "context": [],
+                }
+            )
         monologues: list[dict[str, Any]] = []
         at = rnd.randint(1_000, 9_000)
         for t in range(turns):
@@ -135,8 +187,9 @@ class FakeGong(WireFake):
                 length = rnd.randint(1_500, 6_000)
                 sentences.append({"start": at, "end": at + length, "text": f"Sentence {t}.{k} about rent payments."})
                 at += length + rnd.randint(100, 700)
-            monologues.append({"speakerId": speaker, "topic": rnd.choice([None, "Pricing", "Objections"]),
-                               "sentences": sentences})
+            monologues.append(
+                {"speakerId": speaker, "topic": rnd.choice([None, "Pricing", "Objections"]), "sentences": sentences}
+            )
             at += rnd.randint(200, 1_500)
         context = []
         if crm is not None:
@@ -151,15 +204,31 @@ class FakeGong(WireFake):
             scheduled = started - timedelta(minutes=2)
         self.calls[cid] = FakeCall(
             meta={
-                "id": cid, "url": f"https://app.gong.io/call?id={cid}", "title": title,
-                "scheduled": iso(scheduled) if scheduled else None, "started": iso(started),
-                "duration": at // 1000 + 30, "primaryUserId": owner, "direction": "Conference" if conference else "Outbound",
-                "system": system, "scope": "External", "media": "Video", "language": "eng",
-                "workspaceId": "623457276584334", "sdrDisposition": None, "clientUniqueId": None, "customData": None,
-                "purpose": None, "meetingUrl": None, "isPrivate": False, "calendarEventId": None,
+                "id": cid,
+                "url": f"https://app.gong.io/call?id={cid}",
+                "title": title,
+                "scheduled": iso(scheduled) if scheduled else None,
+                "started": iso(started),
+                "duration": at // 1000 + 30,
+                "primaryUserId": owner,
+                "direction": "Conference" if conference else "Outbound",
+                "system": system,
+                "scope": "External",
+                "media": "Video",
+                "language": "eng",
+                "workspaceId": "623457276584334",
+                "sdrDisposition": None,
+                "clientUniqueId": None,
+                "customData": None,
+                "purpose": None,
+                "meetingUrl": None,
+                "isPrivate": False,
+                "calendarEventId": None,
                 **(meta or {}),
             },
-            parties=parties, context=context, transcript=monologues if transcript else None,
+            parties=parties,
+            context=context,
+            transcript=monologues if transcript else None,
             filter_time=scheduled if conference and scheduled else started,
         )
         return cid
@@ -227,8 +296,11 @@ class FakeGong(WireFake):
                 raise ApiError(400, "cursor has expired")
             offset = int(claims["o"])
         page = items[offset : offset + self.page_size]
-        records: dict[str, Any] = {"totalRecords": len(items), "currentPageSize": len(page),
-                                   "currentPageNumber": offset // self.page_size}
+        records: dict[str, Any] = {
+            "totalRecords": len(items),
+            "currentPageSize": len(page),
+            "currentPageNumber": offset // self.page_size,
+        }
         if offset + self.page_size < len(items):
             claims = {"h": digest, "o": offset + self.page_size, "exp": time.time() + CURSOR_TTL_S}
             payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
@@ -248,8 +320,10 @@ class FakeGong(WireFake):
             raise ApiError(400, "fromDateTime/toDateTime must be ISO-8601 date-times") from None
         ids = flt.get("callIds")
         found = [
-            c for c in self.calls.values()
-            if (start is None or c.filter_time >= start) and (end is None or c.filter_time < end)
+            c
+            for c in self.calls.values()
+            if (start is None or c.filter_time >= start)
+            and (end is None or c.filter_time < end)
             and (ids is None or c.id in ids)
             and (not flt.get("workspaceId") or c.meta.get("workspaceId") == flt["workspaceId"])
         ]
@@ -285,8 +359,11 @@ class FakeGong(WireFake):
             return 404, errors(NO_CALLS)
         request = {k: v for k, v in body.items() if k != "cursor"}
         page, records = self._page(found, request, body.get("cursor"))
-        return 200, {"requestId": _rid(), "records": records,
-                     "callTranscripts": [{"callId": c.id, "transcript": c.transcript} for c in page]}
+        return 200, {
+            "requestId": _rid(),
+            "records": records,
+            "callTranscripts": [{"callId": c.id, "transcript": c.transcript} for c in page],
+        }
 
 
 class ApiError(Exception):
@@ -333,11 +410,16 @@ def populate(fake: FakeGong, *, calls: int, now: datetime | None = None, seed: i
         else:
             crm = ("HubSpot", str(9000 + i), str(5000 + i) if i % 2 == 0 else None)
         cid = fake.add_call(
-            started=started, title=f"Property Co {i} <> PayReady - Discovery", owner=reps[i % len(reps)],
+            started=started,
+            title=f"Property Co {i} <> PayReady - Discovery",
+            owner=reps[i % len(reps)],
             customers=[(f"Pat{i} Lee", f"pat{i}@propco{i}.com")]
             + ([(f"Sam{i} Roe", f"sam{i}@propco{i}.com")] if i % 3 == 0 else []),
-            system="Zoom" if i % 2 == 0 else "RingCentral", crm=crm, turns=rnd.randint(3, 6),
-            transcript=i % 5 != 4, rnd=rnd,
+            system="Zoom" if i % 2 == 0 else "RingCentral",
+            crm=crm,
+            turns=rnd.randint(3, 6),
+            transcript=i % 5 != 4,
+            rnd=rnd,
         )
         planted["hubspot" if crm[0] == "HubSpot" else "salesforce"][cid] = crm[1]
     return planted

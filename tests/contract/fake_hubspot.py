@@ -24,18 +24,40 @@ LIST_LIMIT_MAX = 100
 BATCH_MAX = 100
 MAX_GROUPS, MAX_FILTERS_PER_GROUP, MAX_FILTERS = 5, 10, 25
 OBJECT_TYPES = ("companies", "contacts", "deals", "notes", "emails", "meetings", "calls")
-DATE_PROPERTIES = {"createdate", "hs_lastmodifieddate", "lastmodifieddate", "hs_timestamp", "closedate", "hs_createdate"}
+DATE_PROPERTIES = {
+    "createdate",
+    "hs_lastmodifieddate",
+    "lastmodifieddate",
+    "hs_timestamp",
+    "closedate",
+    "hs_createdate",
+}
 # association type ids HubSpot defines (primary ones first where there is one)
 ASSOCIATION_TYPES: dict[tuple[str, str], tuple[int, int | None]] = {
     ("contacts", "companies"): (279, 1),
     ("deals", "companies"): (341, 5),
-    ("notes", "companies"): (190, None), ("notes", "contacts"): (202, None), ("notes", "deals"): (214, None),
-    ("emails", "companies"): (186, None), ("emails", "contacts"): (198, None), ("emails", "deals"): (210, None),
-    ("meetings", "companies"): (188, None), ("meetings", "contacts"): (200, None), ("meetings", "deals"): (212, None),
-    ("calls", "companies"): (182, None), ("calls", "contacts"): (194, None), ("calls", "deals"): (206, None),
+    ("notes", "companies"): (190, None),
+    ("notes", "contacts"): (202, None),
+    ("notes", "deals"): (214, None),
+    ("emails", "companies"): (186, None),
+    ("emails", "contacts"): (198, None),
+    ("emails", "deals"): (210, None),
+    ("meetings", "companies"): (188, None),
+    ("meetings", "contacts"): (200, None),
+    ("meetings", "deals"): (212, None),
+    ("calls", "companies"): (182, None),
+    ("calls", "contacts"): (194, None),
+    ("calls", "deals"): (206, None),
 }
-DEFAULT_STAGES = ["appointmentscheduled", "qualifiedtobuy", "presentationscheduled", "decisionmakerboughtin",
-                  "contractsent", "closedwon", "closedlost"]
+DEFAULT_STAGES = [
+    "appointmentscheduled",
+    "qualifiedtobuy",
+    "presentationscheduled",
+    "decisionmakerboughtin",
+    "contractsent",
+    "closedwon",
+    "closedlost",
+]
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 
@@ -62,18 +84,34 @@ class FakeObject:
     history: dict[str, list[tuple[str, datetime]]] = field(default_factory=dict)  # oldest first
 
     def envelope(self, props: list[str] | None, with_history: list[str] | None = None) -> dict[str, Any]:
-        base = {"hs_object_id": self.id, "createdate": iso(self.created), modified_property(self.type): iso(self.updated)}
+        base = {
+            "hs_object_id": self.id,
+            "createdate": iso(self.created),
+            modified_property(self.type): iso(self.updated),
+        }
         shown = {**{p: self.properties.get(p) for p in props}, **base} if props else {**self.properties, **base}
         out: dict[str, Any] = {
-            "id": self.id, "properties": shown, "createdAt": iso(self.created), "updatedAt": iso(self.updated),
+            "id": self.id,
+            "properties": shown,
+            "createdAt": iso(self.created),
+            "updatedAt": iso(self.updated),
             "archived": self.archived_at is not None,
         }
         if self.archived_at is not None:
             out["archivedAt"] = iso(self.archived_at)
         if with_history:
             out["propertiesWithHistory"] = {
-                p: [{"value": v, "timestamp": iso(t), "sourceType": "CRM_UI", "sourceId": "userId:123",
-                     "sourceLabel": None, "updatedByUserId": 123} for v, t in reversed(self.history.get(p, []))]
+                p: [
+                    {
+                        "value": v,
+                        "timestamp": iso(t),
+                        "sourceType": "CRM_UI",
+                        "sourceId": "userId:123",
+                        "sourceLabel": None,
+                        "updatedByUserId": 123,
+                    }
+                    for v, t in reversed(self.history.get(p, []))
+                ]
                 for p in with_history
             }
         return out
@@ -92,7 +130,9 @@ class FakeHubSpot(WireFake):
         self.token = token
         self.search_cap = search_cap
         self.objects: dict[str, dict[str, FakeObject]] = {t: {} for t in OBJECT_TYPES}
-        self.links: dict[tuple[str, str, str], dict[str, bool]] = {}  # (from type, from id, to type) -> {to id: primary}
+        self.links: dict[
+            tuple[str, str, str], dict[str, bool]
+        ] = {}  # (from type, from id, to type) -> {to id: primary}
         self.owners: list[dict[str, Any]] = []
         self.pipelines: list[dict[str, Any]] = [default_pipeline()]
         self._next_id = 1000
@@ -100,16 +140,27 @@ class FakeHubSpot(WireFake):
     # ---- data -----------------------------------------------------------------------------------
 
     def add(
-        self, object_type: str, properties: dict[str, Any], *, created: datetime | None = None,
-        modified: datetime | None = None, links: dict[str, list[str]] | None = None,
+        self,
+        object_type: str,
+        properties: dict[str, Any],
+        *,
+        created: datetime | None = None,
+        modified: datetime | None = None,
+        links: dict[str, list[str]] | None = None,
         history: dict[str, list[tuple[str, datetime]]] | None = None,
     ) -> str:
         with self._lock:
             self._next_id += 1
             oid = str(self._next_id)
             created = created or EPOCH
-            obj = FakeObject(oid, object_type, {k: None if v is None else str(v) for k, v in properties.items()},
-                             created, modified or created, history=dict(history or {}))
+            obj = FakeObject(
+                oid,
+                object_type,
+                {k: None if v is None else str(v) for k, v in properties.items()},
+                created,
+                modified or created,
+                history=dict(history or {}),
+            )
             self.objects[object_type][oid] = obj
             for to_type, ids in (links or {}).items():
                 for i, to_id in enumerate(ids):
@@ -139,8 +190,13 @@ class FakeHubSpot(WireFake):
     # ---- what the client sent ------------------------------------------------------------------
 
     def searches(self, object_type: str | None = None) -> list[dict[str, Any]]:
-        return [s.body for s in self.requests if s.method == "POST" and s.path.endswith("/search")
-                and (object_type is None or s.path == f"/crm/v3/objects/{object_type}/search")]
+        return [
+            s.body
+            for s in self.requests
+            if s.method == "POST"
+            and s.path.endswith("/search")
+            and (object_type is None or s.path == f"/crm/v3/objects/{object_type}/search")
+        ]
 
     # ---- the wire -------------------------------------------------------------------------------
 
@@ -190,8 +246,10 @@ class FakeHubSpot(WireFake):
             return 400, error("VALIDATION_ERROR", "Invalid input JSON")
         groups = body.get("filterGroups") or []
         filters_total = sum(len(g.get("filters", [])) for g in groups)
-        if len(groups) > MAX_GROUPS or filters_total > MAX_FILTERS or any(
-            len(g.get("filters", [])) > MAX_FILTERS_PER_GROUP for g in groups
+        if (
+            len(groups) > MAX_GROUPS
+            or filters_total > MAX_FILTERS
+            or any(len(g.get("filters", [])) > MAX_FILTERS_PER_GROUP for g in groups)
         ):
             return 400, error("VALIDATION_ERROR", "too many filters")
         limit = int(body.get("limit") or 10)
@@ -222,8 +280,10 @@ class FakeHubSpot(WireFake):
         if limit > LIST_LIMIT_MAX:
             return 400, error("VALIDATION_ERROR", f"limit must be <= {LIST_LIMIT_MAX}")
         archived = (_q(query, "archived") or "false").lower() == "true"
-        objs = sorted((o for o in self.objects[object_type].values() if (o.archived_at is not None) == archived),
-                      key=lambda o: int(o.id))
+        objs = sorted(
+            (o for o in self.objects[object_type].values() if (o.archived_at is not None) == archived),
+            key=lambda o: int(o.id),
+        )
         after = _q(query, "after")
         if after:
             objs = [o for o in objs if int(o.id) >= int(after)]
@@ -240,8 +300,11 @@ class FakeHubSpot(WireFake):
         if len(inputs) > BATCH_MAX:
             return 400, error("VALIDATION_ERROR", f"at most {BATCH_MAX} inputs")
         found = [self.objects[object_type].get(str(i["id"])) for i in inputs]
-        results = [o.envelope(body.get("properties") or None, body.get("propertiesWithHistory"))
-                   for o in found if o is not None and o.archived_at is None]
+        results = [
+            o.envelope(body.get("properties") or None, body.get("propertiesWithHistory"))
+            for o in found
+            if o is not None and o.archived_at is None
+        ]
         now = iso(datetime.now(UTC))
         return 200, {"status": "COMPLETE", "results": results, "startedAt": now, "completedAt": now}
 
@@ -254,8 +317,13 @@ class FakeHubSpot(WireFake):
         for item in inputs:
             targets = self.links.get((from_type, str(item["id"]), to_type), {})
             if not targets:
-                errors.append({"status": "error", "category": "OBJECT_NOT_FOUND",
-                               "message": f"No {to_type} is associated with {from_type} {item['id']}."})
+                errors.append(
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "message": f"No {to_type} is associated with {from_type} {item['id']}.",
+                    }
+                )
                 continue
             to = []
             for tid, primary in targets.items():
@@ -287,8 +355,15 @@ class ApiError(Exception):
 
 
 def error(category: str, message: str) -> dict[str, Any]:
-    return {"status": "error", "message": message, "correlationId": str(uuid.uuid4()), "category": category,
-            "errors": [], "context": {}, "links": {}}
+    return {
+        "status": "error",
+        "message": message,
+        "correlationId": str(uuid.uuid4()),
+        "category": category,
+        "errors": [],
+        "context": {},
+        "links": {},
+    }
 
 
 def _q(query: dict[str, list[str]], key: str) -> str | None:
@@ -335,10 +410,16 @@ def _matches(obj: FakeObject, filters: list[dict[str, Any]]) -> bool:
             if have is None:
                 return False
             if isinstance(have, int):
-                want = parse_ms(str(want)) if prop in DATE_PROPERTIES or prop.endswith("lastmodifieddate") else int(want)
+                want = (
+                    parse_ms(str(want)) if prop in DATE_PROPERTIES or prop.endswith("lastmodifieddate") else int(want)
+                )
             ok = {
-                "EQ": lambda: have == want, "NEQ": lambda: have != want, "LT": lambda: have < want,
-                "LTE": lambda: have <= want, "GT": lambda: have > want, "GTE": lambda: have >= want,
+                "EQ": lambda: have == want,
+                "NEQ": lambda: have != want,
+                "LT": lambda: have < want,
+                "LTE": lambda: have <= want,
+                "GT": lambda: have > want,
+                "GTE": lambda: have >= want,
                 "BETWEEN": lambda: want <= have <= _coerce(have, f.get("highValue")),
             }[op]()
         if not ok:
@@ -352,8 +433,14 @@ def _coerce(like: Any, value: Any) -> Any:
 
 def _fault_body(status: int) -> dict[str, Any]:
     if status == 429:
-        return {"status": "error", "message": "You have reached your secondly limit.", "errorType": "RATE_LIMIT",
-                "correlationId": str(uuid.uuid4()), "policyName": "SECONDLY", "requestId": str(uuid.uuid4())}
+        return {
+            "status": "error",
+            "message": "You have reached your secondly limit.",
+            "errorType": "RATE_LIMIT",
+            "correlationId": str(uuid.uuid4()),
+            "policyName": "SECONDLY",
+            "requestId": str(uuid.uuid4()),
+        }
     if status == 401:
         return error("INVALID_AUTHENTICATION", "The OAuth token used to make this call expired.")
     return error("INTERNAL_ERROR", f"internal error ({status})")
@@ -362,10 +449,21 @@ def _fault_body(status: int) -> dict[str, Any]:
 def default_pipeline() -> dict[str, Any]:
     probabilities = ["0.2", "0.4", "0.6", "0.8", "0.9", "1.0", "0.0"]
     return {
-        "id": "default", "label": "Sales Pipeline", "displayOrder": 0, "archived": False,
+        "id": "default",
+        "label": "Sales Pipeline",
+        "displayOrder": 0,
+        "archived": False,
         "stages": [
-            {"id": sid, "label": sid.title(), "displayOrder": i, "archived": False,
-             "metadata": {"isClosed": "true" if sid.startswith("closed") else "false", "probability": probabilities[i]}}
+            {
+                "id": sid,
+                "label": sid.title(),
+                "displayOrder": i,
+                "archived": False,
+                "metadata": {
+                    "isClosed": "true" if sid.startswith("closed") else "false",
+                    "probability": probabilities[i],
+                },
+            }
             for i, sid in enumerate(DEFAULT_STAGES)
         ],
     }
@@ -377,44 +475,106 @@ def default_pipeline() -> dict[str, Any]:
 def populate(fake: FakeHubSpot, *, companies: int, seed: int = 7, engagements: bool = True) -> None:
     """Companies with contacts, deals (stage history) and engagements, all modified in the past."""
     rnd = random.Random(seed)
-    fake.owners = [{"id": str(51_000_000 + i), "email": f"rep{i}@payready.com", "firstName": f"Rep{i}",
-                    "lastName": "Smith", "userId": 9000 + i, "archived": False} for i in range(5)]
+    fake.owners = [
+        {
+            "id": str(51_000_000 + i),
+            "email": f"rep{i}@payready.com",
+            "firstName": f"Rep{i}",
+            "lastName": "Smith",
+            "userId": 9000 + i,
+            "archived": False,
+        }
+        for i in range(5)
+    ]
     states = ["Texas", "CA", "Florida", "GA", "New York", "Colorado"]
     at = EPOCH
     for c in range(companies):
         at += timedelta(minutes=rnd.randint(1, 90))
         owner = rnd.choice(fake.owners)["id"]
-        cid = fake.add("companies", {
-            "name": f"Property Co {c}", "domain": f"propco{c}.com", "city": "Austin", "state": rnd.choice(states),
-            "lifecyclestage": rnd.choice(["lead", "opportunity", "customer"]), "hubspot_owner_id": owner,
-        }, created=at, modified=at)
+        cid = fake.add(
+            "companies",
+            {
+                "name": f"Property Co {c}",
+                "domain": f"propco{c}.com",
+                "city": "Austin",
+                "state": rnd.choice(states),
+                "lifecyclestage": rnd.choice(["lead", "opportunity", "customer"]),
+                "hubspot_owner_id": owner,
+            },
+            created=at,
+            modified=at,
+        )
         contact_ids = []
         for k in range(2):
             at += timedelta(minutes=1)
-            contact_ids.append(fake.add("contacts", {
-                "firstname": f"Pat{c}", "lastname": f"Lee{k}", "email": f"Pat{c}.Lee{k}@propco{c}.com",
-                "jobtitle": "VP Operations", "phone": "+1 512 555 0100",
-            }, created=at, modified=at, links={"companies": [cid]}))
+            contact_ids.append(
+                fake.add(
+                    "contacts",
+                    {
+                        "firstname": f"Pat{c}",
+                        "lastname": f"Lee{k}",
+                        "email": f"Pat{c}.Lee{k}@propco{c}.com",
+                        "jobtitle": "VP Operations",
+                        "phone": "+1 512 555 0100",
+                    },
+                    created=at,
+                    modified=at,
+                    links={"companies": [cid]},
+                )
+            )
         at += timedelta(minutes=1)
-        path = DEFAULT_STAGES[: rnd.randint(1, 5)] + ([rnd.choice(["closedwon", "closedlost"])] if rnd.random() < 0.4 else [])
+        path = DEFAULT_STAGES[: rnd.randint(1, 5)] + (
+            [rnd.choice(["closedwon", "closedlost"])] if rnd.random() < 0.4 else []
+        )
         history = [(sid, at + timedelta(days=i)) for i, sid in enumerate(path)]
-        did = fake.add("deals", {
-            "dealname": f"Property Co {c} - payments", "amount": str(rnd.randint(5, 90) * 1000),
-            "dealstage": path[-1], "pipeline": "default", "closedate": iso(at + timedelta(days=60)),
-            "dealtype": rnd.choice(["newbusiness", "existingbusiness"]), "hubspot_owner_id": owner,
-            "deal_currency_code": "USD",
-        }, created=at, modified=history[-1][1], links={"companies": [cid]}, history={"dealstage": history})
+        did = fake.add(
+            "deals",
+            {
+                "dealname": f"Property Co {c} - payments",
+                "amount": str(rnd.randint(5, 90) * 1000),
+                "dealstage": path[-1],
+                "pipeline": "default",
+                "closedate": iso(at + timedelta(days=60)),
+                "dealtype": rnd.choice(["newbusiness", "existingbusiness"]),
+                "hubspot_owner_id": owner,
+                "deal_currency_code": "USD",
+            },
+            created=at,
+            modified=history[-1][1],
+            links={"companies": [cid]},
+            history={"dealstage": history},
+        )
         if not engagements:
             continue
         for kind, props in (
             ("notes", {"hs_note_body": f"<p>Spoke with <b>Pat{c}</b> about rent payments.</p>"}),
-            ("emails", {"hs_email_subject": f"Follow-up {c}", "hs_email_text": "Thanks for the call.",
-                        "hs_email_status": "SENT"}),
-            ("meetings", {"hs_meeting_title": f"Demo {c}", "hs_meeting_body": "Portal demo",
-                          "hs_meeting_outcome": "COMPLETED"}),
-            ("calls", {"hs_call_title": f"Discovery {c}", "hs_call_body": "Talked about collections",
-                       "hs_call_status": "COMPLETED", "hs_call_duration": "600000"}),
+            (
+                "emails",
+                {
+                    "hs_email_subject": f"Follow-up {c}",
+                    "hs_email_text": "Thanks for the call.",
+                    "hs_email_status": "SENT",
+                },
+            ),
+            (
+                "meetings",
+                {"hs_meeting_title": f"Demo {c}", "hs_meeting_body": "Portal demo", "hs_meeting_outcome": "COMPLETED"},
+            ),
+            (
+                "calls",
+                {
+                    "hs_call_title": f"Discovery {c}",
+                    "hs_call_body": "Talked about collections",
+                    "hs_call_status": "COMPLETED",
+                    "hs_call_duration": "600000",
+                },
+            ),
         ):
             at += timedelta(minutes=1)
-            fake.add(kind, {**props, "hs_timestamp": iso(at), "hubspot_owner_id": owner}, created=at, modified=at,
-                     links={"companies": [cid], "contacts": [contact_ids[0]], "deals": [did]})
+            fake.add(
+                kind,
+                {**props, "hs_timestamp": iso(at), "hubspot_owner_id": owner},
+                created=at,
+                modified=at,
+                links={"companies": [cid], "contacts": [contact_ids[0]], "deals": [did]},
+            )

@@ -68,27 +68,63 @@ class FakeLattice(WireFake):
 
     # ---- data -----------------------------------------------------------------------------------------
 
-    def add_user(self, name: str, *, email: str | None = "", title: str = "Account Executive",
-                 department: str | None = None, manager: str | None = None, status: str = "ACTIVE") -> str:
+    def add_user(
+        self,
+        name: str,
+        *,
+        email: str | None = "",
+        title: str = "Account Executive",
+        department: str | None = None,
+        manager: str | None = None,
+        status: str = "ACTIVE",
+    ) -> str:
         with self._lock:
             uid = self.next_id("user")
             mail = f"{name.split()[0].lower()}@payready.com" if email == "" else email
             self.store.users[uid] = Person(uid, name, mail, title, department, manager, status)
             return uid
 
-    def add_goal(self, owner: str | None, name: str | None, *, state: str = "Active", status: str = "OnTrack",
-                 current: float = 50, ending: float = 100, completed: bool = False) -> str:
+    def add_goal(
+        self,
+        owner: str | None,
+        name: str | None,
+        *,
+        state: str = "Active",
+        status: str = "OnTrack",
+        current: float = 50,
+        ending: float = 100,
+        completed: bool = False,
+    ) -> str:
         with self._lock:
             gid = self.next_id("goal")
             self.store.goals[gid] = {
-                "id": gid, "object": "goal", "url": f"{self.base_url}/goal/{gid}", "name": name,
-                "description": None, "state": state, "status": status, "goalType": "Individual",
-                "okrType": "objective", "isPrivate": False, "priority": None, "amountType": "Percent",
-                "startingAmount": 0, "endingAmount": ending, "currentAmount": current, "startDate": "2024-01-01",
-                "dueDate": "2024-06-30", "createdAt": EPOCH, "updatedAt": EPOCH + 3600,
-                "publishedAt": EPOCH, "completedAt": EPOCH + 7200 if completed else None, "archivedAt": None,
-                "owners": self.list_ref(f"goal/{gid}/owners"), "department": None, "parentGoal": None,
-                "childGoals": self.list_ref(f"goal/{gid}/childGoals"), "tags": self.list_ref(f"goal/{gid}/tags"),
+                "id": gid,
+                "object": "goal",
+                "url": f"{self.base_url}/goal/{gid}",
+                "name": name,
+                "description": None,
+                "state": state,
+                "status": status,
+                "goalType": "Individual",
+                "okrType": "objective",
+                "isPrivate": False,
+                "priority": None,
+                "amountType": "Percent",
+                "startingAmount": 0,
+                "endingAmount": ending,
+                "currentAmount": current,
+                "startDate": "2024-01-01",
+                "dueDate": "2024-06-30",
+                "createdAt": EPOCH,
+                "updatedAt": EPOCH + 3600,
+                "publishedAt": EPOCH,
+                "completedAt": EPOCH + 7200 if completed else None,
+                "archivedAt": None,
+                "owners": self.list_ref(f"goal/{gid}/owners"),
+                "department": None,
+                "parentGoal": None,
+                "childGoals": self.list_ref(f"goal/{gid}/childGoals"),
+                "tags": self.list_ref(f"goal/{gid}/tags"),
                 "_owners": [owner] if owner else [],
             }
             return gid
@@ -97,50 +133,103 @@ class FakeLattice(WireFake):
         with self._lock:
             cid = self.next_id("cycle")
             self.store.cycles[cid] = {
-                "id": cid, "object": "reviewCycle", "url": f"{self.base_url}/reviewCycle/{cid}", "name": name,
-                "creator": None, "stage": "Ended", "reviewees": self.list_ref(f"reviewCycle/{cid}/reviewees"),
-                "reviews": self.list_ref(f"reviewCycle/{cid}/reviews"), "createdAt": EPOCH, "updatedAt": EPOCH,
+                "id": cid,
+                "object": "reviewCycle",
+                "url": f"{self.base_url}/reviewCycle/{cid}",
+                "name": name,
+                "creator": None,
+                "stage": "Ended",
+                "reviewees": self.list_ref(f"reviewCycle/{cid}/reviewees"),
+                "reviews": self.list_ref(f"reviewCycle/{cid}/reviews"),
+                "createdAt": EPOCH,
+                "updatedAt": EPOCH,
             }
             self.store.reviewees[cid], self.store.reviews[cid] = [], []
             return cid
 
-    def add_review(self, cycle: str, reviewee_user: str, reviewer: str, *, rating: int | None = 4,
-                   comment: str = "Strong quarter", declined: bool = False, submitted: bool = True) -> str:
+    def add_review(
+        self,
+        cycle: str,
+        reviewee_user: str,
+        reviewer: str,
+        *,
+        rating: int | None = 4,
+        comment: str = "Strong quarter",
+        declined: bool = False,
+        submitted: bool = True,
+    ) -> str:
         with self._lock:
             reviewees = self.store.reviewees[cycle]
             found = next((r for r in reviewees if r["user"]["id"] == reviewee_user), None)
             if found is None:
-                found = {"id": self.next_id("reviewee"), "object": "reviewee", "user": self.ref("user", reviewee_user),
-                         "reviewCycle": self.ref("reviewCycle", cycle), "createdAt": EPOCH, "updatedAt": EPOCH}
+                found = {
+                    "id": self.next_id("reviewee"),
+                    "object": "reviewee",
+                    "user": self.ref("user", reviewee_user),
+                    "reviewCycle": self.ref("reviewCycle", cycle),
+                    "createdAt": EPOCH,
+                    "updatedAt": EPOCH,
+                }
                 found["url"] = f"{self.base_url}/reviewee/{found['id']}"
                 reviewees.append(found)
             rid = self.next_id("review")
-            response = None if not submitted or declined else {
-                "rating": rating, "choices": None, "comment": comment, "commentSentiment": 7.5,
-                "createdAt": EPOCH + 100, "updatedAt": EPOCH + 500}
-            self.store.reviews[cycle].append({
-                "id": rid, "object": "review", "url": f"{self.base_url}/review/{rid}",
-                "reviewee": {"id": found["id"], "object": "reviewee", "url": found["url"]},
-                "reviewer": self.ref("user", reviewer), "question": self.ref("question", "q_1"),
-                "questionRevision": self.ref("questionRevision", "qr_1"), "reviewType": "Downward",
-                "response": response, "calibratedResponse": None, "competency": None, "goal": None,
-                "submittedAt": EPOCH + 500 if response else None, "declinedAt": EPOCH + 400 if declined else None,
-                "calibrationEnded": False,
-            })
+            response = (
+                None
+                if not submitted or declined
+                else {
+                    "rating": rating,
+                    "choices": None,
+                    "comment": comment,
+                    "commentSentiment": 7.5,
+                    "createdAt": EPOCH + 100,
+                    "updatedAt": EPOCH + 500,
+                }
+            )
+            self.store.reviews[cycle].append(
+                {
+                    "id": rid,
+                    "object": "review",
+                    "url": f"{self.base_url}/review/{rid}",
+                    "reviewee": {"id": found["id"], "object": "reviewee", "url": found["url"]},
+                    "reviewer": self.ref("user", reviewer),
+                    "question": self.ref("question", "q_1"),
+                    "questionRevision": self.ref("questionRevision", "qr_1"),
+                    "reviewType": "Downward",
+                    "response": response,
+                    "calibratedResponse": None,
+                    "competency": None,
+                    "goal": None,
+                    "submittedAt": EPOCH + 500 if response else None,
+                    "declinedAt": EPOCH + 400 if declined else None,
+                    "calibrationEnded": False,
+                }
+            )
             return rid
 
     def add_feedback(self, author: str, targets: list[str], body: str, *, public: bool = True, at: int = EPOCH) -> str:
         with self._lock:
             fid = self.next_id("feedback")
-            self.store.feedbacks.append({
-                "id": fid, "object": "feedback", "url": f"{self.base_url}/feedback/{fid}",
-                "author": self.ref("user", author),
-                "targets": {"object": "list", "hasMore": False, "endingCursor": None,
-                            "data": [self.ref("user", t) for t in targets]},
-                "associatedValues": {"object": "list", "hasMore": False, "endingCursor": None, "data": []},
-                "feedbackRequest": None, "body": body, "competency": None,
-                "visibility": "Public" if public else "Private", "isPublic": public, "createdAt": at,
-            })
+            self.store.feedbacks.append(
+                {
+                    "id": fid,
+                    "object": "feedback",
+                    "url": f"{self.base_url}/feedback/{fid}",
+                    "author": self.ref("user", author),
+                    "targets": {
+                        "object": "list",
+                        "hasMore": False,
+                        "endingCursor": None,
+                        "data": [self.ref("user", t) for t in targets],
+                    },
+                    "associatedValues": {"object": "list", "hasMore": False, "endingCursor": None, "data": []},
+                    "feedbackRequest": None,
+                    "body": body,
+                    "competency": None,
+                    "visibility": "Public" if public else "Private",
+                    "isPublic": public,
+                    "createdAt": at,
+                }
+            )
             return fid
 
     def remove(self, oid: str) -> None:
@@ -157,15 +246,27 @@ class FakeLattice(WireFake):
 
     def user(self, p: Person) -> dict[str, Any]:
         return {
-            "id": p.id, "object": "user", "url": f"{self.base_url}/user/{p.id}", "name": p.name,
-            "preferredName": p.name.split()[0], "email": p.email, "title": p.title, "status": p.status,
-            "isAdmin": False, "externalUserId": f"HRIS-{p.id}", "timezone": "America/Chicago", "startDate": p.start,
-            "birthDate": None, "gender": None,
+            "id": p.id,
+            "object": "user",
+            "url": f"{self.base_url}/user/{p.id}",
+            "name": p.name,
+            "preferredName": p.name.split()[0],
+            "email": p.email,
+            "title": p.title,
+            "status": p.status,
+            "isAdmin": False,
+            "externalUserId": f"HRIS-{p.id}",
+            "timezone": "America/Chicago",
+            "startDate": p.start,
+            "birthDate": None,
+            "gender": None,
             "manager": self.ref("user", p.manager) if p.manager else None,
             "department": self.ref("department", p.department) if p.department else None,
-            "directReports": self.list_ref(f"user/{p.id}/directReports"), "tasks": self.list_ref(f"user/{p.id}/tasks"),
+            "directReports": self.list_ref(f"user/{p.id}/directReports"),
+            "tasks": self.list_ref(f"user/{p.id}/tasks"),
             "customAttributes": self.list_ref(f"user/{p.id}/customAttributes"),
-            "createdAt": EPOCH - 86_400 * 30, "updatedAt": p.updated,
+            "createdAt": EPOCH - 86_400 * 30,
+            "updatedAt": p.updated,
         }
 
     def authenticate(self, seen: Seen, raw_query: str) -> Reply | None:
@@ -189,12 +290,25 @@ class FakeLattice(WireFake):
             found = s.users.get(m[1])
             return (200, self.user(found), {}) if found else (404, {"error": f"No user with id {m[1]}"}, {})
         lists: dict[str, Any] = {
-            "/users": lambda: [self.user(p) for p in s.users.values()
-                               if q.get("status", "ACTIVE") in ("NULL", p.status)],
-            "/departments": lambda: [{"id": d, "object": "department", "url": f"{self.base_url}/department/{d}",
-                                      "name": n, "description": None, "createdAt": EPOCH} for d, n in s.departments.items()],
-            "/goals": lambda: [{k: v for k, v in g.items() if k != "_owners"} for g in s.goals.values()
-                               if "state" not in q or g["state"] == q["state"]],
+            "/users": lambda: [
+                self.user(p) for p in s.users.values() if q.get("status", "ACTIVE") in ("NULL", p.status)
+            ],
+            "/departments": lambda: [
+                {
+                    "id": d,
+                    "object": "department",
+                    "url": f"{self.base_url}/department/{d}",
+                    "name": n,
+                    "description": None,
+                    "createdAt": EPOCH,
+                }
+                for d, n in s.departments.items()
+            ],
+            "/goals": lambda: [
+                {k: v for k, v in g.items() if k != "_owners"}
+                for g in s.goals.values()
+                if "state" not in q or g["state"] == q["state"]
+            ],
             "/reviewCycles": lambda: list(s.cycles.values()),
             "/feedbacks": lambda: sorted(s.feedbacks, key=lambda f: -f["createdAt"]),
         }
@@ -242,8 +356,12 @@ def populate(fake: FakeLattice) -> None:
     eng = fake.add_user("Gale Dev", title="Engineer", department="dep_eng", manager=cto)
     fake.add_user("Hal Gone", department="dep_sales", manager=vp, status="DEACTIVATED")
     for i, owner in enumerate([vp, *reps, eng]):
-        fake.add_goal(owner, f"Q2 goal {i}", status=["OnTrack", "Progressing", "OffTrack", "NotUpdated", "OnTrack"][i],
-                      current=20 * i)
+        fake.add_goal(
+            owner,
+            f"Q2 goal {i}",
+            status=["OnTrack", "Progressing", "OffTrack", "NotUpdated", "OnTrack"][i],
+            current=20 * i,
+        )
     fake.add_goal(cto, "Ship v2", state="Ended", current=100, completed=True)
     fake.add_goal(cto, "Draft idea", state="Draft")
     fake.add_goal(ceo, "Old plan", state="Archived")
@@ -258,8 +376,14 @@ def populate(fake: FakeLattice) -> None:
 
 # ---- helpers shared by the Lattice tests ---------------------------------------------------------------
 
-TEST_SETTINGS = {"page_size": "3", "requests_per_minute": "6000", "clock_margin_s": "0", "backoff_initial_s": "0.01",
-                 "backoff_max_s": "0.05", "max_attempts": "3"}
+TEST_SETTINGS = {
+    "page_size": "3",
+    "requests_per_minute": "6000",
+    "clock_margin_s": "0",
+    "backoff_initial_s": "0.01",
+    "backoff_max_s": "0.05",
+    "max_attempts": "3",
+}
 
 
 def add_lattice(runtime: Any, fake: FakeLattice, *, name: str = "hr", **overrides: str) -> None:

@@ -90,8 +90,12 @@ def translate(q: str) -> str:
 
 
 def ns_error(status: int, title: str, code: str, detail: str) -> dict[str, Any]:
-    return {"type": "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5", "title": title, "status": status,
-            "o:errorDetails": [{"detail": detail, "o:errorCode": code}]}
+    return {
+        "type": "https://www.rfc-editor.org/rfc/rfc9110.html#section-15.5",
+        "title": title,
+        "status": status,
+        "o:errorDetails": [{"detail": detail, "o:errorCode": code}],
+    }
 
 
 def _wire(value: Any) -> Any:
@@ -105,9 +109,14 @@ class FakeNetSuite(WireFake):
     content_type = "application/vnd.oracle.resource+json; type=collection"
 
     def __init__(
-        self, *, account_id: str = "1234567_SB1", consumer_key: str = "ck-fake-consumer-key-0001",
-        consumer_secret: str = "cs-fake-consumer-secret-0002", token_id: str = "tk-fake-token-id-0003",
-        token_secret: str = "ts-fake-token-secret-0004", row_cap: int = ROW_CAP,
+        self,
+        *,
+        account_id: str = "1234567_SB1",
+        consumer_key: str = "ck-fake-consumer-key-0001",
+        consumer_secret: str = "cs-fake-consumer-secret-0002",
+        token_id: str = "tk-fake-token-id-0003",
+        token_secret: str = "ts-fake-token-secret-0004",
+        row_cap: int = ROW_CAP,
     ) -> None:
         super().__init__()
         self.account_id, self.consumer_key, self.consumer_secret = account_id, consumer_key, consumer_secret
@@ -119,11 +128,15 @@ class FakeNetSuite(WireFake):
         self.db.create_function("TO_CHAR", 2, _to_char, deterministic=True)
         self.db.create_function("TO_TIMESTAMP", 2, _to_timestamp, deterministic=True)
         self.db.executescript(SCHEMA)
-        self.db.executemany("INSERT INTO currency VALUES (?, ?, ?)", [(1, "US Dollar", "USD"), (2, "Canadian Dollar", "CAD")])
+        self.db.executemany(
+            "INSERT INTO currency VALUES (?, ?, ?)", [(1, "US Dollar", "USD"), (2, "Canadian Dollar", "CAD")]
+        )
         self.currencies = {"USD": 1, "CAD": 2}
         for i in range(1, 13):
-            self.db.execute("INSERT INTO accountingperiod VALUES (?, ?, ?)",
-                            (i, date(2024, i, 1).strftime("%b %Y"), date(2024, i, 1).isoformat()))
+            self.db.execute(
+                "INSERT INTO accountingperiod VALUES (?, ?, ?)",
+                (i, date(2024, i, 1).strftime("%b %Y"), date(2024, i, 1).isoformat()),
+            )
         self.db.execute("INSERT INTO employee VALUES (3, 'Rep.One@PayReady.com', 'Rep', 'One')")
         self._next = 100
 
@@ -140,8 +153,14 @@ class FakeNetSuite(WireFake):
         return self._next
 
     def add_customer(
-        self, name: str | None, *, link: str | None = None, email: str | None = None, url: str | None = None,
-        salesrep: int | None = 3, inactive: bool = False,
+        self,
+        name: str | None,
+        *,
+        link: str | None = None,
+        email: str | None = None,
+        url: str | None = None,
+        salesrep: int | None = 3,
+        inactive: bool = False,
     ) -> int:
         with self._lock:
             cid, at = self._id(), self.tick()
@@ -152,33 +171,69 @@ class FakeNetSuite(WireFake):
             return cid
 
     def add_invoice(
-        self, customer: int, total: float | None, *, issued: date, status: str = "open", memo: str | None = None,
-        currency: str = "USD", tranid: str | None = None, due: date | None = None,
+        self,
+        customer: int,
+        total: float | None,
+        *,
+        issued: date,
+        status: str = "open",
+        memo: str | None = None,
+        currency: str = "USD",
+        tranid: str | None = None,
+        due: date | None = None,
     ) -> int:
         with self._lock:
             iid, at = self._id(), self.tick()
             code, shown = INVOICE_STATUS[status]
             unpaid = 0.0 if status != "open" else total
             self.db.execute(
-                'INSERT INTO "transaction" VALUES (?, ?, \'CustInvc\', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-                (iid, tranid or f"INV-{iid}", customer, code, shown, memo, "T" if status == "void" else "F", total,
-                 unpaid, self.currencies.get(currency, 99), issued.month, issued.isoformat(),
-                 (due or issued + timedelta(days=30)).isoformat(), at, at),
+                "INSERT INTO \"transaction\" VALUES (?, ?, 'CustInvc', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    iid,
+                    tranid or f"INV-{iid}",
+                    customer,
+                    code,
+                    shown,
+                    memo,
+                    "T" if status == "void" else "F",
+                    total,
+                    unpaid,
+                    self.currencies.get(currency, 99),
+                    issued.month,
+                    issued.isoformat(),
+                    (due or issued + timedelta(days=30)).isoformat(),
+                    at,
+                    at,
+                ),
             )
             return iid
 
-    def add_payment(self, customer: int, invoice: int | None, total: float, *, on: date, currency: str = "USD",
-                    voided: bool = False) -> int:
+    def add_payment(
+        self, customer: int, invoice: int | None, total: float, *, on: date, currency: str = "USD", voided: bool = False
+    ) -> int:
         """A customer payment, applied in full to ``invoice`` (which becomes Paid In Full)."""
         with self._lock:
             pid, at = self._id(), self.tick()
             self.db.execute(
-                'INSERT INTO "transaction" VALUES (?, ?, \'CustPymt\', ?, ?, ?, NULL, ?, ?, NULL, ?, ?, ?, NULL, ?, ?)',
-                (pid, f"PYMT-{pid}", customer, *(("V", "Voided") if voided else PAYMENT_STATUS),
-                 "T" if voided else "F", total, self.currencies.get(currency, 99), on.month, on.isoformat(), at, at),
+                "INSERT INTO \"transaction\" VALUES (?, ?, 'CustPymt', ?, ?, ?, NULL, ?, ?, NULL, ?, ?, ?, NULL, ?, ?)",
+                (
+                    pid,
+                    f"PYMT-{pid}",
+                    customer,
+                    *(("V", "Voided") if voided else PAYMENT_STATUS),
+                    "T" if voided else "F",
+                    total,
+                    self.currencies.get(currency, 99),
+                    on.month,
+                    on.isoformat(),
+                    at,
+                    at,
+                ),
             )
             if invoice is not None:
-                self.db.execute("INSERT INTO previoustransactionlink VALUES (?, ?, 'Payment', ?)", (invoice, pid, total))
+                self.db.execute(
+                    "INSERT INTO previoustransactionlink VALUES (?, ?, 'Payment', ?)", (invoice, pid, total)
+                )
                 if not voided:
                     self.update("transaction", invoice, status="B", status_df="Paid In Full", foreignamountunpaid=0)
             return pid
@@ -188,19 +243,26 @@ class FakeNetSuite(WireFake):
         with self._lock:
             at = self.tick()
             sets = ", ".join(f"{k} = ?" for k in values)
-            self.db.execute(f'UPDATE "{table}" SET {sets}, lastmodifieddate = ? WHERE id = ?', (*values.values(), at, rid))
+            self.db.execute(
+                f'UPDATE "{table}" SET {sets}, lastmodifieddate = ? WHERE id = ?', (*values.values(), at, rid)
+            )
             return at
 
     def delete(self, table: str, rid: int) -> None:
         """Delete a record: it leaves its table and enters the deletedrecord log."""
         with self._lock:
             if table == "customer":
-                kind, name = "customer", self.db.execute("SELECT entityid FROM customer WHERE id = ?", (rid,)).fetchone()[0]
+                kind, name = (
+                    "customer",
+                    self.db.execute("SELECT entityid FROM customer WHERE id = ?", (rid,)).fetchone()[0],
+                )
             else:
                 kind, name = self.db.execute('SELECT type, tranid FROM "transaction" WHERE id = ?', (rid,)).fetchone()
             self.db.execute(f'DELETE FROM "{table}" WHERE id = ?', (rid,))
-            self.db.execute("INSERT INTO deletedrecord VALUES (?, ?, ?, 'UI', 3, 'F', 'F', ?)",
-                            (rid, DELETED_TYPE[kind], name, self.tick()))
+            self.db.execute(
+                "INSERT INTO deletedrecord VALUES (?, ?, ?, 'UI', 3, 'F', 'F', ?)",
+                (rid, DELETED_TYPE[kind], name, self.tick()),
+            )
 
     def ids(self, kind: str) -> list[int]:
         """Ids of live customers (``customer``) or transactions of a type (``CustInvc``, ``CustPymt``)."""
@@ -219,7 +281,9 @@ class FakeNetSuite(WireFake):
 
     def authenticate(self, seen: Seen, raw_query: str) -> Reply | None:
         header = seen.headers.get("authorization", "")
-        params = {k: unquote(v) for k, v in re.findall(r'(\w+)="([^"]*)"', header)} if header.startswith("OAuth ") else {}
+        params = (
+            {k: unquote(v) for k, v in re.findall(r'(\w+)="([^"]*)"', header)} if header.startswith("OAuth ") else {}
+        )
         ok = (
             params.get("realm") == self.realm
             and params.get("oauth_consumer_key") == self.consumer_key
@@ -233,11 +297,21 @@ class FakeNetSuite(WireFake):
         if ok:
             self.nonces.add(params["oauth_nonce"])
             return None
-        refusal = ns_error(401, "Unauthorized", "INVALID_LOGIN",
-                           "Invalid login attempt. For more details, see the Login Audit Trail in the NetSuite UI at "
-                           "Setup > Users/Roles > User Management > View Login Audit Trail.")
-        return 401, refusal, {"WWW-Authenticate": f'OAuth realm="{self.realm}", error="token_rejected", '
-                                                   'error_description="Invalid login attempt."'}
+        refusal = ns_error(
+            401,
+            "Unauthorized",
+            "INVALID_LOGIN",
+            "Invalid login attempt. For more details, see the Login Audit Trail in the NetSuite UI at "
+            "Setup > Users/Roles > User Management > View Login Audit Trail.",
+        )
+        return (
+            401,
+            refusal,
+            {
+                "WWW-Authenticate": f'OAuth realm="{self.realm}", error="token_rejected", '
+                'error_description="Invalid login attempt."'
+            },
+        )
 
     def signature(self, seen: Seen, raw_query: str, oauth: dict[str, str]) -> str:
         """The signature NetSuite expects, by netsuite.md 2.1-2.2."""
@@ -251,8 +325,12 @@ class FakeNetSuite(WireFake):
 
     def fault_body(self, status: int) -> Any:
         if status == 429:
-            return ns_error(429, "Too Many Requests", "CONCURRENCY_LIMIT_EXCEEDED",
-                            "Concurrent request limit exceeded. Request blocked.")
+            return ns_error(
+                429,
+                "Too Many Requests",
+                "CONCURRENCY_LIMIT_EXCEEDED",
+                "Concurrent request limit exceeded. Request blocked.",
+            )
         if status == 401:
             return ns_error(401, "Unauthorized", "INVALID_LOGIN", "Invalid login attempt.")
         return ns_error(status, "Internal Server Error", "UNEXPECTED_ERROR", "An unexpected error occurred.")
@@ -266,30 +344,61 @@ class FakeNetSuite(WireFake):
         except ValueError:
             return 400, ns_error(400, "Bad Request", "INVALID_PARAMETER", "limit and offset must be integers"), {}
         if not 1 <= limit <= LIMIT_MAX or offset < 0 or offset % limit:
-            return 400, ns_error(400, "Bad Request", "INVALID_PARAMETER",
-                                 f"Invalid paging: limit {limit} (1-{LIMIT_MAX}), offset {offset} (a multiple of limit)"), {}
+            return (
+                400,
+                ns_error(
+                    400,
+                    "Bad Request",
+                    "INVALID_PARAMETER",
+                    f"Invalid paging: limit {limit} (1-{LIMIT_MAX}), offset {offset} (a multiple of limit)",
+                ),
+                {},
+            )
         q = seen.body.get("q") if isinstance(seen.body, dict) else None
         if not isinstance(q, str) or not q.strip().lower().startswith("select"):
-            return 400, ns_error(400, "Bad Request", "INVALID_PARAMETER", "The request body must hold a SELECT in 'q'."), {}
+            return (
+                400,
+                ns_error(400, "Bad Request", "INVALID_PARAMETER", "The request body must hold a SELECT in 'q'."),
+                {},
+            )
         try:
             cursor = self.db.execute(translate(q))
         except (sqlite3.Error, ValueError) as exc:
-            return 400, ns_error(400, "Bad Request", "INVALID_PARAMETER",
-                                 f"Invalid search query. Detailed unprocessed description follows. {exc}"), {}
+            return (
+                400,
+                ns_error(
+                    400,
+                    "Bad Request",
+                    "INVALID_PARAMETER",
+                    f"Invalid search query. Detailed unprocessed description follows. {exc}",
+                ),
+                {},
+            )
         columns = [d[0].lower() for d in cursor.description]
         found = cursor.fetchall()[: self.row_cap]
         page = found[offset : offset + limit]
-        items = [{"links": [], **{c: _wire(v) for c, v in zip(columns, row, strict=True) if v is not None}} for row in page]
+        items = [
+            {"links": [], **{c: _wire(v) for c, v in zip(columns, row, strict=True) if v is not None}} for row in page
+        ]
         has_more = offset + limit < len(found)
         href = f"{self.url}{SUITEQL}?limit={limit}&offset="
         links = [{"rel": "self", "href": f"{href}{offset}"}]
         if offset:
-            links += [{"rel": "previous", "href": f"{href}{max(0, offset - limit)}"}, {"rel": "first", "href": f"{href}0"}]
+            links += [
+                {"rel": "previous", "href": f"{href}{max(0, offset - limit)}"},
+                {"rel": "first", "href": f"{href}0"},
+            ]
         if has_more:
             last = (len(found) - 1) // limit * limit
             links += [{"rel": "next", "href": f"{href}{offset + limit}"}, {"rel": "last", "href": f"{href}{last}"}]
-        out = {"links": links, "count": len(items), "hasMore": has_more, "items": items, "offset": offset,
-               "totalResults": len(found)}
+        out = {
+            "links": links,
+            "count": len(items),
+            "hasMore": has_more,
+            "items": items,
+            "offset": offset,
+            "totalResults": len(found),
+        }
         return 200, out, {}
 
 
@@ -297,8 +406,12 @@ def populate(fake: FakeNetSuite, *, customers: int = 6) -> None:
     """Customers (every other one linked to a CRM account ``hs-<n>``, one billing in CAD), three monthly
     subscription invoices each (the first two paid), one services invoice and one voided invoice."""
     for n in range(customers):
-        cid = fake.add_customer(f"Property Co {n}", link=f"hs-{n}" if n % 2 == 0 else None,
-                                email=f"ap@propco{n}.com", url=f"https://www.propco{n}.com")
+        cid = fake.add_customer(
+            f"Property Co {n}",
+            link=f"hs-{n}" if n % 2 == 0 else None,
+            email=f"ap@propco{n}.com",
+            url=f"https://www.propco{n}.com",
+        )
         cur = "CAD" if n == 1 else "USD"
         for month in (1, 2, 3):
             issued = date(2024, month, 1)
@@ -314,13 +427,25 @@ def populate(fake: FakeNetSuite, *, customers: int = 6) -> None:
 # ---- helpers shared by the NetSuite tests: configure, snapshot our database ------------------------------
 
 # small pages (many of them), tiny backoff: fast tests; no look-back so an incremental pass reads only changes
-TEST_SETTINGS = {"page_size": "5", "lookback_s": "0", "crm_source": "hubspot", "backoff_initial_s": "0.01",
-                 "backoff_max_s": "0.05", "max_attempts": "3"}
+TEST_SETTINGS = {
+    "page_size": "5",
+    "lookback_s": "0",
+    "crm_source": "hubspot",
+    "backoff_initial_s": "0.01",
+    "backoff_max_s": "0.05",
+    "max_attempts": "3",
+}
 
 
 def credentials(fake: FakeNetSuite) -> dict[str, str]:
-    return {"base_url": fake.url, "account_id": fake.account_id, "consumer_key": fake.consumer_key,
-            "consumer_secret": fake.consumer_secret, "token_id": fake.token_id, "token_secret": fake.token_secret}
+    return {
+        "base_url": fake.url,
+        "account_id": fake.account_id,
+        "consumer_key": fake.consumer_key,
+        "consumer_secret": fake.consumer_secret,
+        "token_id": fake.token_id,
+        "token_secret": fake.token_secret,
+    }
 
 
 def add_netsuite(runtime: Any, fake: FakeNetSuite, *, name: str = "ns", **overrides: str) -> None:
@@ -331,15 +456,21 @@ def add_netsuite(runtime: Any, fake: FakeNetSuite, *, name: str = "ns", **overri
 def crm_accounts(runtime: Any, externals: list[str]) -> None:
     """The CRM's accounts, as a HubSpot sync would have stored them."""
     with runtime.session() as session:
-        ingest_records(session=session, source="hubspot", entity="accounts",
-                       records=[{"external_id": e, "name": f"CRM {e}"} for e in externals])
+        ingest_records(
+            session=session,
+            source="hubspot",
+            entity="accounts",
+            records=[{"external_id": e, "name": f"CRM {e}"} for e in externals],
+        )
 
 
 def snapshot(runtime: Any) -> dict[str, list[tuple]]:
     """Every NetSuite-sourced row, our ids replaced by (source, external id), sorted."""
     out: dict[str, list[tuple]] = {}
     with runtime.session() as session:
-        accounts = {i: (s, e) for i, s, e in session.execute(select(m.Account.id, m.Account.source, m.Account.external_id))}
+        accounts = {
+            i: (s, e) for i, s, e in session.execute(select(m.Account.id, m.Account.source, m.Account.external_id))
+        }
         invoices = {i: e for i, e in session.execute(select(m.Invoice.id, m.Invoice.external_id))}
         refs = {"account_id": accounts, "invoice_id": invoices}
         for model in (m.Account, m.Invoice, m.Payment):

@@ -66,8 +66,9 @@ class FakeOpenAI(WireFake):
         body = seen.body if isinstance(seen.body, dict) else {}
         model = body.get("model")
         if model not in MODELS:
-            return _error(404, f"The model `{model}` does not exist or you do not have access to it.",
-                          "model_not_found")
+            return _error(
+                404, f"The model `{model}` does not exist or you do not have access to it.", "model_not_found"
+            )
         texts = body.get("input")
         texts = [texts] if isinstance(texts, str) else texts
         if not isinstance(texts, list) or not texts or len(texts) > MAX_INPUTS:
@@ -79,8 +80,21 @@ class FakeOpenAI(WireFake):
         data = []
         for i, text in enumerate(texts):
             v = embed_text(text, dim)
-            data.append({"object": "embedding", "index": i,
-                         "embedding": base64.b64encode(v.astype("<f4").tobytes()).decode() if as_base64 else v.tolist()})
+            data.append(
+                {
+                    "object": "embedding",
+                    "index": i,
+                    "embedding": base64.b64encode(v.astype("<f4").tobytes()).decode() if as_base64 else v.tolist(),
+                }
+            )
         tokens = sum(len(t.split()) for t in texts)
-        return 200, {"object": "list", "data": data, "model": model,
-                     "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}, {}
+        return (
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": model,
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+            {},
+        )

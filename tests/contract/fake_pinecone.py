@@ -48,8 +48,9 @@ class BadRequest(Exception):
 
 
 class FakePinecone:
-    def __init__(self, *, api_key: str = "pcsk_fake_0123456789abcdef", index_name: str = "sophia",
-                 dimension: int = 384) -> None:
+    def __init__(
+        self, *, api_key: str = "pcsk_fake_0123456789abcdef", index_name: str = "sophia", dimension: int = 384
+    ) -> None:
         self.api_key = api_key
         self.index_name = index_name
         self.dimension = dimension
@@ -129,12 +130,17 @@ class FakePinecone:
             if not isinstance(vid, str) or not vid:
                 raise BadRequest("Vector ID must be a non-empty string")
             if len(values) != self.dimension:
-                raise BadRequest(f"Vector dimension {len(values)} does not match the dimension of the index {self.dimension}")
+                raise BadRequest(
+                    f"Vector dimension {len(values)} does not match the dimension of the index {self.dimension}"
+                )
             for key, value in metadata.items():
-                ok = (isinstance(value, (str, bool, int, float)) or
-                      (isinstance(value, list) and all(isinstance(x, str) for x in value)))
+                ok = isinstance(value, (str, bool, int, float)) or (
+                    isinstance(value, list) and all(isinstance(x, str) for x in value)
+                )
                 if not ok:
-                    raise BadRequest(f"Metadata value for field '{key}' must be a string, number, boolean or list of strings, got {value!r}")
+                    raise BadRequest(
+                        f"Metadata value for field '{key}' must be a string, number, boolean or list of strings, got {value!r}"
+                    )
             staged.append((vid, np.asarray(values, dtype=np.float32), dict(metadata)))
         with self._lock:
             space = self.namespaces.setdefault(body.get("namespace") or "", {})
@@ -164,11 +170,16 @@ class FakePinecone:
             raise BadRequest(f"topK must be between 1 and {TOP_K_MAX}")
         q = np.asarray(body.get("vector") or [], dtype=np.float32)
         if q.shape != (self.dimension,):
-            raise BadRequest(f"Query vector dimension {q.size} does not match the dimension of the index {self.dimension}")
+            raise BadRequest(
+                f"Query vector dimension {q.size} does not match the dimension of the index {self.dimension}"
+            )
         flt = body.get("filter") or {}
         with self._lock:
-            items = [(vid, vals, md) for vid, (vals, md) in self.namespaces.get(body.get("namespace") or "", {}).items()
-                     if matches(md, flt)]
+            items = [
+                (vid, vals, md)
+                for vid, (vals, md) in self.namespaces.get(body.get("namespace") or "", {}).items()
+                if matches(md, flt)
+            ]
         if not items:
             return {"matches": [], "namespace": body.get("namespace") or "", "usage": {"readUnits": 1}}
         matrix = np.stack([vals for _, vals, _ in items]).astype(np.float64)
@@ -178,8 +189,11 @@ class FakePinecone:
         out = []
         for i in order:
             vid, vals, md = items[i]
-            match: dict[str, Any] = {"id": vid, "score": float(scores[i]),
-                                     "values": vals.tolist() if body.get("includeValues") else []}
+            match: dict[str, Any] = {
+                "id": vid,
+                "score": float(scores[i]),
+                "values": vals.tolist() if body.get("includeValues") else [],
+            }
             if body.get("includeMetadata"):
                 match["metadata"] = md
             out.append(match)
@@ -189,8 +203,11 @@ class FakePinecone:
         namespace = (query.get("namespace") or [""])[0]
         with self._lock:
             space = self.namespaces.get(namespace, {})
-            found = {vid: {"id": vid, "values": space[vid][0].tolist(), "metadata": space[vid][1]}
-                     for vid in query.get("ids", []) if vid in space}
+            found = {
+                vid: {"id": vid, "values": space[vid][0].tolist(), "metadata": space[vid][1]}
+                for vid in query.get("ids", [])
+                if vid in space
+            }
         return {"vectors": found, "namespace": namespace, "usage": {"readUnits": 1}}
 
     def list_ids(self, query: dict[str, list[str]]) -> dict[str, Any]:
@@ -206,8 +223,11 @@ class FakePinecone:
         if after is not None:
             ids = [vid for vid in ids if vid > after]
         page, more = ids[:limit], len(ids) > limit
-        body: dict[str, Any] = {"vectors": [{"id": vid} for vid in page], "namespace": namespace,
-                                "usage": {"readUnits": 1}}
+        body: dict[str, Any] = {
+            "vectors": [{"id": vid} for vid in page],
+            "namespace": namespace,
+            "usage": {"readUnits": 1},
+        }
         if more:
             body["pagination"] = {"next": base64.urlsafe_b64encode(page[-1].encode()).decode()}
         return body
@@ -215,16 +235,23 @@ class FakePinecone:
     def stats(self, body: dict[str, Any]) -> dict[str, Any]:
         flt = (body or {}).get("filter") or {}
         with self._lock:
-            counts = {ns or DEFAULT_NAMESPACE_KEY: sum(1 for _, md in space.values() if matches(md, flt))
-                      for ns, space in self.namespaces.items() if space}
+            counts = {
+                ns or DEFAULT_NAMESPACE_KEY: sum(1 for _, md in space.values() if matches(md, flt))
+                for ns, space in self.namespaces.items()
+                if space
+            }
         return {
             "namespaces": {ns: {"vectorCount": n} for ns, n in counts.items()},
-            "dimension": self.dimension, "indexFullness": 0.0, "totalVectorCount": sum(counts.values()),
-            "metric": "cosine", "vectorType": "dense",
+            "dimension": self.dimension,
+            "indexFullness": 0.0,
+            "totalVectorCount": sum(counts.values()),
+            "metric": "cosine",
+            "vectorType": "dense",
         }
 
 
 # ---- the metadata filter language ---------------------------------------------------------------------------
+
 
 def matches(md: dict[str, Any], flt: dict[str, Any]) -> bool:
     for key, cond in flt.items():
@@ -276,6 +303,7 @@ def _field_matches(md: dict[str, Any], key: str, ops: dict[str, Any]) -> bool:
 
 # ---- HTTP -----------------------------------------------------------------------------------------------------
 
+
 class _Handler(HttpHandler):
     pinecone: FakePinecone
     plane: str
@@ -292,8 +320,14 @@ class _Handler(HttpHandler):
         except ValueError:
             self._send(400, {"code": 3, "message": "invalid JSON body", "details": []})
             return
-        seen = Seen(self.plane, method, parts.path, parse_qs(parts.query, keep_blank_values=True), body,
-                    {k.lower(): v for k, v in self.headers.items()})
+        seen = Seen(
+            self.plane,
+            method,
+            parts.path,
+            parse_qs(parts.query, keep_blank_values=True),
+            body,
+            {k.lower(): v for k, v in self.headers.items()},
+        )
         with fake._lock:
             fake.requests.append(seen)
             fault = next((f for f in fake._faults if f[1] > 0), None) if self.plane == "data" else None
@@ -311,9 +345,14 @@ class _Handler(HttpHandler):
             status, out = 200, self._route(method, parts.path, seen.query, body or {})
         except BadRequest as exc:
             status = exc.status
-            out = ({"error": {"code": "NOT_FOUND" if status == 404 else "INVALID_ARGUMENT", "message": exc.message},
-                    "status": status} if self.plane == "control"
-                   else {"code": 5 if status == 404 else 3, "message": exc.message, "details": []})
+            out = (
+                {
+                    "error": {"code": "NOT_FOUND" if status == 404 else "INVALID_ARGUMENT", "message": exc.message},
+                    "status": status,
+                }
+                if self.plane == "control"
+                else {"code": 5 if status == 404 else 3, "message": exc.message, "details": []}
+            )
         seen.status = status
         self._send(status, out)
 

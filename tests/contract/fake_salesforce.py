@@ -33,40 +33,120 @@ EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 VERSIONS = ["57.0", "58.0", "59.0", "60.0", "61.0", "62.0"]
 BATCH_MIN, BATCH_MAX = 200, 2000
 GET_DELETED_MAX_AGE = timedelta(days=30)  # what the fake refuses; the docs promise 15 days of results
-KEY_PREFIXES = {"Account": "001", "Contact": "003", "Opportunity": "006", "Task": "00T", "Event": "00U",
-                "User": "005", "OpportunityHistory": "008", "OpportunityStage": "01J"}
+KEY_PREFIXES = {
+    "Account": "001",
+    "Contact": "003",
+    "Opportunity": "006",
+    "Task": "00T",
+    "Event": "00U",
+    "User": "005",
+    "OpportunityHistory": "008",
+    "OpportunityStage": "01J",
+}
 
 # ---- the schema: object -> field -> type; references -> (relationshipName, target object) --------
 
-STANDARD = {"Id": "id", "IsDeleted": "boolean", "CreatedDate": "datetime", "LastModifiedDate": "datetime",
-            "SystemModstamp": "datetime"}
+STANDARD = {
+    "Id": "id",
+    "IsDeleted": "boolean",
+    "CreatedDate": "datetime",
+    "LastModifiedDate": "datetime",
+    "SystemModstamp": "datetime",
+}
 
 
 def _schema() -> dict[str, dict[str, str]]:
     return {
         "User": {**STANDARD, "Name": "string", "Email": "string", "IsActive": "boolean"},
-        "Account": {**STANDARD, "Name": "string", "Type": "picklist", "Website": "url", "Phone": "phone",
-                    "BillingCity": "string", "BillingState": "string", "Industry": "picklist",
-                    "NumberOfEmployees": "int", "OwnerId": "reference"},
-        "Contact": {**STANDARD, "AccountId": "reference", "FirstName": "string", "LastName": "string",
-                    "Name": "string", "Email": "email", "Phone": "phone", "MobilePhone": "phone", "Title": "string",
-                    "OwnerId": "reference"},
-        "Opportunity": {**STANDARD, "AccountId": "reference", "Name": "string", "StageName": "picklist",
-                        "Amount": "currency", "Probability": "percent", "CloseDate": "date", "Type": "picklist",
-                        "IsClosed": "boolean", "IsWon": "boolean", "OwnerId": "reference"},
-        "OpportunityHistory": {"Id": "id", "IsDeleted": "boolean", "CreatedDate": "datetime",
-                               "SystemModstamp": "datetime", "OpportunityId": "reference", "StageName": "picklist",
-                               "Amount": "currency", "CloseDate": "date", "Probability": "percent"},
-        "OpportunityStage": {**STANDARD, "MasterLabel": "string", "IsActive": "boolean", "IsClosed": "boolean",
-                             "IsWon": "boolean", "SortOrder": "int", "DefaultProbability": "percent"},
-        "Task": {**STANDARD, "WhoId": "reference", "WhatId": "reference", "AccountId": "reference",
-                 "Subject": "string", "Status": "picklist", "Priority": "picklist", "ActivityDate": "date",
-                 "Description": "textarea", "Type": "picklist", "TaskSubtype": "picklist", "IsClosed": "boolean",
-                 "IsArchived": "boolean", "OwnerId": "reference"},
-        "Event": {**STANDARD, "WhoId": "reference", "WhatId": "reference", "AccountId": "reference",
-                  "Subject": "string", "StartDateTime": "datetime", "EndDateTime": "datetime",
-                  "ActivityDateTime": "datetime", "ActivityDate": "date", "DurationInMinutes": "int",
-                  "Description": "textarea", "Type": "picklist", "IsArchived": "boolean", "OwnerId": "reference"},
+        "Account": {
+            **STANDARD,
+            "Name": "string",
+            "Type": "picklist",
+            "Website": "url",
+            "Phone": "phone",
+            "BillingCity": "string",
+            "BillingState": "string",
+            "Industry": "picklist",
+            "NumberOfEmployees": "int",
+            "OwnerId": "reference",
+        },
+        "Contact": {
+            **STANDARD,
+            "AccountId": "reference",
+            "FirstName": "string",
+            "LastName": "string",
+            "Name": "string",
+            "Email": "email",
+            "Phone": "phone",
+            "MobilePhone": "phone",
+            "Title": "string",
+            "OwnerId": "reference",
+        },
+        "Opportunity": {
+            **STANDARD,
+            "AccountId": "reference",
+            "Name": "string",
+            "StageName": "picklist",
+            "Amount": "currency",
+            "Probability": "percent",
+            "CloseDate": "date",
+            "Type": "picklist",
+            "IsClosed": "boolean",
+            "IsWon": "boolean",
+            "OwnerId": "reference",
+        },
+        "OpportunityHistory": {
+            "Id": "id",
+            "IsDeleted": "boolean",
+            "CreatedDate": "datetime",
+            "SystemModstamp": "datetime",
+            "OpportunityId": "reference",
+            "StageName": "picklist",
+            "Amount": "currency",
+            "CloseDate": "date",
+            "Probability": "percent",
+        },
+        "OpportunityStage": {
+            **STANDARD,
+            "MasterLabel": "string",
+            "IsActive": "boolean",
+            "IsClosed": "boolean",
+            "IsWon": "boolean",
+            "SortOrder": "int",
+            "DefaultProbability": "percent",
+        },
+        "Task": {
+            **STANDARD,
+            "WhoId": "reference",
+            "WhatId": "reference",
+            "AccountId": "reference",
+            "Subject": "string",
+            "Status": "picklist",
+            "Priority": "picklist",
+            "ActivityDate": "date",
+            "Description": "textarea",
+            "Type": "picklist",
+            "TaskSubtype": "picklist",
+            "IsClosed": "boolean",
+            "IsArchived": "boolean",
+            "OwnerId": "reference",
+        },
+        "Event": {
+            **STANDARD,
+            "WhoId": "reference",
+            "WhatId": "reference",
+            "AccountId": "reference",
+            "Subject": "string",
+            "StartDateTime": "datetime",
+            "EndDateTime": "datetime",
+            "ActivityDateTime": "datetime",
+            "ActivityDate": "date",
+            "DurationInMinutes": "int",
+            "Description": "textarea",
+            "Type": "picklist",
+            "IsArchived": "boolean",
+            "OwnerId": "reference",
+        },
     }
 
 
@@ -76,10 +156,18 @@ def _references() -> dict[str, dict[str, tuple[str, str]]]:
         "Contact": {"AccountId": ("Account", "Account"), "OwnerId": ("Owner", "User")},
         "Opportunity": {"AccountId": ("Account", "Account"), "OwnerId": ("Owner", "User")},
         "OpportunityHistory": {"OpportunityId": ("Opportunity", "Opportunity")},
-        "Task": {"AccountId": ("Account", "Account"), "OwnerId": ("Owner", "User"), "WhoId": ("Who", "Contact"),
-                 "WhatId": ("What", "Opportunity")},
-        "Event": {"AccountId": ("Account", "Account"), "OwnerId": ("Owner", "User"), "WhoId": ("Who", "Contact"),
-                  "WhatId": ("What", "Opportunity")},
+        "Task": {
+            "AccountId": ("Account", "Account"),
+            "OwnerId": ("Owner", "User"),
+            "WhoId": ("Who", "Contact"),
+            "WhatId": ("What", "Opportunity"),
+        },
+        "Event": {
+            "AccountId": ("Account", "Account"),
+            "OwnerId": ("Owner", "User"),
+            "WhoId": ("Who", "Contact"),
+            "WhatId": ("What", "Opportunity"),
+        },
     }
 
 
@@ -130,8 +218,27 @@ _TOKEN = re.compile(
     r"|(?P<ident>[A-Za-z_][A-Za-z0-9_.]*)"
     r")"
 )
-KEYWORDS = {"SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "ORDER", "BY", "ASC", "DESC", "LIMIT",
-            "NULLS", "FIRST", "LAST", "TRUE", "FALSE", "NULL", "LIKE"}
+KEYWORDS = {
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "ORDER",
+    "BY",
+    "ASC",
+    "DESC",
+    "LIMIT",
+    "NULLS",
+    "FIRST",
+    "LAST",
+    "TRUE",
+    "FALSE",
+    "NULL",
+    "LIKE",
+}
 
 
 def _tokens(soql: str) -> list[tuple[str, Any]]:
@@ -140,7 +247,7 @@ def _tokens(soql: str) -> list[tuple[str, Any]]:
     while pos < len(soql):
         m = _TOKEN.match(soql, pos)
         if not m or m.end() == pos:
-            raise SfError(400, "MALFORMED_QUERY", f"unexpected token at: {soql[pos:pos + 20]!r}")
+            raise SfError(400, "MALFORMED_QUERY", f"unexpected token at: {soql[pos : pos + 20]!r}")
         pos = m.end()
         kind = m.lastgroup
         value = m.group(kind)
@@ -151,7 +258,9 @@ def _tokens(soql: str) -> list[tuple[str, Any]]:
         elif kind == "number":
             out.append(("lit", ("number", float(value))))
         elif kind == "string":
-            out.append(("lit", ("string", re.sub(r"\\(.)", lambda g: {"n": "\n", "r": "\r"}.get(g[1], g[1]), value[1:-1]))))
+            out.append(
+                ("lit", ("string", re.sub(r"\\(.)", lambda g: {"n": "\n", "r": "\r"}.get(g[1], g[1]), value[1:-1])))
+            )
         elif kind == "ident" and value.upper() in ("TRUE", "FALSE"):
             out.append(("lit", ("bool", value.upper() == "TRUE")))
         elif kind == "ident" and value.upper() == "NULL":
@@ -254,8 +363,15 @@ class _Parser:
         return ("cmp", name, "!=" if op == "<>" else op, self.take("lit"))
 
 
-LITERAL_FOR = {"datetime": "datetime", "date": "date", "boolean": "bool", "int": "number", "double": "number",
-               "currency": "number", "percent": "number"}
+LITERAL_FOR = {
+    "datetime": "datetime",
+    "date": "date",
+    "boolean": "bool",
+    "int": "number",
+    "double": "number",
+    "currency": "number",
+    "percent": "number",
+}
 TYPE_NAMES = {"datetime": "dateTime", "date": "date", "bool": "boolean", "number": "number", "string": "string"}
 
 
@@ -276,8 +392,13 @@ class FakeSalesforce(WireFake):
     keep_blank_values = False
     seen_type = Seen
 
-    def __init__(self, *, token: str = "00DRO0000000fake!AQ0AQ-fake-access-token-0123456789", batch: int = BATCH_MAX,
-                 multi_currency: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        token: str = "00DRO0000000fake!AQ0AQ-fake-access-token-0123456789",
+        batch: int = BATCH_MAX,
+        multi_currency: bool = False,
+    ) -> None:
         super().__init__()
         self.token = token
         self.batch = batch
@@ -298,8 +419,14 @@ class FakeSalesforce(WireFake):
 
     # ---- data ---------------------------------------------------------------------------------------
 
-    def define(self, sobject: str, fields: dict[str, str], refs: dict[str, tuple[str, str]] | None = None,
-               *, key_prefix: str = "a0X") -> None:
+    def define(
+        self,
+        sobject: str,
+        fields: dict[str, str],
+        refs: dict[str, tuple[str, str]] | None = None,
+        *,
+        key_prefix: str = "a0X",
+    ) -> None:
         """Add a custom object (e.g. a managed package's)."""
         self.schema[sobject] = {**STANDARD, **fields}
         self.refs[sobject] = dict(refs or {})
@@ -329,10 +456,18 @@ class FakeSalesforce(WireFake):
             return oid
 
     def _history(self, opp: dict[str, Any], at: datetime) -> None:
-        self.add("OpportunityHistory", {
-            "OpportunityId": opp["Id"], "StageName": opp["StageName"], "Amount": opp.get("Amount"),
-            "CloseDate": opp.get("CloseDate"), "CreatedDate": at, "SystemModstamp": at,
-        }, at=at)
+        self.add(
+            "OpportunityHistory",
+            {
+                "OpportunityId": opp["Id"],
+                "StageName": opp["StageName"],
+                "Amount": opp.get("Amount"),
+                "CloseDate": opp.get("CloseDate"),
+                "CreatedDate": at,
+                "SystemModstamp": at,
+            },
+            at=at,
+        )
 
     def update(self, sobject: str, oid: str, values: dict[str, Any], *, at: datetime | None = None) -> None:
         with self._lock:
@@ -422,8 +557,9 @@ class FakeSalesforce(WireFake):
             if gm:
                 return 200, self._deleted(gm.group(1), seen.query)
             if rest == "limits":
-                return 200, {"DailyApiRequests": {"Max": self.api_allocation,
-                                                  "Remaining": self.api_allocation - self.api_used}}
+                return 200, {
+                    "DailyApiRequests": {"Max": self.api_allocation, "Remaining": self.api_allocation - self.api_used}
+                }
         return 404, errors("NOT_FOUND", "The requested resource does not exist")
 
     @staticmethod
@@ -435,13 +571,23 @@ class FakeSalesforce(WireFake):
         def one(key: str) -> str | None:
             return (form.get(key) or [None])[0]
 
-        if one("grant_type") != "refresh_token" or one("client_id") != self.client_id or not self.refresh_token \
-                or one("refresh_token") != self.refresh_token:
+        if (
+            one("grant_type") != "refresh_token"
+            or one("client_id") != self.client_id
+            or not self.refresh_token
+            or one("refresh_token") != self.refresh_token
+        ):
             return 400, {"error": "invalid_grant", "error_description": "expired access/refresh token"}
         self.token = f"00DRO0000000fake!{uuid.uuid4().hex}"
-        return 200, {"access_token": self.token, "instance_url": self.url, "token_type": "Bearer",
-                     "id": f"{self.url}/id/00DRO0000000fake/005RO0000000001", "issued_at": str(int(time.time() * 1000)),
-                     "signature": "c2lnbmF0dXJl", "scope": "api refresh_token"}
+        return 200, {
+            "access_token": self.token,
+            "instance_url": self.url,
+            "token_type": "Bearer",
+            "id": f"{self.url}/id/00DRO0000000fake/005RO0000000001",
+            "issued_at": str(int(time.time() * 1000)),
+            "signature": "c2lnbmF0dXJl",
+            "scope": "api refresh_token",
+        }
 
     def _visible(self, sobject: str) -> dict[str, str]:
         if sobject not in self.schema:
@@ -455,10 +601,22 @@ class FakeSalesforce(WireFake):
         fields = []
         for name, typ in self._visible(sobject).items():
             ref = self.refs.get(sobject, {}).get(name)
-            fields.append({"name": name, "type": typ, "relationshipName": ref[0] if ref else None,
-                           "referenceTo": [ref[1]] if ref else []})
-        return {"name": sobject, "label": sobject, "custom": sobject.endswith("__c"), "queryable": True,
-                "replicateable": sobject not in self.not_replicateable, "fields": fields}
+            fields.append(
+                {
+                    "name": name,
+                    "type": typ,
+                    "relationshipName": ref[0] if ref else None,
+                    "referenceTo": [ref[1]] if ref else [],
+                }
+            )
+        return {
+            "name": sobject,
+            "label": sobject,
+            "custom": sobject.endswith("__c"),
+            "queryable": True,
+            "replicateable": sobject not in self.not_replicateable,
+            "fields": fields,
+        }
 
     # ---- SOQL evaluation ----------------------------------------------------------------------------
 
@@ -479,8 +637,9 @@ class FakeSalesforce(WireFake):
         kind = "queryAll" if include_deleted else "query"
         return self._page(records, kind, None, 0, version=version, batch=batch)
 
-    def _page(self, records: list[dict[str, Any]], kind: str, locator: str | None, offset: int, *, version: str,
-              batch: int) -> dict[str, Any]:
+    def _page(
+        self, records: list[dict[str, Any]], kind: str, locator: str | None, offset: int, *, version: str, batch: int
+    ) -> dict[str, Any]:
         size = min(batch, self.batch)
         page = records[offset : offset + size]
         out: dict[str, Any] = {"totalSize": len(records), "done": offset + size >= len(records), "records": page}
@@ -505,8 +664,12 @@ class FakeSalesforce(WireFake):
             raise SfError(400, "INVALID_FIELD", f"Didn't understand relationship '{head}' in field path.")
         typ = self._visible(sobject).get(name)
         if typ is None:
-            raise SfError(400, "INVALID_FIELD", f"No such column '{name}' on entity '{sobject}'. If you are "
-                          "attempting to use a custom field, be sure to append the '__c' after the custom field name.")
+            raise SfError(
+                400,
+                "INVALID_FIELD",
+                f"No such column '{name}' on entity '{sobject}'. If you are "
+                "attempting to use a custom field, be sure to append the '__c' after the custom field name.",
+            )
         return typ
 
     def _value(self, sobject: str, row: dict[str, Any], name: str) -> Any:
@@ -520,7 +683,9 @@ class FakeSalesforce(WireFake):
         return None
 
     def _record(self, sobject: str, row: dict[str, Any], fields: list[str], version: str) -> dict[str, Any]:
-        out: dict[str, Any] = {"attributes": {"type": sobject, "url": f"/services/data/v{version}/sobjects/{sobject}/{row['Id']}"}}
+        out: dict[str, Any] = {
+            "attributes": {"type": sobject, "url": f"/services/data/v{version}/sobjects/{sobject}/{row['Id']}"}
+        }
         for name in fields:
             head, _, rest = name.partition(".")
             if not rest:
@@ -555,11 +720,23 @@ class FakeSalesforce(WireFake):
             return have is not None and re.fullmatch(pattern, str(have), re.IGNORECASE) is not None
         cmp, want = node[2], self._literal(name, typ, node[3])
         if want is None or have is None:
-            return (have is None and want is None) if cmp == "=" else (have is None) != (want is None) if cmp == "!=" else False
+            return (
+                (have is None and want is None)
+                if cmp == "="
+                else (have is None) != (want is None)
+                if cmp == "!="
+                else False
+            )
         if isinstance(have, str) and isinstance(want, str) and typ not in ("id", "reference"):
             have, want = have.lower(), want.lower()  # SOQL text comparisons ignore case
-        return {"=": have == want, "!=": have != want, "<": have < want, "<=": have <= want,
-                ">": have > want, ">=": have >= want}[cmp]
+        return {
+            "=": have == want,
+            "!=": have != want,
+            "<": have < want,
+            "<=": have <= want,
+            ">": have > want,
+            ">=": have >= want,
+        }[cmp]
 
     @staticmethod
     def _literal(name: str, typ: str, lit: tuple[str, Any]) -> Any:
@@ -568,10 +745,15 @@ class FakeSalesforce(WireFake):
             return None
         want = LITERAL_FOR.get(typ, "string")
         if kind != want:
-            raise SfError(400, "INVALID_FIELD", f"value of filter criterion for field '{name}' must be of type "
-                          f"{TYPE_NAMES[want]} and should not be enclosed in quotes" if want != "string" else
-                          f"value of filter criterion for field '{name}' must be of type string and should be "
-                          "enclosed in quotes")
+            raise SfError(
+                400,
+                "INVALID_FIELD",
+                f"value of filter criterion for field '{name}' must be of type "
+                f"{TYPE_NAMES[want]} and should not be enclosed in quotes"
+                if want != "string"
+                else f"value of filter criterion for field '{name}' must be of type string and should be "
+                "enclosed in quotes",
+            )
         return value
 
     # ---- getDeleted -----------------------------------------------------------------------------------
@@ -587,16 +769,25 @@ class FakeSalesforce(WireFake):
         except (KeyError, ValueError):
             raise SfError(400, "MALFORMED_QUERY", "start and end must be dateTime values") from None
         if end - start <= timedelta(minutes=1):
-            raise SfError(400, "INVALID_REPLICATION_DATE", "startDate must chronologically precede endDate by more "
-                          "than one minute")
+            raise SfError(
+                400,
+                "INVALID_REPLICATION_DATE",
+                "startDate must chronologically precede endDate by more than one minute",
+            )
         if start < datetime.now(UTC) - GET_DELETED_MAX_AGE:
             raise SfError(400, "INVALID_REPLICATION_DATE", "startDate is too far in the past")
         start, end = start.replace(second=0, microsecond=0), end.replace(second=0, microsecond=0)  # seconds ignored
-        found = [{"id": oid, "deletedDate": sf_time(at)} for obj, oid, at in self.deleted_log
-                 if obj == sobject and start <= at < end]
+        found = [
+            {"id": oid, "deletedDate": sf_time(at)}
+            for obj, oid, at in self.deleted_log
+            if obj == sobject and start <= at < end
+        ]
         earliest = min((at for obj, _, at in self.deleted_log if obj == sobject), default=start)
-        return {"deletedRecords": found, "earliestDateAvailable": sf_time(min(earliest, start)),
-                "latestDateCovered": sf_time(end)}
+        return {
+            "deletedRecords": found,
+            "earliestDateAvailable": sf_time(min(earliest, start)),
+            "latestDateCovered": sf_time(end),
+        }
 
 
 def _second(at: datetime) -> datetime:
@@ -619,10 +810,16 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 # ---- a believable org ---------------------------------------------------------------------------------
 
 DEFAULT_STAGES = [  # (MasterLabel, IsClosed, IsWon, DefaultProbability): the default StageName picklist
-    ("Prospecting", False, False, 10), ("Qualification", False, False, 10), ("Needs Analysis", False, False, 20),
-    ("Value Proposition", False, False, 50), ("Id. Decision Makers", False, False, 60),
-    ("Perception Analysis", False, False, 70), ("Proposal/Price Quote", False, False, 75),
-    ("Negotiation/Review", False, False, 90), ("Closed Won", True, True, 100), ("Closed Lost", True, False, 0),
+    ("Prospecting", False, False, 10),
+    ("Qualification", False, False, 10),
+    ("Needs Analysis", False, False, 20),
+    ("Value Proposition", False, False, 50),
+    ("Id. Decision Makers", False, False, 60),
+    ("Perception Analysis", False, False, 70),
+    ("Proposal/Price Quote", False, False, 75),
+    ("Negotiation/Review", False, False, 90),
+    ("Closed Won", True, True, 100),
+    ("Closed Lost", True, False, 0),
 ]
 OPEN_PATH = [s[0] for s in DEFAULT_STAGES if not s[1]]
 
@@ -633,48 +830,113 @@ def populate(org: FakeSalesforce, *, accounts: int, seed: int = 11, activities: 
     rnd = random.Random(seed)
     users = [org.add("User", {"Name": f"Rep {i}", "Email": f"Rep{i}@PayReady.com", "IsActive": True}) for i in range(3)]
     for order, (label, closed, won, prob) in enumerate(DEFAULT_STAGES):
-        org.add("OpportunityStage", {"MasterLabel": label, "IsActive": True, "IsClosed": closed, "IsWon": won,
-                                     "SortOrder": order, "DefaultProbability": prob})
+        org.add(
+            "OpportunityStage",
+            {
+                "MasterLabel": label,
+                "IsActive": True,
+                "IsClosed": closed,
+                "IsWon": won,
+                "SortOrder": order,
+                "DefaultProbability": prob,
+            },
+        )
     states = ["TX", "CA", "Florida", "GA", "NY"]
     at = EPOCH
     for a in range(accounts):
         if a % 3 == 0:  # three accounts in a row share a stamp
             at += timedelta(minutes=rnd.randint(1, 90))
         owner = rnd.choice(users)
-        acct = org.add("Account", {
-            "Name": f"Property Co {a}", "Type": rnd.choice(["Prospect", "Customer - Direct"]),
-            "Website": f"https://www.propco{a}.com", "BillingCity": "Austin", "BillingState": rnd.choice(states),
-            "OwnerId": owner,
-        }, at=at)
-        contacts = [org.add("Contact", {
-            "AccountId": acct, "FirstName": f"Pat{a}", "LastName": f"Lee{k}", "Email": f"Pat{a}.Lee{k}@PropCo{a}.com",
-            "Title": "VP Operations", "Phone": "+1 512 555 0100", "OwnerId": owner,
-        }, at=at + timedelta(seconds=1)) for k in range(2)]
-        path = OPEN_PATH[: rnd.randint(1, 5)] + ([rnd.choice(["Closed Won", "Closed Lost"])] if rnd.random() < 0.4 else [])
+        acct = org.add(
+            "Account",
+            {
+                "Name": f"Property Co {a}",
+                "Type": rnd.choice(["Prospect", "Customer - Direct"]),
+                "Website": f"https://www.propco{a}.com",
+                "BillingCity": "Austin",
+                "BillingState": rnd.choice(states),
+                "OwnerId": owner,
+            },
+            at=at,
+        )
+        contacts = [
+            org.add(
+                "Contact",
+                {
+                    "AccountId": acct,
+                    "FirstName": f"Pat{a}",
+                    "LastName": f"Lee{k}",
+                    "Email": f"Pat{a}.Lee{k}@PropCo{a}.com",
+                    "Title": "VP Operations",
+                    "Phone": "+1 512 555 0100",
+                    "OwnerId": owner,
+                },
+                at=at + timedelta(seconds=1),
+            )
+            for k in range(2)
+        ]
+        path = OPEN_PATH[: rnd.randint(1, 5)] + (
+            [rnd.choice(["Closed Won", "Closed Lost"])] if rnd.random() < 0.4 else []
+        )
         start = at + timedelta(minutes=2)
-        opp = org.add("Opportunity", {
-            "AccountId": acct, "Name": f"Property Co {a} - payments", "StageName": path[0],
-            "Amount": float(rnd.randint(5, 90) * 1000), "CloseDate": (start + timedelta(days=60)).date(),
-            "Type": rnd.choice(["New Customer", "Existing Customer - Upgrade"]), "IsClosed": False, "IsWon": False,
-            "OwnerId": owner,
-        }, at=start)
+        opp = org.add(
+            "Opportunity",
+            {
+                "AccountId": acct,
+                "Name": f"Property Co {a} - payments",
+                "StageName": path[0],
+                "Amount": float(rnd.randint(5, 90) * 1000),
+                "CloseDate": (start + timedelta(days=60)).date(),
+                "Type": rnd.choice(["New Customer", "Existing Customer - Upgrade"]),
+                "IsClosed": False,
+                "IsWon": False,
+                "OwnerId": owner,
+            },
+            at=start,
+        )
         for i, stage in enumerate(path[1:], start=1):
             closed = stage.startswith("Closed")
-            org.update("Opportunity", opp, {"StageName": stage, "IsClosed": closed, "IsWon": stage == "Closed Won"},
-                       at=start + timedelta(days=i))
+            org.update(
+                "Opportunity",
+                opp,
+                {"StageName": stage, "IsClosed": closed, "IsWon": stage == "Closed Won"},
+                at=start + timedelta(days=i),
+            )
         if not activities:
             continue
-        org.add("Task", {
-            "WhoId": contacts[0], "WhatId": opp, "AccountId": acct, "Subject": f"Call Pat{a}", "Status": "Completed",
-            "ActivityDate": (at + timedelta(days=1)).date(), "Description": "Talked about rent collections",
-            "Type": "Call", "TaskSubtype": "Call", "IsClosed": True, "OwnerId": owner,
-        }, at=at + timedelta(minutes=3))
-        org.add("Event", {
-            "WhoId": contacts[1], "WhatId": opp, "AccountId": acct, "Subject": f"Demo for Property Co {a}",
-            "StartDateTime": at + timedelta(days=2, hours=15), "EndDateTime": at + timedelta(days=2, hours=16),
-            "ActivityDate": (at + timedelta(days=2)).date(), "DurationInMinutes": 60, "Description": "Portal demo",
-            "OwnerId": owner,
-        }, at=at + timedelta(minutes=4))
+        org.add(
+            "Task",
+            {
+                "WhoId": contacts[0],
+                "WhatId": opp,
+                "AccountId": acct,
+                "Subject": f"Call Pat{a}",
+                "Status": "Completed",
+                "ActivityDate": (at + timedelta(days=1)).date(),
+                "Description": "Talked about rent collections",
+                "Type": "Call",
+                "TaskSubtype": "Call",
+                "IsClosed": True,
+                "OwnerId": owner,
+            },
+            at=at + timedelta(minutes=3),
+        )
+        org.add(
+            "Event",
+            {
+                "WhoId": contacts[1],
+                "WhatId": opp,
+                "AccountId": acct,
+                "Subject": f"Demo for Property Co {a}",
+                "StartDateTime": at + timedelta(days=2, hours=15),
+                "EndDateTime": at + timedelta(days=2, hours=16),
+                "ActivityDate": (at + timedelta(days=2)).date(),
+                "DurationInMinutes": 60,
+                "Description": "Portal demo",
+                "OwnerId": owner,
+            },
+            at=at + timedelta(minutes=4),
+        )
 
 
 # ---- driving the real connector against the fake (shared by the Salesforce and UserGems tests) --------
@@ -689,8 +951,9 @@ TEST_SETTINGS = {
 }
 
 
-def add_connector(runtime: Any, org: FakeSalesforce, *, kind: str = "salesforce", name: str = "sf",
-                  **overrides: str) -> None:
+def add_connector(
+    runtime: Any, org: FakeSalesforce, *, kind: str = "salesforce", name: str = "sf", **overrides: str
+) -> None:
     values = {"base_url": org.url, "token": org.token, **TEST_SETTINGS, **overrides}
     values = {k: v for k, v in values.items() if v is not None}
     sync_helpers.configure(runtime, kind=kind, name=name, values=values)

@@ -254,16 +254,29 @@ class WireFake(FakeServer):
     seen_type: type[Seen] = Seen
 
     def fail(
-        self, *, path: str = "", method: str | None = None, after: int = 0, times: int | None = 1,
-        status: int | None = None, drop: bool = False, hang: bool = False, headers: dict[str, str] | None = None,
-        body: Any = None, when: Callable[[Seen], bool] | None = None,
+        self,
+        *,
+        path: str = "",
+        method: str | None = None,
+        after: int = 0,
+        times: int | None = 1,
+        status: int | None = None,
+        drop: bool = False,
+        hang: bool = False,
+        headers: dict[str, str] | None = None,
+        body: Any = None,
+        when: Callable[[Seen], bool] | None = None,
     ) -> Fault:
         return self.add_fault(Fault(path, method, after, times, status, drop, hang, dict(headers or {}), body, when))
 
     def _fault_for(self, seen: Seen) -> Fault | None:
-        return self._next_fault(lambda fault: fault.path in seen.path and fault.method in (None, seen.method) and (
-            fault.when is None or fault.when(seen)
-        ))
+        return self._next_fault(
+            lambda fault: (
+                fault.path in seen.path
+                and fault.method in (None, seen.method)
+                and (fault.when is None or fault.when(seen))
+            )
+        )
 
     # ---- what a vendor fills in -------------------------------------------------------------------------
 

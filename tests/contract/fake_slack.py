@@ -79,31 +79,77 @@ class FakeSlack(FakeServer):
 
     def add_channel(self, name: str, *, member: bool = True, archived: bool = False, private: bool = False) -> str:
         cid = f"C{len(self.channels) + 1:08d}X"
-        self.channels.append({
-            "id": cid, "name": name, "name_normalized": name, "is_channel": True, "is_group": False,
-            "is_im": False, "is_mpim": False, "is_private": private, "is_archived": archived,
-            "is_general": False, "is_member": member, "is_shared": False, "is_ext_shared": False,
-            "is_org_shared": False, "created": 1449252889, "creator": "U012A3CDE", "num_members": 4,
-            "previous_names": [], "topic": {"value": "", "creator": "", "last_set": 0},
-            "purpose": {"value": f"#{name}", "creator": "", "last_set": 0},
-        })
+        self.channels.append(
+            {
+                "id": cid,
+                "name": name,
+                "name_normalized": name,
+                "is_channel": True,
+                "is_group": False,
+                "is_im": False,
+                "is_mpim": False,
+                "is_private": private,
+                "is_archived": archived,
+                "is_general": False,
+                "is_member": member,
+                "is_shared": False,
+                "is_ext_shared": False,
+                "is_org_shared": False,
+                "created": 1449252889,
+                "creator": "U012A3CDE",
+                "num_members": 4,
+                "previous_names": [],
+                "topic": {"value": "", "creator": "", "last_set": 0},
+                "purpose": {"value": f"#{name}", "creator": "", "last_set": 0},
+            }
+        )
         self.messages[cid] = {}
         return cid
 
     def add_user(self, uid: str, real_name: str, *, handle: str, deleted: bool = False, bot: bool = False) -> str:
-        self.users.append({
-            "id": uid, "team_id": self.team["id"], "name": handle, "deleted": deleted, "real_name": real_name,
-            "tz": "America/Chicago", "tz_label": "Central Standard Time", "tz_offset": -21600,
-            "is_admin": False, "is_owner": False, "is_primary_owner": False, "is_restricted": False,
-            "is_ultra_restricted": False, "is_bot": bot, "is_app_user": False, "updated": 1502138686,
-            "profile": {"real_name": real_name, "display_name": handle, "email": f"{handle}@payready.com",
-                        "title": "", "status_text": "", "status_emoji": "", "image_72": "https://x", "team": "T012AB3C4"},
-        })
+        self.users.append(
+            {
+                "id": uid,
+                "team_id": self.team["id"],
+                "name": handle,
+                "deleted": deleted,
+                "real_name": real_name,
+                "tz": "America/Chicago",
+                "tz_label": "Central Standard Time",
+                "tz_offset": -21600,
+                "is_admin": False,
+                "is_owner": False,
+                "is_primary_owner": False,
+                "is_restricted": False,
+                "is_ultra_restricted": False,
+                "is_bot": bot,
+                "is_app_user": False,
+                "updated": 1502138686,
+                "profile": {
+                    "real_name": real_name,
+                    "display_name": handle,
+                    "email": f"{handle}@payready.com",
+                    "title": "",
+                    "status_text": "",
+                    "status_emoji": "",
+                    "image_72": "https://x",
+                    "team": "T012AB3C4",
+                },
+            }
+        )
         return uid
 
     def post(
-        self, channel: str, text: str, *, user: str | None, at: datetime, thread: str | None = None,
-        broadcast: bool = False, subtype: str | None = None, extra: dict[str, Any] | None = None,
+        self,
+        channel: str,
+        text: str,
+        *,
+        user: str | None,
+        at: datetime,
+        thread: str | None = None,
+        broadcast: bool = False,
+        subtype: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> str:
         """A message (a reply when ``thread`` is the parent's ts); returns its ts."""
         with self._lock:
@@ -142,9 +188,18 @@ class FakeSlack(FakeServer):
             thread = msg.get("thread_ts")
             if thread == ts and msg.get("reply_count"):
                 msg.clear()
-                msg.update({"type": "message", "subtype": "tombstone", "text": "This message was deleted.",
-                            "user": "USLACKBOT", "hidden": True, "ts": ts, "thread_ts": ts,
-                            "reply_count": len(self._replies(channel, ts))})
+                msg.update(
+                    {
+                        "type": "message",
+                        "subtype": "tombstone",
+                        "text": "This message was deleted.",
+                        "user": "USLACKBOT",
+                        "hidden": True,
+                        "ts": ts,
+                        "thread_ts": ts,
+                        "reply_count": len(self._replies(channel, ts)),
+                    }
+                )
                 return
             del self.messages[channel][ts]
             if thread and thread != ts and thread in self.messages[channel]:
@@ -158,18 +213,31 @@ class FakeSlack(FakeServer):
                         parent.pop(key, None)
 
     def top_level(self, channel: str) -> list[dict[str, Any]]:
-        return [m for m in self.messages[channel].values()
-                if m.get("thread_ts") in (None, m["ts"]) or m.get("subtype") == "thread_broadcast"]
+        return [
+            m
+            for m in self.messages[channel].values()
+            if m.get("thread_ts") in (None, m["ts"]) or m.get("subtype") == "thread_broadcast"
+        ]
 
     def _replies(self, channel: str, parent: str) -> list[dict[str, Any]]:
-        return sorted((m for m in self.messages[channel].values() if m.get("thread_ts") == parent and m["ts"] != parent),
-                      key=lambda m: Decimal(m["ts"]))
+        return sorted(
+            (m for m in self.messages[channel].values() if m.get("thread_ts") == parent and m["ts"] != parent),
+            key=lambda m: Decimal(m["ts"]),
+        )
 
     # ---- faults ---------------------------------------------------------------------------------
 
     def fail(
-        self, *, method: str = "", after: int = 0, times: int | None = 1, status: int | None = None,
-        error: str | None = None, drop: bool = False, hang: bool = False, headers: dict[str, str] | None = None,
+        self,
+        *,
+        method: str = "",
+        after: int = 0,
+        times: int | None = 1,
+        status: int | None = None,
+        error: str | None = None,
+        drop: bool = False,
+        hang: bool = False,
+        headers: dict[str, str] | None = None,
     ) -> Fault:
         return self.add_fault(Fault(method, after, times, status, error, drop, hang, dict(headers or {})))
 
@@ -187,8 +255,12 @@ class FakeSlack(FakeServer):
         if auth != f"Bearer {self.token}":
             return err("invalid_auth")
         if method in self.scopes_missing:
-            return {"ok": False, "error": "missing_scope", "needed": "channels:history",
-                    "provided": "channels:read,users:read"}
+            return {
+                "ok": False,
+                "error": "missing_scope",
+                "needed": "channels:history",
+                "provided": "channels:read,users:read",
+            }
         routes = {
             "auth.test": self._auth_test,
             "conversations.list": self._conversations_list,
@@ -206,15 +278,26 @@ class FakeSlack(FakeServer):
                 return err(exc.error)
 
     def _auth_test(self, args: dict[str, str]) -> dict[str, Any]:
-        return {"ok": True, "url": "https://payready.slack.com/", "team": self.team["name"], "user": "sophia",
-                "team_id": self.team["id"], "user_id": self.bot_user, "bot_id": "B0SOPHIA", "is_enterprise_install": False}
+        return {
+            "ok": True,
+            "url": "https://payready.slack.com/",
+            "team": self.team["name"],
+            "user": "sophia",
+            "team_id": self.team["id"],
+            "user_id": self.bot_user,
+            "bot_id": "B0SOPHIA",
+            "is_enterprise_install": False,
+        }
 
     def _conversations_list(self, args: dict[str, str]) -> dict[str, Any]:
         types = set((args.get("types") or "public_channel").split(","))
         exclude_archived = args.get("exclude_archived") in ("1", "true")
-        found = [c for c in self.channels
-                 if ("private_channel" if c["is_private"] else "public_channel") in types
-                 and not (exclude_archived and c["is_archived"])]
+        found = [
+            c
+            for c in self.channels
+            if ("private_channel" if c["is_private"] else "public_channel") in types
+            and not (exclude_archived and c["is_archived"])
+        ]
         page, cursor = _offset_page(found, args, LIST_LIMIT_MAX, "team")
         return {"ok": True, "channels": page, "response_metadata": {"next_cursor": cursor}}
 
@@ -264,8 +347,13 @@ class FakeSlack(FakeServer):
             items = [m for m in items if (Decimal(m["ts"]) <= mark if newest_first else Decimal(m["ts"]) >= mark)]
         page, rest = items[:limit], items[limit:]
         nxt = base64.b64encode(f"next_ts:{rest[0]['ts']}".encode()).decode() if rest else ""
-        return {"ok": True, "messages": [dict(m) for m in page], "has_more": bool(rest), "pin_count": 0,
-                "response_metadata": {"next_cursor": nxt}}
+        return {
+            "ok": True,
+            "messages": [dict(m) for m in page],
+            "has_more": bool(rest),
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": nxt},
+        }
 
 
 class ApiError(Exception):
@@ -347,8 +435,15 @@ class _Handler(FakeHandler):
         out = slack.handle(method, args, self.headers.get("Authorization"))
         self._send(200, json.dumps(out), {}, seen, None if out.get("ok") else out.get("error"))
 
-    def _send(self, status: int, body: str, headers: dict[str, str], seen: Seen, error: str | None,
-              content_type: str = "application/json; charset=utf-8") -> None:
+    def _send(
+        self,
+        status: int,
+        body: str,
+        headers: dict[str, str],
+        seen: Seen,
+        error: str | None,
+        content_type: str = "application/json; charset=utf-8",
+    ) -> None:
         seen.status, seen.error = status, error
         self.send_data(status, body.encode(), content_type, headers)
 
@@ -372,7 +467,9 @@ def populate(fake: FakeSlack, *, per_channel: int = 8, now: datetime | None = No
     the bot is not in, and an archived one."""
     now = (now or datetime.now(UTC)).replace(microsecond=0)
     users = {
-        "U01ANA": "Ana Ruiz", "U02BEN": "Ben Okafor", "W03CAT": "Cat Nguyen",
+        "U01ANA": "Ana Ruiz",
+        "U02BEN": "Ben Okafor",
+        "W03CAT": "Cat Nguyen",
     }
     for uid, name in users.items():
         fake.add_user(uid, name, handle=name.split()[0].lower())
@@ -390,22 +487,46 @@ def populate(fake: FakeSlack, *, per_channel: int = 8, now: datetime | None = No
         fake.post(cid, f"<@{people[0]}> has joined the channel", user=people[0], at=at, subtype="channel_join")
         for i in range(per_channel):
             at += timedelta(hours=240 / (per_channel + 2))
-            ts = fake.post(cid, f"{name} update {i}: Property Co {i} asked about failed payments.",
-                           user=people[i % len(people)], at=at)
+            ts = fake.post(
+                cid,
+                f"{name} update {i}: Property Co {i} asked about failed payments.",
+                user=people[i % len(people)],
+                at=at,
+            )
             stored += 1
             if i % 3 == 0:
                 threads += 1
                 for k in range(2):
-                    fake.post(cid, f"reply {k} to {i}", user=people[(i + k + 1) % len(people)],
-                              at=at + timedelta(minutes=5 + k), thread=ts)
+                    fake.post(
+                        cid,
+                        f"reply {k} to {i}",
+                        user=people[(i + k + 1) % len(people)],
+                        at=at + timedelta(minutes=5 + k),
+                        thread=ts,
+                    )
                     stored += 1
                 if i == 3:
-                    fake.post(cid, f"broadcast reply to {i}", user=people[0], at=at + timedelta(minutes=9),
-                              thread=ts, broadcast=True)
+                    fake.post(
+                        cid,
+                        f"broadcast reply to {i}",
+                        user=people[0],
+                        at=at + timedelta(minutes=9),
+                        thread=ts,
+                        broadcast=True,
+                    )
                     stored += 1
-        fake.post(cid, "", user=None, at=at + timedelta(minutes=30), subtype="bot_message",
-                  extra={"bot_id": "B0ALERTS", "username": "Payments Alerts",
-                         "attachments": [{"fallback": "3 payments failed at Property Co 2", "text": "details"}]})
+        fake.post(
+            cid,
+            "",
+            user=None,
+            at=at + timedelta(minutes=30),
+            subtype="bot_message",
+            extra={
+                "bot_id": "B0ALERTS",
+                "username": "Payments Alerts",
+                "attachments": [{"fallback": "3 payments failed at Property Co 2", "text": "details"}],
+            },
+        )
         stored += 1
     fake.post(channels["random"], "lunch?", user=people[1], at=now - timedelta(days=1))
     return Planted(channels=channels, users=users, stored=stored, threads=threads)

@@ -30,7 +30,6 @@ from urllib.parse import unquote, urlsplit
 import grpc
 import numpy as np
 from google.protobuf.json_format import MessageToDict
-
 from weaviate.proto.v1 import (
     aggregate_pb2,
     base_pb2,
@@ -101,14 +100,22 @@ class FakeWeaviate:
         self._rest.start()
         server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
         weaviate_pb2_grpc.add_WeaviateServicer_to_server(_Servicer(self), server)
-        server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler("grpc.health.v1.Health", {
-            "Check": grpc.unary_unary_rpc_method_handler(
-                lambda req, ctx: health_weaviate_pb2.WeaviateHealthCheckResponse(
-                    status=health_weaviate_pb2.WeaviateHealthCheckResponse.SERVING),
-                request_deserializer=health_weaviate_pb2.WeaviateHealthCheckRequest.FromString,
-                response_serializer=health_weaviate_pb2.WeaviateHealthCheckResponse.SerializeToString,
-            ),
-        })])
+        server.add_generic_rpc_handlers(
+            [
+                grpc.method_handlers_generic_handler(
+                    "grpc.health.v1.Health",
+                    {
+                        "Check": grpc.unary_unary_rpc_method_handler(
+                            lambda req, ctx: health_weaviate_pb2.WeaviateHealthCheckResponse(
+                                status=health_weaviate_pb2.WeaviateHealthCheckResponse.SERVING
+                            ),
+                            request_deserializer=health_weaviate_pb2.WeaviateHealthCheckRequest.FromString,
+                            response_serializer=health_weaviate_pb2.WeaviateHealthCheckResponse.SerializeToString,
+                        ),
+                    },
+                )
+            ]
+        )
         self._grpc_port = server.add_insecure_port(f"127.0.0.1:{self._grpc_port}")
         server.start()
         self._grpc = server
@@ -182,7 +189,9 @@ class FakeWeaviate:
         props = _props_from_batch(coll, obj.properties)
         vectors: dict[str, np.ndarray] = {}
         if obj.vector_bytes or len(obj.vector):
-            raise WeaviateError(f"collection {coll.name} has named vectors {coll.vector_names}: send the vector by name")
+            raise WeaviateError(
+                f"collection {coll.name} has named vectors {coll.vector_names}: send the vector by name"
+            )
         for vec in obj.vectors:
             if vec.name not in coll.vector_names:
                 raise WeaviateError(f"collection {coll.name} has no named vector '{vec.name}'")
@@ -191,7 +200,8 @@ class FakeWeaviate:
             dim = coll.dims.get(vname)
             if dim is not None and arr.size != dim and any(vname in o.vectors for o in coll.objects.values()):
                 raise WeaviateError(
-                    f"new node has a vector with length {arr.size}. Existing nodes have vectors with length {dim}")
+                    f"new node has a vector with length {arr.size}. Existing nodes have vectors with length {dim}"
+                )
         for vname, arr in vectors.items():
             coll.dims[vname] = arr.size
         coll.objects[uid] = StoredObject(uid, props, vectors)  # a batch write replaces the whole object
@@ -206,16 +216,25 @@ class FakeWeaviate:
                 for o in hits:
                     del coll.objects[o.uuid]
         return batch_delete_pb2.BatchDeleteReply(
-            took=0.001, failed=0, matches=len(hits), successful=0 if request.dry_run else len(hits),
-            objects=[batch_delete_pb2.BatchDeleteObject(uuid=uuid_lib.UUID(o.uuid).bytes, successful=True)
-                     for o in hits] if request.verbose else [],
+            took=0.001,
+            failed=0,
+            matches=len(hits),
+            successful=0 if request.dry_run else len(hits),
+            objects=[
+                batch_delete_pb2.BatchDeleteObject(uuid=uuid_lib.UUID(o.uuid).bytes, successful=True) for o in hits
+            ]
+            if request.verbose
+            else [],
         )
 
     def search(self, request: search_get_pb2.SearchRequest) -> search_get_pb2.SearchReply:
         with self._lock:
             coll = self._coll(request.collection)
-            hits = [o for o in coll.objects.values()
-                    if not request.HasField("filters") or _matches(coll, o, request.filters)]
+            hits = [
+                o
+                for o in coll.objects.values()
+                if not request.HasField("filters") or _matches(coll, o, request.filters)
+            ]
             distances: dict[str, float] = {}
             if request.HasField("near_vector"):
                 name, query = _near_vector(coll, request.near_vector)
@@ -234,12 +253,13 @@ class FakeWeaviate:
             limit = request.limit or DEFAULT_LIMIT
             if limit > MAX_RESULTS:
                 raise WeaviateError(f"query maximum results exceeded ({MAX_RESULTS})")
-            hits = hits[request.offset: request.offset + limit]
+            hits = hits[request.offset : request.offset + limit]
             results = [self._result(coll, o, request, distances.get(o.uuid)) for o in hits]
         return search_get_pb2.SearchReply(took=0.001, results=results)
 
-    def _result(self, coll: Collection, obj: StoredObject, request: search_get_pb2.SearchRequest,
-                distance: float | None) -> search_get_pb2.SearchResult:
+    def _result(
+        self, coll: Collection, obj: StoredObject, request: search_get_pb2.SearchRequest, distance: float | None
+    ) -> search_get_pb2.SearchResult:
         md_req = request.metadata
         meta = search_get_pb2.MetadataResult(id=obj.uuid, id_as_bytes=uuid_lib.UUID(obj.uuid).bytes)
         if md_req.distance and distance is not None:
@@ -248,12 +268,19 @@ class FakeWeaviate:
             wanted = list(md_req.vectors) or coll.vector_names
             for vname in wanted:
                 if vname in obj.vectors:
-                    meta.vectors.append(base_pb2.Vectors(
-                        name=vname, vector_bytes=obj.vectors[vname].astype("<f4").tobytes(),
-                        type=base_pb2.Vectors.VECTOR_TYPE_SINGLE_FP32))
+                    meta.vectors.append(
+                        base_pb2.Vectors(
+                            name=vname,
+                            vector_bytes=obj.vectors[vname].astype("<f4").tobytes(),
+                            type=base_pb2.Vectors.VECTOR_TYPE_SINGLE_FP32,
+                        )
+                    )
         preq = request.properties
-        names = (list(obj.properties) if (not request.HasField("properties") or preq.return_all_nonref_properties)
-                 else list(preq.non_ref_properties))
+        names = (
+            list(obj.properties)
+            if (not request.HasField("properties") or preq.return_all_nonref_properties)
+            else list(preq.non_ref_properties)
+        )
         props = properties_pb2.Properties()
         for pname in names:
             if pname in obj.properties:
@@ -266,8 +293,11 @@ class FakeWeaviate:
     def aggregate(self, request: aggregate_pb2.AggregateRequest) -> aggregate_pb2.AggregateReply:
         with self._lock:
             coll = self._coll(request.collection)
-            n = sum(1 for o in coll.objects.values()
-                    if not request.HasField("filters") or _matches(coll, o, request.filters))
+            n = sum(
+                1
+                for o in coll.objects.values()
+                if not request.HasField("filters") or _matches(coll, o, request.filters)
+            )
         single = aggregate_pb2.AggregateReply.Single()
         if request.objects_count:
             single.objects_count = n
@@ -276,11 +306,14 @@ class FakeWeaviate:
 
 # ---- property values ------------------------------------------------------------------------------------------
 
+
 def _parse_date(text: str) -> datetime:
     try:
         at = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise WeaviateError(f"invalid date property: requires a string with a RFC3339 formatted date, but the given value is '{text}'") from None
+        raise WeaviateError(
+            f"invalid date property: requires a string with a RFC3339 formatted date, but the given value is '{text}'"
+        ) from None
     if at.tzinfo is None:
         raise WeaviateError(f"invalid date property: '{text}' has no time zone")
     return at.astimezone(UTC)
@@ -331,6 +364,7 @@ def _value(dtype: str | None, value: Any) -> properties_pb2.Value:
 
 
 # ---- filters and vectors -----------------------------------------------------------------------------------------
+
 
 def _filter_values(f: base_pb2.Filters) -> list[Any]:
     for name in ("value_text_array", "value_int_array", "value_number_array", "value_boolean_array"):
@@ -418,6 +452,7 @@ def _near_vector(coll: Collection, nv: Any) -> tuple[str, np.ndarray]:
 
 # ---- gRPC --------------------------------------------------------------------------------------------------
 
+
 class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
     def __init__(self, fake: FakeWeaviate) -> None:
         self.fake = fake
@@ -447,6 +482,7 @@ class _Servicer(weaviate_pb2_grpc.WeaviateServicer):
 
 # ---- REST ----------------------------------------------------------------------------------------------------
 
+
 class _RestHandler(HttpHandler):
     weaviate: FakeWeaviate
 
@@ -458,9 +494,17 @@ class _RestHandler(HttpHandler):
         path = urlsplit(self.path).path
         raw = self.read_body()
         fake.rest_requests.append((method, path))
-        open_paths = ("/v1/.well-known/ready", "/v1/.well-known/live", "/v1/.well-known/openid-configuration", "/v1/meta")
+        open_paths = (
+            "/v1/.well-known/ready",
+            "/v1/.well-known/live",
+            "/v1/.well-known/openid-configuration",
+            "/v1/meta",
+        )
         if path not in open_paths and not fake.authorized(self.headers.get("Authorization")):
-            self._send(401, {"code": 401, "message": "anonymous access not enabled, please provide an auth scheme such as OIDC"})
+            self._send(
+                401,
+                {"code": 401, "message": "anonymous access not enabled, please provide an auth scheme such as OIDC"},
+            )
             return
         try:
             body = json.loads(raw) if raw else None
@@ -474,7 +518,12 @@ class _RestHandler(HttpHandler):
     def _route(self, method: str, path: str, body: Any) -> tuple[int, Any]:
         fake = self.weaviate
         if method == "GET" and path == "/v1/meta":
-            return 200, {"hostname": "http://[::]:8080", "version": VERSION, "modules": {}, "grpcMaxMessageSize": 104858000}
+            return 200, {
+                "hostname": "http://[::]:8080",
+                "version": VERSION,
+                "modules": {},
+                "grpcMaxMessageSize": 104858000,
+            }
         if method == "GET" and path in ("/v1/.well-known/ready", "/v1/.well-known/live"):
             return 200, None
         if method == "GET" and path == "/v1/.well-known/openid-configuration":

@@ -23,8 +23,12 @@ def sophia(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.
 def cli_env(tmp_path: Path) -> dict[str, str]:
     """This process's environment without any SOPHIA_ setting, plus a fresh data dir, secret and admin password."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")}
-    return {**base, "SOPHIA_DATA_DIR": str(tmp_path / "data"), "SOPHIA_SECRET_KEY": TEST_SECRET,
-            "SOPHIA_ADMIN_PASSWORD": ADMIN_PASSWORD}
+    return {
+        **base,
+        "SOPHIA_DATA_DIR": str(tmp_path / "data"),
+        "SOPHIA_SECRET_KEY": TEST_SECRET,
+        "SOPHIA_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
 
 
 def set_args(values: dict[str, Any]) -> list[str]:
@@ -35,8 +39,9 @@ def set_args(values: dict[str, Any]) -> list[str]:
 def kill_when_hanging(fake: Any, *args: str, env: dict[str, str]) -> None:
     """Run ``sophia *args`` until ``fake`` holds a request (a ``hang`` fault), SIGKILL it there (no cleanup of
     any kind), then let the fake recover."""
-    proc = subprocess.Popen([sys.executable, "-m", "app.cli.main", *args], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app.cli.main", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         assert fake.hanging.wait(60), "the process never reached the request that hangs"
         proc.send_signal(signal.SIGKILL)

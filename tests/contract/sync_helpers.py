@@ -24,8 +24,15 @@ FAULTS = ["500 forever", "dropped connections"]  # what ``fail_forever`` injects
 def configure(runtime: Runtime, *, kind: str, name: str, values: dict[str, Any]) -> None:
     """Add the connector as an admin would: its settings validated and its secrets encrypted for real."""
     with runtime.session() as session:
-        pipelines.add_connector(session=session, box=SecretBox.from_settings(runtime.settings), kinds=KINDS,
-                                kind=kind, name=name, values=values, actor="test")
+        pipelines.add_connector(
+            session=session,
+            box=SecretBox.from_settings(runtime.settings),
+            kinds=KINDS,
+            kind=kind,
+            name=name,
+            values=values,
+            actor="test",
+        )
 
 
 def sync(runtime: Runtime, *, name: str, **kwargs: Any) -> SyncResult:
@@ -45,30 +52,36 @@ def cursor(runtime: Runtime, stream: str, *, name: str) -> dict[str, Any] | None
         )
 
 
-def rows(session: Any, model: type[m.Base], *where: Any, refs: Mapping[str, Mapping[int, Any]] | None = None
-         ) -> list[tuple]:
+def rows(
+    session: Any, model: type[m.Base], *where: Any, refs: Mapping[str, Mapping[int, Any]] | None = None
+) -> list[tuple]:
     """Every row of ``model`` matching ``where`` as a tuple of its columns but our id and ingestion time, sorted;
     a column named in ``refs`` (our id of another row) is replaced by what ``refs`` maps it to (that row's
     source id), so two databases holding the same data give equal lists."""
     refs = refs or {}
     cols = [c.name for c in model.__table__.columns if c.name not in ("id", "ingested_at")]
-    found = [tuple(refs[c].get(getattr(obj, c)) if c in refs else _plain(getattr(obj, c)) for c in cols)
-             for obj in session.scalars(select(model).where(*where))]
+    found = [
+        tuple(refs[c].get(getattr(obj, c)) if c in refs else _plain(getattr(obj, c)) for c in cols)
+        for obj in session.scalars(select(model).where(*where))
+    ]
     return sorted(found, key=repr)
 
 
 CRM_MODELS = (m.Account, m.Contact, m.Deal, m.Activity)
 
 
-def crm_snapshot(runtime: Runtime, *sources: str, models: tuple[type[m.Base], ...] = CRM_MODELS
-                 ) -> dict[str, list[tuple]]:
+def crm_snapshot(
+    runtime: Runtime, *sources: str, models: tuple[type[m.Base], ...] = CRM_MODELS
+) -> dict[str, list[tuple]]:
     """Every row of ``models`` from ``sources`` (as ``rows`` gives them, the accounts, contacts and deals they
     point at named by source and source id) and every deal's stage history: two databases holding the same data
     give equal snapshots."""
     out: dict[str, list[tuple]] = {}
     with runtime.session() as session:
-        ext = {model: {i: (s, e) for i, s, e in session.execute(select(model.id, model.source, model.external_id))}
-               for model in (m.Account, m.Contact, m.Deal)}
+        ext = {
+            model: {i: (s, e) for i, s, e in session.execute(select(model.id, model.source, model.external_id))}
+            for model in (m.Account, m.Contact, m.Deal)
+        }
         refs = {"account_id": ext[m.Account], "contact_id": ext[m.Contact], "deal_id": ext[m.Deal]}
         for model in models:
             out[model.__tablename__] = rows(session, model, model.source.in_(sources), refs=refs)

@@ -35,8 +35,12 @@ def fake() -> Iterator[FakeApollo]:
 def setup(runtime: Runtime, fake: FakeApollo, **overrides: str) -> None:
     at = datetime(2024, 1, 1, tzinfo=UTC)
     with runtime.session() as session:
-        ingest_records(session=session, source="hubspot", entity="accounts",
-                       records=[{**a, "created_at": at, "updated_at": at} for a in CRM])
+        ingest_records(
+            session=session,
+            source="hubspot",
+            entity="accounts",
+            records=[{**a, "created_at": at, "updated_at": at} for a in CRM],
+        )
     add_apollo(runtime, fake, **overrides)
 
 
@@ -68,13 +72,20 @@ def test_search_lands_prospects_and_enrichment_patches_only_apollos_fields(
 
     assert result.status == "succeeded", result.error
     assert [(r.stream, r.tally.read, r.tally.written) for r in result.runs] == [
-        ("prospects", 12, 12), ("account_enrichment", 3, 3)]  # 4 domains asked, 3 known to Apollo
+        ("prospects", 12, 12),
+        ("account_enrichment", 3, 3),
+    ]  # 4 domains asked, 3 known to Apollo
     with any_runtime.session() as s:
         prospects = s.scalars(select(m.Prospect)).all()
         assert len(prospects) == 12 and all(p.source == "apollo" for p in prospects)
         pat = next(p for p in prospects if p.person_name.startswith("Pat0 "))
         assert (pat.person_name, pat.company_name, pat.title, pat.email, pat.state) == (
-            "Pat0 Le***0", "Property Co 0", "VP Finance", None, None)  # api_search: no email, no location
+            "Pat0 Le***0",
+            "Property Co 0",
+            "VP Finance",
+            None,
+            None,
+        )  # api_search: no email, no location
     after = accounts(any_runtime)
     assert (after["c0"].pms, after["c1"].pms) == ("Yardi", "AppFolio")
     assert after["c2"].pms == "Entrata"  # Apollo lists no PMS for it: what the CRM said stays
@@ -82,14 +93,26 @@ def test_search_lands_prospects_and_enrichment_patches_only_apollos_fields(
     for key, old in before.items():  # nothing else of our accounts moved: not names, domains, owners, raw, times
         new = after[key]
         assert (new.name, new.domain, new.owner, new.raw, new.created_at, new.updated_at, new.source) == (
-            old.name, old.domain, old.owner, old.raw, old.created_at, old.updated_at, old.source)
+            old.name,
+            old.domain,
+            old.owner,
+            old.raw,
+            old.created_at,
+            old.updated_at,
+            old.source,
+        )
     asked = sorted(s.query["domain"][0] for s in fake.enrichments())
     assert asked == ["nowhere.example", "propco0.com", "propco1.com", "propco2.com"]  # no protocol, no www
     # both slices, every page, per_page as configured, the key in the header
     bodies = [s.body for s in fake.searches()]
     assert [(b["person_titles"], b["page"], b["per_page"]) for b in bodies] == [
-        (["vp"], 1, 2), (["vp"], 2, 2), (["vp"], 3, 2),
-        (["controller", "director"], 1, 2), (["controller", "director"], 2, 2), (["controller", "director"], 3, 2)]
+        (["vp"], 1, 2),
+        (["vp"], 2, 2),
+        (["vp"], 3, 2),
+        (["controller", "director"], 1, 2),
+        (["controller", "director"], 2, 2),
+        (["controller", "director"], 3, 2),
+    ]
     assert all("api_key" not in b for b in bodies)
 
 
@@ -178,16 +201,21 @@ def test_a_bad_key_stops_the_run_and_keeps_the_cursor(runtime: Runtime, fake: Fa
     result = sync(runtime, name="ap", full=True)
 
     assert result.status == "failed" and len(result.runs) == 1
-    assert result.error.startswith("stream prospects: Apollo refused the credentials (401): Invalid access credentials.")
+    assert result.error.startswith(
+        "stream prospects: Apollo refused the credentials (401): Invalid access credentials."
+    )
     assert key not in result.error
     assert {s: cursor(runtime, s, name="ap") for s in ("prospects", "account_enrichment")} == before
     assert snapshot(runtime) == stored
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"plan_gated": True}, "the Apollo plan of this key does not include this endpoint (403): API_INACCESSIBLE"),
-    ({"master": False}, "people search needs a master API key"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"plan_gated": True}, "the Apollo plan of this key does not include this endpoint (403): API_INACCESSIBLE"),
+        ({"master": False}, "people search needs a master API key"),
+    ],
+)
 def test_plan_and_key_refusals_say_what_to_do(runtime: Runtime, kwargs: dict, message: str) -> None:
     fake = FakeApollo(**kwargs).start()
     try:

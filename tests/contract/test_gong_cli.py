@@ -28,16 +28,29 @@ def settings_args(fake: FakeGong) -> list[str]:
 
 
 def test_gong_add_test_sync_runs(env: dict[str, str], fake: FakeGong) -> None:
-    added = sophia("connectors", "add", "gong", "--name", "calls", "--set", f"access_key={fake.access_key}",
-                   "--set", "access_key_secret=env:SOPHIA_GONG_ACCESS_KEY_SECRET", *settings_args(fake),
-                   env={**env, "SOPHIA_GONG_ACCESS_KEY_SECRET": fake.access_key_secret})
+    added = sophia(
+        "connectors",
+        "add",
+        "gong",
+        "--name",
+        "calls",
+        "--set",
+        f"access_key={fake.access_key}",
+        "--set",
+        "access_key_secret=env:SOPHIA_GONG_ACCESS_KEY_SECRET",
+        *settings_args(fake),
+        env={**env, "SOPHIA_GONG_ACCESS_KEY_SECRET": fake.access_key_secret},
+    )
     assert added.returncode == 0, added.stderr
     assert fake.access_key_secret not in added.stdout + added.stderr
     run_env = {**env, "SOPHIA_GONG_ACCESS_KEY_SECRET": fake.access_key_secret}
 
     ok = sophia("connectors", "test", "calls", env=run_env)
     assert ok.returncode == 0, ok.stderr
-    assert ok.stdout.startswith(f"ok: calls: Gong at {fake.url} accepted the access key") and len(ok.stdout.splitlines()) == 1
+    assert (
+        ok.stdout.startswith(f"ok: calls: Gong at {fake.url} accepted the access key")
+        and len(ok.stdout.splitlines()) == 1
+    )
 
     synced = sophia("sync", "calls", "--json", env=run_env)
     assert synced.returncode == 0, synced.stderr
@@ -50,8 +63,22 @@ def test_gong_add_test_sync_runs(env: dict[str, str], fake: FakeGong) -> None:
 
 
 def test_a_wrong_secret_fails_the_check_and_the_sync_with_one_clear_line(env: dict[str, str], fake: FakeGong) -> None:
-    assert sophia("connectors", "add", "gong", "--name", "calls", "--set", f"access_key={fake.access_key}",
-                  "--set", "access_key_secret=wrong-secret-000000", *settings_args(fake), env=env).returncode == 0
+    assert (
+        sophia(
+            "connectors",
+            "add",
+            "gong",
+            "--name",
+            "calls",
+            "--set",
+            f"access_key={fake.access_key}",
+            "--set",
+            "access_key_secret=wrong-secret-000000",
+            *settings_args(fake),
+            env=env,
+        ).returncode
+        == 0
+    )
 
     tested = sophia("connectors", "test", "calls", env=env)
     assert tested.returncode == 1

@@ -42,8 +42,14 @@ def start_date() -> str:
 
 
 def add_gong(runtime: Runtime, fake: FakeGong, *, name: str = "gong", **overrides: str) -> None:
-    values = {"base_url": fake.url, "access_key": fake.access_key, "access_key_secret": fake.access_key_secret,
-              "start_date": start_date(), **TEST_SETTINGS, **overrides}
+    values = {
+        "base_url": fake.url,
+        "access_key": fake.access_key,
+        "access_key_secret": fake.access_key_secret,
+        "start_date": start_date(),
+        **TEST_SETTINGS,
+        **overrides,
+    }
     configure(runtime, kind="gong", name=name, values=values)
 
 
@@ -52,11 +58,19 @@ def seed_crm(runtime: Runtime, planted: dict[str, Any]) -> None:
     with runtime.session() as session:
         for source in ("hubspot", "salesforce"):
             ids = sorted(set(planted[source].values()))
-            ingest_records(session=session, source=source, entity="accounts",
-                           records=[{"external_id": i, "name": f"Account {i}"} for i in ids])
+            ingest_records(
+                session=session,
+                source=source,
+                entity="accounts",
+                records=[{"external_id": i, "name": f"Account {i}"} for i in ids],
+            )
         deals = [str(5000 + i) for i in range(0, CALLS, 2)]
-        ingest_records(session=session, source="hubspot", entity="deals",
-                       records=[{"external_id": d, "name": f"Deal {d}", "stage": "discovery"} for d in deals])
+        ingest_records(
+            session=session,
+            source="hubspot",
+            entity="deals",
+            records=[{"external_id": d, "name": f"Deal {d}", "stage": "discovery"} for d in deals],
+        )
 
 
 sync = partial(sync_helpers.sync, name="gong")
@@ -67,7 +81,9 @@ def snapshot(runtime: Runtime) -> dict[str, list[tuple]]:
     """Every Gong call with its participants and segments, our ids replaced by the sources' ids."""
     out: dict[str, list[tuple]] = {}
     with runtime.session() as session:
-        accounts = {i: (s, e) for i, s, e in session.execute(select(m.Account.id, m.Account.source, m.Account.external_id))}
+        accounts = {
+            i: (s, e) for i, s, e in session.execute(select(m.Account.id, m.Account.source, m.Account.external_id))
+        }
         deals = {i: (s, e) for i, s, e in session.execute(select(m.Deal.id, m.Deal.source, m.Deal.external_id))}
         calls = dict(session.execute(select(m.Call.id, m.Call.external_id).where(m.Call.source == "gong")).all())
         out["calls"] = rows(session, m.Call, m.Call.source == "gong", refs={"account_id": accounts, "deal_id": deals})
@@ -166,7 +182,10 @@ def test_full_sync_lands_calls_participants_transcripts_and_crm_links(crm_runtim
                 continue
             assert [seg.speaker_id for seg in call.segments] == [mono["speakerId"] for mono in gcall.transcript]
             first = gcall.transcript[0]["sentences"]
-            assert call.segments[0].start_s == first[0]["start"] / 1000 and call.segments[0].end_s == first[-1]["end"] / 1000
+            assert (
+                call.segments[0].start_s == first[0]["start"] / 1000
+                and call.segments[0].end_s == first[-1]["end"] / 1000
+            )
             for speaker, seconds in expected_talk(gcall).items():
                 assert by_speaker[speaker].talk_time_s == pytest.approx(seconds)
     saved = cursor(crm_runtime)
@@ -189,8 +208,13 @@ def test_incremental_sync_reads_only_the_new_window(runtime: Runtime, fake: Fake
     since = cursor(runtime)["since"]
     before = len(fake.requests)
     time.sleep(1.1)  # the next pass ends at a later second
-    new = fake.add_call(started=parse_iso(since), title="Just happened", owner=fake.users[0]["id"],
-                        customers=[("Ann Fresh", "ann@fresh.com")], system="RingCentral")
+    new = fake.add_call(
+        started=parse_iso(since),
+        title="Just happened",
+        owner=fake.users[0]["id"],
+        customers=[("Ann Fresh", "ann@fresh.com")],
+        system="RingCentral",
+    )
 
     result = sync(runtime)
 
@@ -261,8 +285,13 @@ def test_rate_limits_and_server_errors_are_survived(crm_runtime: Runtime, clean:
 
 def test_the_daily_cap_fails_at_once_with_a_clear_message(runtime: Runtime, fake: FakeGong) -> None:
     add_gong(runtime, fake)
-    fake.fail(path="/v2/calls/extensive", status=429, times=None, headers={"Retry-After": "43200"},
-              body={"requestId": "x", "errors": ["API request limit exceeded: daily quota"]})
+    fake.fail(
+        path="/v2/calls/extensive",
+        status=429,
+        times=None,
+        headers={"Retry-After": "43200"},
+        body={"requestId": "x", "errors": ["API request limit exceeded: daily quota"]},
+    )
 
     result = sync(runtime)
 
@@ -304,7 +333,9 @@ def test_wrong_credentials_are_refused_by_the_check(runtime: Runtime, fake: Fake
 def test_malformed_calls_are_quarantined_and_the_rest_land(runtime: Runtime, fake: FakeGong) -> None:
     rep = fake.users[0]["id"]
     at = datetime.now(UTC).replace(microsecond=0) - timedelta(days=20)
-    no_start = fake.add_call(started=at, title="No start", owner=rep, customers=[("A B", "a@b.com")], system="RingCentral")
+    no_start = fake.add_call(
+        started=at, title="No start", owner=rep, customers=[("A B", "a@b.com")], system="RingCentral"
+    )
     fake.calls[no_start].meta["started"] = None
     fake.calls[no_start].meta["scheduled"] = None
     bad_time = fake.add_call(started=at, title="Bad sentence", owner=rep, customers=[("C D", "c@d.com")])
@@ -369,7 +400,8 @@ def test_an_oauth_token_signs_in_as_bearer(runtime: Runtime, fake: FakeGong) -> 
     configure(runtime, kind="gong", name="oauth", values=values)
 
     assert pipelines.check_connector(runtime=runtime, kinds=KINDS, name="oauth").startswith(
-        f"Gong at {fake.url} accepted the token")
+        f"Gong at {fake.url} accepted the token"
+    )
     result = sync(runtime, name="oauth")
 
     assert result.status == "succeeded" and result.runs[0].tally.written == CALLS

@@ -7,7 +7,6 @@ import json
 import os
 
 from connectors.registry import KINDS
-
 from core.runtime import Runtime
 from tests.contract.fake_hubspot import FakeHubSpot
 from tests.contract.helpers import kill_when_hanging, set_args, sophia
@@ -25,12 +24,20 @@ def test_connectors_add_list_test_sync_runs(env: dict[str, str], fake: FakeHubSp
     refused = sophia("connectors", "add", "zendesk", "--name", "z", "--set", "base_url=http://x", env=env)
     assert refused.returncode != 0 and refused.stderr.startswith("error: ") and "zendesk" in refused.stderr
 
-    added = sophia("connectors", "add", "hubspot", "--name", "crm", "--set", f"token={fake.token}",
-                   *settings_args(fake), env=env)
+    added = sophia(
+        "connectors", "add", "hubspot", "--name", "crm", "--set", f"token={fake.token}", *settings_args(fake), env=env
+    )
     assert added.returncode == 0, added.stderr
     assert fake.token not in added.stdout + added.stderr and "••••" + fake.token[-4:] in added.stdout
-    with_env = sophia("connectors", "add", "hubspot", "--name", "crm-env", *settings_args(fake),
-                      env={**env, "SOPHIA_HUBSPOT_TOKEN": fake.token})
+    with_env = sophia(
+        "connectors",
+        "add",
+        "hubspot",
+        "--name",
+        "crm-env",
+        *settings_args(fake),
+        env={**env, "SOPHIA_HUBSPOT_TOKEN": fake.token},
+    )
     assert with_env.returncode == 0, with_env.stderr
 
     listed = json.loads(sophia("connectors", "list", "--json", env=env).stdout)
@@ -49,7 +56,15 @@ def test_connectors_add_list_test_sync_runs(env: dict[str, str], fake: FakeHubSp
     assert synced.returncode == 0, synced.stderr
     record = json.loads(synced.stdout)
     assert record["status"] == "succeeded" and record["records_read"] == 12 + 24 + 12 + 48
-    assert [r["stream"] for r in record["runs"]] == ["companies", "contacts", "deals", "notes", "emails", "meetings", "calls"]
+    assert [r["stream"] for r in record["runs"]] == [
+        "companies",
+        "contacts",
+        "deals",
+        "notes",
+        "emails",
+        "meetings",
+        "calls",
+    ]
     assert all(r["cursor_after"]["since_ms"] for r in record["runs"])
     assert "Syncing crm" in synced.stderr  # the progress bar
 
@@ -62,8 +77,20 @@ def test_connectors_add_list_test_sync_runs(env: dict[str, str], fake: FakeHubSp
 
 
 def test_a_failed_sync_exits_non_zero_and_says_why(env: dict[str, str], fake: FakeHubSpot) -> None:
-    assert sophia("connectors", "add", "hubspot", "--name", "crm", "--set", "token=pat-na1-wrong-token-000",
-                  *settings_args(fake), env=env).returncode == 0
+    assert (
+        sophia(
+            "connectors",
+            "add",
+            "hubspot",
+            "--name",
+            "crm",
+            "--set",
+            "token=pat-na1-wrong-token-000",
+            *settings_args(fake),
+            env=env,
+        ).returncode
+        == 0
+    )
 
     tested = sophia("connectors", "test", "crm", env=env)
     assert tested.returncode == 1

@@ -31,7 +31,10 @@ def test_full_sync_lands_every_record_with_its_relations(runtime: Runtime, fake:
     assert [r.stream for r in result.runs] == STREAMS
     engagements = sum(len(fake.live(k)) for k in ("notes", "emails", "meetings", "calls"))
     assert counts(runtime) == {
-        "accounts": 12, "contacts": 24, "deals": 12, "activities": engagements,
+        "accounts": 12,
+        "contacts": 24,
+        "deals": 12,
+        "activities": engagements,
         "deal_stage_history": sum(len(o.history["dealstage"]) for o in fake.live("deals")),
     }
     with runtime.session() as s:
@@ -49,7 +52,9 @@ def test_full_sync_lands_every_record_with_its_relations(runtime: Runtime, fake:
         assert "<" not in note.body and note.account_id and note.contact_id and note.deal_id
         runs = s.scalars(select(m.PipelineRun).order_by(m.PipelineRun.id)).all()
     assert [(r.stream, r.status, r.records_read, r.records_written) for r in runs[:3]] == [
-        ("companies", "succeeded", 12, 12), ("contacts", "succeeded", 24, 24), ("deals", "succeeded", 12, 12)
+        ("companies", "succeeded", 12, 12),
+        ("contacts", "succeeded", 24, 24),
+        ("deals", "succeeded", 12, 12),
     ]
     assert runs[0].cursor_before is None and runs[0].cursor_after["since_ms"] > ms(EPOCH)
     # the search never pages by offset: every query is re-anchored on the last id read
@@ -151,8 +156,12 @@ def test_rate_limits_and_server_errors_are_survived(runtime: Runtime, clean: Run
 
 def test_daily_limit_fails_at_once(runtime: Runtime, fake: FakeHubSpot) -> None:
     add_hubspot(runtime, fake)
-    daily = {"status": "error", "message": "You have reached your daily limit.", "errorType": "RATE_LIMIT",
-             "policyName": "DAILY"}
+    daily = {
+        "status": "error",
+        "message": "You have reached your daily limit.",
+        "errorType": "RATE_LIMIT",
+        "policyName": "DAILY",
+    }
     fake.fail(path="/search", status=429, times=None, body=daily)
 
     result = sync(runtime)

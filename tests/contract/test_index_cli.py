@@ -34,9 +34,14 @@ def fakes() -> Iterator[tuple[FakePinecone, FakeWeaviate]]:
 def env(env: dict[str, str], fakes) -> dict[str, str]:
     """The CLI's environment (the data dir the ``runtime`` fixture opens), with both fakes enabled."""
     pc, wv = fakes
-    return {**env, "SOPHIA_VECTOR_BACKENDS": "pinecone,weaviate",
-            "SOPHIA_PINECONE_API_KEY": pc.api_key, "SOPHIA_PINECONE_HOST": pc.host,
-            "SOPHIA_WEAVIATE_URL": wv.url, "SOPHIA_WEAVIATE_GRPC_PORT": str(wv.grpc_port)}
+    return {
+        **env,
+        "SOPHIA_VECTOR_BACKENDS": "pinecone,weaviate",
+        "SOPHIA_PINECONE_API_KEY": pc.api_key,
+        "SOPHIA_PINECONE_HOST": pc.host,
+        "SOPHIA_WEAVIATE_URL": wv.url,
+        "SOPHIA_WEAVIATE_GRPC_PORT": str(wv.grpc_port),
+    }
 
 
 def write_chunks(rt: Runtime, n: int, tag: str) -> list[int]:
@@ -48,8 +53,16 @@ def write_chunks(rt: Runtime, n: int, tag: str) -> list[int]:
         rows = []
         for p in range(n):
             v = rng.standard_normal(DIM).astype(np.float32)
-            rows.append(Chunk(document_id=doc.id, position=p, text=f"{tag} {p}", content_hash=f"{tag}{p}",
-                              embedding=(v / np.linalg.norm(v)).astype("<f4").tobytes(), embedding_model=MODEL_NAME))
+            rows.append(
+                Chunk(
+                    document_id=doc.id,
+                    position=p,
+                    text=f"{tag} {p}",
+                    content_hash=f"{tag}{p}",
+                    embedding=(v / np.linalg.norm(v)).astype("<f4").tobytes(),
+                    embedding_model=MODEL_NAME,
+                )
+            )
         s.add_all(rows)
         s.flush()
         s.add_all([ChunkChange(chunk_id=c.id, op="u") for c in rows])
@@ -66,8 +79,10 @@ def test_status_sync_outage_reconcile_rebuild(runtime: Runtime, env: dict[str, s
     pc, wv = fakes
     ids = write_chunks(runtime, 6, "first")
     assert status(env) == {
-        "backends": [{"name": "pinecone", "chunks": 0, "pending": 6, "last_sync": None, "error": None},
-                     {"name": "weaviate", "chunks": 0, "pending": 6, "last_sync": None, "error": None}],
+        "backends": [
+            {"name": "pinecone", "chunks": 0, "pending": 6, "last_sync": None, "error": None},
+            {"name": "weaviate", "chunks": 0, "pending": 6, "last_sync": None, "error": None},
+        ],
         "chunks": 6,
     }
 
@@ -75,7 +90,9 @@ def test_status_sync_outage_reconcile_rebuild(runtime: Runtime, env: dict[str, s
     assert synced.returncode == 0, synced.stderr
     shown = status(env)
     assert [(b["name"], b["chunks"], b["pending"], b["error"]) for b in shown["backends"]] == [
-        ("pinecone", 6, 0, None), ("weaviate", 6, 0, None)]
+        ("pinecone", 6, 0, None),
+        ("weaviate", 6, 0, None),
+    ]
     assert all(b["last_sync"] for b in shown["backends"])
 
     pc.stop()  # Pinecone is down; ingestion and the other backend go on

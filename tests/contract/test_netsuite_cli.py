@@ -23,8 +23,9 @@ def test_add_test_sync_through_the_cli(env: dict[str, str], fake: FakeNetSuite) 
     creds = credentials(fake)
     secret = creds.pop("token_secret")
     args = set_args({**creds, **TEST_SETTINGS})
-    added = sophia("connectors", "add", "netsuite", "--name", "erp", *args,
-                   env={**env, "SOPHIA_NETSUITE_TOKEN_SECRET": secret})  # a secret from the environment
+    added = sophia(
+        "connectors", "add", "netsuite", "--name", "erp", *args, env={**env, "SOPHIA_NETSUITE_TOKEN_SECRET": secret}
+    )  # a secret from the environment
     assert added.returncode == 0, added.stderr
     assert fake.consumer_secret not in added.stdout + added.stderr
     env = {**env, "SOPHIA_NETSUITE_TOKEN_SECRET": secret}

@@ -112,8 +112,9 @@ def test_a_look_back_rereads_the_overlap(runtime: Runtime, fake: FakeNetSuite) -
 
     assert again.status == "succeeded"
     # what was modified in the three minutes before the watermark comes again (upserts: nothing changes)
-    overlap = fake.db.execute('SELECT COUNT(*) FROM "transaction" WHERE type = ? AND lastmodifieddate >= ?',
-                              ("CustPymt", start)).fetchone()[0]
+    overlap = fake.db.execute(
+        'SELECT COUNT(*) FROM "transaction" WHERE type = ? AND lastmodifieddate >= ?', ("CustPymt", start)
+    ).fetchone()[0]
     assert {r.stream: r.tally.read for r in again.runs}["payments"] == overlap >= 2
     asked = [s.body["q"] for s in fake.suiteql() if "CustPymt'" in s.body["q"] and "deletedrecord" not in s.body["q"]]
     assert f"t.lastmodifieddate >= TO_TIMESTAMP('{start}', 'YYYY-MM-DD HH24:MI:SS')" in asked[-1]

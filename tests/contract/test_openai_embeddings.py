@@ -35,8 +35,13 @@ def fake() -> Iterator[FakeOpenAI]:
 
 
 def embedder(fake: FakeOpenAI, **kwargs) -> OpenAIEmbedder:
-    values = {"model": "text-embedding-3-small", "api_key": fake.api_key, "base_url": fake.base_url,
-              "dimensions": 64, "max_retries": 2} | kwargs
+    values = {
+        "model": "text-embedding-3-small",
+        "api_key": fake.api_key,
+        "base_url": fake.base_url,
+        "dimensions": 64,
+        "max_retries": 2,
+    } | kwargs
     return OpenAIEmbedder(**values)
 
 
@@ -51,7 +56,9 @@ def test_vectors_come_back_in_order_batched_and_unit_length(fake: FakeOpenAI) ->
     assert done == [(REQUEST_TEXTS, len(texts)), (len(texts), len(texts))]
     sent = [r.body for r in fake.requests]
     assert [len(b["input"]) for b in sent] == [REQUEST_TEXTS, 12]
-    assert {(b["model"], b["dimensions"], b["encoding_format"]) for b in sent} == {("text-embedding-3-small", 64, "float")}
+    assert {(b["model"], b["dimensions"], b["encoding_format"]) for b in sent} == {
+        ("text-embedding-3-small", 64, "float")
+    }
     assert sent[1]["input"][-2:] == [" ", " "]  # the API refuses empty inputs: blanks still get a row
     assert e.model_name == "openai:text-embedding-3-small@64" and e.dim == 64
     assert np.array_equal(e.embed_query("late fees"), e.embed_query("late fees")) and len(fake.requests) == 3
@@ -92,28 +99,49 @@ def test_settings_choose_the_provider_and_refuse_half_a_configuration(tmp_path, 
         load_settings(_env_file=None, data_dir=tmp_path, embedding_provider="openai")
     with pytest.raises(Exception, match="http:// or https://"):
         load_settings(_env_file=None, data_dir=tmp_path, embedding_provider="openai", embedding_base_url="localhost:1")
-    settings = make_settings(tmp_path, embedding_provider="openai", embedding_api_key=fake.api_key,
-                             embedding_base_url=fake.base_url + "/", embedding_dimensions=32)
+    settings = make_settings(
+        tmp_path,
+        embedding_provider="openai",
+        embedding_api_key=fake.api_key,
+        embedding_base_url=fake.base_url + "/",
+        embedding_dimensions=32,
+    )
     chosen = make_embedder(settings)
     assert isinstance(chosen, OpenAIEmbedder) and chosen.model_name == "openai:text-embedding-3-small@32"
     assert make_embedder(make_settings(tmp_path)).model_name == MODEL_NAME  # the default stays local
 
 
-def test_changing_the_model_re_embeds_everything_and_search_follows(runtime: Runtime, fake: FakeOpenAI,
-                                                                     tmp_path) -> None:
-    docs = {"outage.txt": "The Yardi ledger sync stalled overnight and postings backed up.",
-            "pricing.md": "Debt Marketplace pricing tiers for enterprise customers.",
-            "returns.txt": "Returned ACH payments jumped at two properties last month."}
+def test_changing_the_model_re_embeds_everything_and_search_follows(
+    runtime: Runtime, fake: FakeOpenAI, tmp_path
+) -> None:
+    docs = {
+        "outage.txt": "The Yardi ledger sync stalled overnight and postings backed up.",
+        "pricing.md": "Debt Marketplace pricing tiers for enterprise customers.",
+        "returns.txt": "Returned ACH payments jumped at two properties last month.",
+    }
     for name, text in docs.items():
         (tmp_path / name).write_text(text)
     local = make_embedder(runtime.settings)
-    assert all(r.ok for r in import_files(runtime=runtime, embedder=local, store=make_object_store(runtime.settings),
-                                          paths=sorted(tmp_path.glob("*.*"))))
+    assert all(
+        r.ok
+        for r in import_files(
+            runtime=runtime,
+            embedder=local,
+            store=make_object_store(runtime.settings),
+            paths=sorted(tmp_path.glob("*.*")),
+        )
+    )
     before = EmbeddedBackend.from_settings(runtime.settings)
     assert sync_backend(runtime=runtime, backend=before).ok and before.count() == 3
 
-    switched = runtime.settings.model_copy(update={"embedding_provider": "openai", "embedding_api_key": fake.api_key,
-                                                   "embedding_base_url": fake.base_url, "embedding_dimensions": 64})
+    switched = runtime.settings.model_copy(
+        update={
+            "embedding_provider": "openai",
+            "embedding_api_key": fake.api_key,
+            "embedding_base_url": fake.base_url,
+            "embedding_dimensions": 64,
+        }
+    )
     provider = make_embedder(switched)
     runtime = open_runtime(switched)  # the product restarted with the new setting, on the same database
     result = index_records(runtime=runtime, embedder=provider)  # the stale vectors are re-embedded first
@@ -126,8 +154,15 @@ def test_changing_the_model_re_embeds_everything_and_search_follows(runtime: Run
     assert after.count() == 0
     report = sync_backend(runtime=runtime, backend=after)
     assert report.ok and report.upserted == 3 and after.count() == 3
-    hits = search(runtime=runtime, embedder=provider, backend=after, identity=Identity("admin", "admin", "cli"),
-                  query="returned ACH payments", mode="vector", limit=3).results
+    hits = search(
+        runtime=runtime,
+        embedder=provider,
+        backend=after,
+        identity=Identity("admin", "admin", "cli"),
+        query="returned ACH payments",
+        mode="vector",
+        limit=3,
+    ).results
     assert hits and hits[0].title == "returns.txt"
     for b in (before, after):
         b.close()
@@ -137,8 +172,9 @@ def test_changing_the_model_re_embeds_everything_and_search_follows(runtime: Run
 def test_search_falls_back_to_keywords_when_the_provider_fails(runtime: Runtime, fake: FakeOpenAI, tmp_path) -> None:
     (tmp_path / "returns.txt").write_text("Returned ACH payments jumped at two properties last month.")
     provider = embedder(fake)
-    assert import_files(runtime=runtime, embedder=provider, store=make_object_store(runtime.settings),
-                        paths=[tmp_path / "returns.txt"])[0].ok
+    assert import_files(
+        runtime=runtime, embedder=provider, store=make_object_store(runtime.settings), paths=[tmp_path / "returns.txt"]
+    )[0].ok
     backend = EmbeddedBackend(tmp_path / "index", dim=64)
     try:
         admin = Identity("admin", "admin", "cli")

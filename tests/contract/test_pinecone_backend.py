@@ -48,7 +48,9 @@ def test_vectors_and_metadata_are_stored_as_pinecone_wants_them(fake: FakePineco
         assert np.array_equal(values, it.vector)
         assert None not in md.values()  # Pinecone refuses null metadata
         assert md["source"] == it.source and md["min_role"] == it.min_role and md["document_id"] == it.document_id
-        assert md.get("occurred_at") == (it.occurred_at.timestamp() if it.occurred_at else None)  # a number, for $gte/$lte
+        assert md.get("occurred_at") == (
+            it.occurred_at.timestamp() if it.occurred_at else None
+        )  # a number, for $gte/$lte
     check_fetch(backend, items)
 
 

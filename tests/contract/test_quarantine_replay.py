@@ -50,8 +50,14 @@ def quarantined(runtime: Runtime, fake: FakeHubSpot) -> dict[str, str]:
     assert float(_deal(runtime, ids["resent"]).amount) == 900
     # the admin maps the tenant's stage
     with runtime.session() as s:
-        manage.update_settings(session=s, box=SecretBox.from_settings(runtime.settings), kinds=KINDS, name="hs",
-                                  values={"stage_map.9911": "negotiation"}, actor="admin")
+        manage.update_settings(
+            session=s,
+            box=SecretBox.from_settings(runtime.settings),
+            kinds=KINDS,
+            name="hs",
+            values={"stage_map.9911": "negotiation"},
+            actor="admin",
+        )
     return ids
 
 
@@ -77,7 +83,9 @@ def test_replay_takes_in_what_now_maps_and_keeps_what_does_not(runtime: Runtime,
 def test_replay_of_chosen_records_and_bad_requests(runtime: Runtime, quarantined: dict[str, str]) -> None:
     with runtime.session() as s:
         ids = {r.external_id: r.id for r in s.scalars(select(m.QuarantinedRecord))}
-    result = replay_quarantined(runtime=runtime, kinds=KINDS, name="hs", actor="admin", ids=[ids[quarantined["custom"]]])
+    result = replay_quarantined(
+        runtime=runtime, kinds=KINDS, name="hs", actor="admin", ids=[ids[quarantined["custom"]]]
+    )
     assert (result.taken, result.superseded, result.still_failing) == (1, 0, 0)
     assert set(_quarantined(runtime)) == {quarantined["resent"], quarantined["odd"]}
     with pytest.raises(NotFound, match="no quarantined record 999999"):

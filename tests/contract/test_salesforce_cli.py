@@ -30,8 +30,9 @@ def test_connectors_add_test_sync_runs(env: dict[str, str], org: FakeSalesforce)
     listed = json.loads(sophia("connectors", "list", "--json", env=env).stdout)
     assert {k["kind"]: k["status"] for k in listed["kinds"]}["salesforce"] == "available"
 
-    added = sophia("connectors", "add", "salesforce", "--name", "crm", "--set", f"token={org.token}",
-                   *settings_args(org), env=env)
+    added = sophia(
+        "connectors", "add", "salesforce", "--name", "crm", "--set", f"token={org.token}", *settings_args(org), env=env
+    )
     assert added.returncode == 0, added.stderr
     assert org.token not in added.stdout + added.stderr and "••••" + org.token[-4:] in added.stdout
     db = open(os.path.join(env["SOPHIA_DATA_DIR"], "sophia.db"), "rb").read()
@@ -50,8 +51,9 @@ def test_connectors_add_test_sync_runs(env: dict[str, str], org: FakeSalesforce)
     assert all(r["cursor_after"]["after_stamp"] for r in record["runs"])
     assert "Syncing crm" in synced.stderr  # the progress bar
 
-    org.update("Opportunity", org.live("Opportunity")[0]["Id"], {"StageName": "Closed Won", "IsClosed": True,
-                                                                  "IsWon": True})
+    org.update(
+        "Opportunity", org.live("Opportunity")[0]["Id"], {"StageName": "Closed Won", "IsClosed": True, "IsWon": True}
+    )
     one = sophia("sync", "crm", "--stream", "deals", env=env)
     assert one.returncode == 0 and one.stdout.startswith("deals ") and "read 1," in one.stdout
 
@@ -60,8 +62,20 @@ def test_connectors_add_test_sync_runs(env: dict[str, str], org: FakeSalesforce)
 
 
 def test_a_failed_sync_exits_non_zero_and_says_why(env: dict[str, str], org: FakeSalesforce) -> None:
-    assert sophia("connectors", "add", "salesforce", "--name", "crm", "--set", "token=00D-wrong-token-000",
-                  *settings_args(org), env=env).returncode == 0
+    assert (
+        sophia(
+            "connectors",
+            "add",
+            "salesforce",
+            "--name",
+            "crm",
+            "--set",
+            "token=00D-wrong-token-000",
+            *settings_args(org),
+            env=env,
+        ).returncode
+        == 0
+    )
 
     tested = sophia("connectors", "test", "crm", env=env)
     assert tested.returncode == 1
@@ -76,8 +90,7 @@ def test_a_failed_sync_exits_non_zero_and_says_why(env: dict[str, str], org: Fak
     assert "wrong-token" not in failed.stdout + failed.stderr
     assert json.loads(failed.stdout)["status"] == "failed"
 
-    no_instance = sophia("connectors", "add", "salesforce", "--name", "login", "--set", "token=00D-some-token",
-                         env=env)
+    no_instance = sophia("connectors", "add", "salesforce", "--name", "login", "--set", "token=00D-some-token", env=env)
     assert no_instance.returncode == 0
     refused = sophia("connectors", "test", "login", env=env)
     assert refused.returncode == 1 and "set it to the org's instance URL" in refused.stderr

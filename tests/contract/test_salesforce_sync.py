@@ -52,8 +52,11 @@ def expected_history_rows(histories: list[dict]) -> int:
     default Salesforce stages map to our demo, two to our proposal; amount-only changes repeat a stage)."""
     total = 0
     for opp in {h["OpportunityId"] for h in histories}:
-        stages = [canonical_stage(h["StageName"], source="salesforce")
-                  for h in sorted(histories, key=lambda h: h["CreatedDate"]) if h["OpportunityId"] == opp]
+        stages = [
+            canonical_stage(h["StageName"], source="salesforce")
+            for h in sorted(histories, key=lambda h: h["CreatedDate"])
+            if h["OpportunityId"] == opp
+        ]
         total += sum(1 for i, stage in enumerate(stages) if i == 0 or stages[i - 1] != stage)
     return total
 
@@ -69,8 +72,13 @@ def test_full_sync_lands_every_record_with_its_relations(runtime: Runtime, org: 
     assert result.status == "succeeded", result.error
     assert [r.stream for r in result.runs] == STREAMS
     histories = org.live("OpportunityHistory")
-    assert counts(runtime) == {"accounts": 12, "contacts": 24, "deals": 12, "activities": 24,
-                               "deal_stage_history": expected_history_rows(histories)}
+    assert counts(runtime) == {
+        "accounts": 12,
+        "contacts": 24,
+        "deals": 12,
+        "activities": 24,
+        "deal_stage_history": expected_history_rows(histories),
+    }
     with runtime.session() as s:
         sf_contact = org.live("Contact")[0]
         contact = s.scalar(select(m.Contact).where(m.Contact.external_id == sf_contact["Id"]))
@@ -93,7 +101,9 @@ def test_full_sync_lands_every_record_with_its_relations(runtime: Runtime, org: 
         assert meeting.occurred_at.hour == 15 and meeting.occurred_at.utcoffset() == timedelta(0)
         runs = s.scalars(select(m.PipelineRun).order_by(m.PipelineRun.id)).all()
     assert [(r.stream, r.status, r.records_read, r.records_written) for r in runs[:3]] == [
-        ("accounts", "succeeded", 12, 12), ("contacts", "succeeded", 24, 24), ("deals", "succeeded", 12, 12)
+        ("accounts", "succeeded", 12, 12),
+        ("contacts", "succeeded", 24, 24),
+        ("deals", "succeeded", 12, 12),
     ]
     last_account = max(org.live("Account"), key=lambda r: (r["SystemModstamp"], r["Id"]))
     assert runs[0].cursor_before is None
@@ -127,8 +137,10 @@ def test_incremental_sync_reads_only_what_changed(runtime: Runtime, org: FakeSal
     assert reads(result) == {"accounts": 2, "contacts": 0, "deals": 1, "tasks": 0, "events": 0}
     account_query = next(r.soql for r in org.requests[first:] if r.soql and "FROM Account" in r.soql)
     s_, id_ = saved["after_stamp"], saved["after_id"]
-    assert f"WHERE (SystemModstamp > {s_} OR (SystemModstamp = {s_} AND Id > '{id_}')) AND SystemModstamp <= " \
+    assert (
+        f"WHERE (SystemModstamp > {s_} OR (SystemModstamp = {s_} AND Id > '{id_}')) AND SystemModstamp <= "
         in account_query
+    )
     assert "ORDER BY SystemModstamp ASC, Id ASC" in account_query
     with runtime.session() as s:
         assert s.scalar(select(m.Account.name).where(m.Account.external_id == a)) == "Renamed Properties"
@@ -152,7 +164,9 @@ def test_deletes_from_the_recycle_bin_and_the_delete_log_are_applied(runtime: Ru
 
     assert result.status == "succeeded", result.error
     assert {r.stream: r.tally.deleted for r in result.runs if r.tally.deleted} == {
-        "accounts": 1, "deals": 1, "tasks": 1
+        "accounts": 1,
+        "deals": 1,
+        "tasks": 1,
     }
     with runtime.session() as s:
         assert s.scalar(select(m.Account).where(m.Account.external_id == binned_account)) is None
@@ -191,14 +205,14 @@ def test_crash_mid_sync_then_resume_equals_a_clean_full_sync(
     assert reads(resumed)["contacts"] == 24 - 10  # only what was left
     # a new process does not trust the old locator: it re-anchors on the last (SystemModstamp, Id) committed
     again = next(r.soql for r in org.requests[first:] if r.soql and "FROM Contact" in r.soql)
-    assert f"(SystemModstamp > {saved['after_stamp']} OR (SystemModstamp = {saved['after_stamp']} AND " \
-           f"Id > '{saved['after_id']}'))" in again
+    assert (
+        f"(SystemModstamp > {saved['after_stamp']} OR (SystemModstamp = {saved['after_stamp']} AND "
+        f"Id > '{saved['after_id']}'))" in again
+    )
     assert snapshot(runtime) == clean_snapshot(clean, org)
 
 
-def test_rows_sharing_one_stamp_across_pages_are_read_once_each(
-    runtime: Runtime, clean: Runtime, tmp_path
-) -> None:
+def test_rows_sharing_one_stamp_across_pages_are_read_once_each(runtime: Runtime, clean: Runtime, tmp_path) -> None:
     org = FakeSalesforce(batch=5).start()
     try:
         at = EPOCH + timedelta(days=3)
@@ -220,8 +234,13 @@ def test_an_expired_query_locator_is_replaced_by_a_query_re_anchored_on_the_curs
     runtime: Runtime, clean: Runtime, org: FakeSalesforce
 ) -> None:
     add_connector(runtime, org)
-    expired = org.fail(path="/queryAll/01g", after=1, status=400, times=1,
-                       body=[{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}])
+    expired = org.fail(
+        path="/queryAll/01g",
+        after=1,
+        status=400,
+        times=1,
+        body=[{"message": "invalid query locator", "errorCode": "INVALID_QUERY_LOCATOR"}],
+    )
 
     result = sync(runtime)
 
@@ -235,8 +254,13 @@ def test_an_expired_query_locator_is_replaced_by_a_query_re_anchored_on_the_curs
 def test_rate_limits_and_server_errors_are_survived(runtime: Runtime, clean: Runtime, org: FakeSalesforce) -> None:
     add_connector(runtime, org)
     limited = org.fail(path="/queryAll/01g", after=1, status=429, headers={"Retry-After": "1"})
-    concurrent = org.fail(path="/queryAll/", status=403, body=CONCURRENT, times=1,
-                          when=lambda r: bool(r.soql and "FROM Opportunity" in r.soql))
+    concurrent = org.fail(
+        path="/queryAll/",
+        status=403,
+        body=CONCURRENT,
+        times=1,
+        when=lambda r: bool(r.soql and "FROM Opportunity" in r.soql),
+    )
     org.fail(path="/query/", status=503, times=2)  # the owners and history lookups
     org.fail(path="/describe", status=500, times=1)
 
@@ -244,8 +268,9 @@ def test_rate_limits_and_server_errors_are_survived(runtime: Runtime, clean: Run
 
     assert result.status == "succeeded", result.error
     assert limited.fired == 1 and concurrent.fired == 1
-    refused, retry = refused_and_retry([r for r in org.requests
-                                        if r.path.startswith("/services/data/v59.0/queryAll/01g")])
+    refused, retry = refused_and_retry(
+        [r for r in org.requests if r.path.startswith("/services/data/v59.0/queryAll/01g")]
+    )
     assert retry.at - refused.at >= 1.0  # Retry-After honoured
     org.recover()
     assert snapshot(runtime) == clean_snapshot(clean, org)
@@ -268,7 +293,9 @@ def test_the_orgs_daily_allocation_used_up_stops_at_once_and_keeps_the_cursor(
     assert cursor(runtime, "accounts") == before
 
 
-def test_the_run_stops_before_it_eats_the_rest_of_the_orgs_api_allocation(runtime: Runtime, org: FakeSalesforce) -> None:
+def test_the_run_stops_before_it_eats_the_rest_of_the_orgs_api_allocation(
+    runtime: Runtime, org: FakeSalesforce
+) -> None:
     org.api_allocation = 1000
     org.api_used = 895  # the org's other integrations use it too
     add_connector(runtime, org)
@@ -303,10 +330,19 @@ def test_401_stops_the_run_keeps_the_cursor_and_names_the_cause(runtime: Runtime
     assert run.status == "failed" and "401" in run.error and run.cursor_after == run.cursor_before
 
 
-def test_an_expired_token_is_renewed_with_the_refresh_token(runtime: Runtime, clean: Runtime, org: FakeSalesforce) -> None:
+def test_an_expired_token_is_renewed_with_the_refresh_token(
+    runtime: Runtime, clean: Runtime, org: FakeSalesforce
+) -> None:
     org.refresh_token, org.client_id = "5Aep861-fake-refresh-token", "3MVG9-fake-consumer-key"
-    add_connector(runtime, org, token="00DRO0000000fake!expired-long-ago", refresh_token=org.refresh_token,
-                  client_id=org.client_id, client_secret="fake-consumer-secret", login_url=org.url)
+    add_connector(
+        runtime,
+        org,
+        token="00DRO0000000fake!expired-long-ago",
+        refresh_token=org.refresh_token,
+        client_id=org.client_id,
+        client_secret="fake-consumer-secret",
+        login_url=org.url,
+    )
 
     result = sync(runtime)
 
@@ -328,10 +364,12 @@ def test_malformed_records_are_quarantined_and_the_rest_land(runtime: Runtime, o
     acct = org.live("Account")[0]["Id"]
     bad = {
         org.add("Account", {"Website": "nameless.com"}, at=at): "account has no Name",
-        org.add("Opportunity", {"Name": "Odd", "StageName": "Closed Won", "Amount": "lots", "AccountId": acct},
-                at=at): "Amount",
-        org.add("Opportunity", {"Name": "Custom", "StageName": "Verbal Commit", "AccountId": acct},
-                at=at): "stage_map.Verbal Commit",
+        org.add(
+            "Opportunity", {"Name": "Odd", "StageName": "Closed Won", "Amount": "lots", "AccountId": acct}, at=at
+        ): "Amount",
+        org.add(
+            "Opportunity", {"Name": "Custom", "StageName": "Verbal Commit", "AccountId": acct}, at=at
+        ): "stage_map.Verbal Commit",
         org.add("Contact", {"AccountId": acct, "Title": "Ghost"}, at=at): "neither a name nor an email",
     }
     add_connector(runtime, org)
@@ -340,7 +378,9 @@ def test_malformed_records_are_quarantined_and_the_rest_land(runtime: Runtime, o
 
     assert result.status == "succeeded", result.error
     assert {r.stream: r.tally.quarantined for r in result.runs if r.tally.quarantined} == {
-        "accounts": 1, "contacts": 1, "deals": 2
+        "accounts": 1,
+        "contacts": 1,
+        "deals": 2,
     }
     with runtime.session() as s:
         rows = s.scalars(select(m.QuarantinedRecord)).all()
@@ -361,7 +401,9 @@ def test_the_orgs_own_stages_map_through_stage_map_and_the_stage_rows(runtime: R
     assert sync(runtime, streams=["accounts", "deals"]).status == "succeeded"
 
     with runtime.session() as s:
-        stages = dict(s.execute(select(m.Deal.external_id, m.Deal.stage).where(m.Deal.external_id.in_([verbal, signed]))).all())
+        stages = dict(
+            s.execute(select(m.Deal.external_id, m.Deal.stage).where(m.Deal.external_id.in_([verbal, signed]))).all()
+        )
     assert stages == {verbal: "negotiation", signed: "closed_won"}
 
 

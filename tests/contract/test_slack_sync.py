@@ -95,7 +95,8 @@ def test_full_sync_lands_messages_with_threads_names_and_times(runtime: Runtime,
         row = rows[f"{sales}:{ts}"]
         assert row.channel == "sales" and row.channel_id == sales and row.ts == ts
         assert row.posted_at == datetime.fromtimestamp(int(ts.split(".")[0]), tz=UTC).replace(
-            microsecond=int(ts.split(".")[1]))
+            microsecond=int(ts.split(".")[1])
+        )
         assert row.thread_ts == msg.get("thread_ts") and row.account_id is None
         if msg.get("user"):
             assert row.user_id == msg["user"] and row.user_name == planted.users[msg["user"]]
@@ -132,7 +133,9 @@ def test_incremental_sync_reads_only_newer_messages(runtime: Runtime, workspace)
 
     assert result.status == "succeeded", result.error
     assert result.runs[0].tally.read == 2 and result.runs[0].tally.written == 2
-    history = [s.args for s in fake.requests[before:] if s.method == "conversations.history" and s.args["channel"] == sales]
+    history = [
+        s.args for s in fake.requests[before:] if s.method == "conversations.history" and s.args["channel"] == sales
+    ]
     assert history[0]["oldest"] == mark  # exclusive: the newest message already read is not read again
     rows = stored(runtime)
     assert rows[f"{sales}:{new}"].text == "Property Co 9 signed!"
@@ -240,8 +243,13 @@ def test_malformed_messages_are_quarantined_and_the_rest_land(runtime: Runtime, 
     sales = planted.channels["sales"]
     at = datetime.now(UTC) - timedelta(days=2)
     odd_text = fake.post(sales, "x", user="U01ANA", at=at, extra={"text": {"rich": "no"}})
-    odd_thread = fake.post(sales, "y", user="U01ANA", at=at + timedelta(seconds=5),
-                           extra={"thread_ts": "soon", "subtype": "thread_broadcast"})
+    odd_thread = fake.post(
+        sales,
+        "y",
+        user="U01ANA",
+        at=at + timedelta(seconds=5),
+        extra={"thread_ts": "soon", "subtype": "thread_broadcast"},
+    )
     add_slack(runtime, fake)
 
     result = sync(runtime)
@@ -252,7 +260,9 @@ def test_malformed_messages_are_quarantined_and_the_rest_land(runtime: Runtime, 
         rows = {r.external_id: r for r in s.scalars(select(m.QuarantinedRecord))}
     assert set(rows) == {f"{sales}:{odd_text}", f"{sales}:{odd_thread}"}
     assert "not text" in rows[f"{sales}:{odd_text}"].error
-    assert "thread_ts" in rows[f"{sales}:{odd_thread}"].error and rows[f"{sales}:{odd_thread}"].payload["ts"] == odd_thread
+    assert (
+        "thread_ts" in rows[f"{sales}:{odd_thread}"].error and rows[f"{sales}:{odd_thread}"].payload["ts"] == odd_thread
+    )
     assert len(stored(runtime)) == planted.stored
 
 
@@ -261,7 +271,9 @@ def test_deleted_messages_are_deleted(runtime: Runtime, workspace) -> None:
     add_slack(runtime, fake, lookback_hours="120")
     assert sync(runtime).status == "succeeded"
     sales = planted.channels["sales"]
-    top = sorted((m for m in fake.top_level(sales) if m.get("subtype") != "channel_join"), key=lambda m: Decimal(m["ts"]))
+    top = sorted(
+        (m for m in fake.top_level(sales) if m.get("subtype") != "channel_join"), key=lambda m: Decimal(m["ts"])
+    )
     parent = next(m for m in top[-4:] if m.get("reply_count"))  # a recent thread: its parent becomes a tombstone
     plain = next(m for m in reversed(top) if not m.get("reply_count") and m.get("user"))  # recent, vanishes
     old = next(m for m in top if not m.get("reply_count"))  # before the look-back: Slack says nothing

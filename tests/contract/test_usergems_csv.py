@@ -23,16 +23,34 @@ SAMPLE = DATA / "job_changes.csv"
 def salesforce_people(runtime: Runtime) -> None:
     """The past contacts and accounts the sample points at, as the Salesforce connector would store them."""
     with runtime.session() as s:
-        ingest_records(session=s, source="salesforce", entity="accounts", records=[
-            {"external_id": "001RO0000000000801", "name": "Oak Property Group"},
-            {"external_id": "001RO0000000000802", "name": "Willow Residential, LLC"},
-        ])
-        ingest_records(session=s, source="salesforce", entity="contacts", records=[
-            {"external_id": "003RO0000000000901", "first_name": "Dana", "last_name": "Smith",
-             "account_ref": "001RO0000000000801"},
-            {"external_id": "003RO0000000000902", "first_name": "Ana", "last_name": "Lopez",
-             "account_ref": "001RO0000000000802"},
-        ])
+        ingest_records(
+            session=s,
+            source="salesforce",
+            entity="accounts",
+            records=[
+                {"external_id": "001RO0000000000801", "name": "Oak Property Group"},
+                {"external_id": "001RO0000000000802", "name": "Willow Residential, LLC"},
+            ],
+        )
+        ingest_records(
+            session=s,
+            source="salesforce",
+            entity="contacts",
+            records=[
+                {
+                    "external_id": "003RO0000000000901",
+                    "first_name": "Dana",
+                    "last_name": "Smith",
+                    "account_ref": "001RO0000000000801",
+                },
+                {
+                    "external_id": "003RO0000000000902",
+                    "first_name": "Ana",
+                    "last_name": "Lopez",
+                    "account_ref": "001RO0000000000802",
+                },
+            ],
+        )
 
 
 def stored(runtime: Runtime) -> dict[str, m.JobChange]:
@@ -51,8 +69,13 @@ def test_a_csv_lands_its_good_rows_and_quarantines_the_bad(runtime: Runtime) -> 
     assert "line 5: Job Change Date: 'next week' is not a date" in result.failures[1].error
     changes = stored(runtime)
     dana = changes["a0XRO0000000000101"]
-    assert (dana.person_name, dana.email, dana.previous_company, dana.new_company, dana.new_title) == \
-        ("Dana Smith", "dana.smith@newcoliving.com", "Oak Property Group", "NewCo Living", "VP Finance")
+    assert (dana.person_name, dana.email, dana.previous_company, dana.new_company, dana.new_title) == (
+        "Dana Smith",
+        "dana.smith@newcoliving.com",
+        "Oak Property Group",
+        "NewCo Living",
+        "VP Finance",
+    )
     assert dana.detected_at == datetime(2025, 3, 4, tzinfo=UTC)
     ana = changes["a0XRO0000000000105"]
     assert ana.person_name == "Ana Lopez, Jr." and ana.new_company == "Aspen Homes, Inc."
@@ -65,10 +88,17 @@ def test_a_csv_lands_its_good_rows_and_quarantines_the_bad(runtime: Runtime) -> 
         quarantined = s.scalars(select(m.QuarantinedRecord).order_by(m.QuarantinedRecord.id)).all()
         run = s.get(m.PipelineRun, result.run_id)
     assert [(q.connector, q.stream, q.run_id, q.payload["line"]) for q in quarantined] == [
-        (CONNECTOR, "job_changes", result.run_id, 4), (CONNECTOR, "job_changes", result.run_id, 5)]
+        (CONNECTOR, "job_changes", result.run_id, 4),
+        (CONNECTOR, "job_changes", result.run_id, 5),
+    ]
     assert quarantined[1].payload["Job Change Date"] == "next week"
-    assert (run.connector, run.status, run.records_read, run.records_written, run.records_quarantined) == \
-        (CONNECTOR, "succeeded", 5, 3, 2)
+    assert (run.connector, run.status, run.records_read, run.records_written, run.records_quarantined) == (
+        CONNECTOR,
+        "succeeded",
+        5,
+        3,
+        2,
+    )
 
 
 def test_importing_the_same_file_twice_changes_nothing(runtime: Runtime) -> None:
@@ -83,8 +113,7 @@ def test_a_file_without_the_needed_columns_is_refused_with_their_names(runtime: 
     with pytest.raises(InvalidInput) as caught:
         import_csv(runtime=runtime, path=DATA / "missing_columns.csv")
     assert caught.value.message == (
-        "missing_columns.csv lacks the columns New Company; Job Change Date "
-        "(found: Full Name, Email, Company Before)"
+        "missing_columns.csv lacks the columns New Company; Job Change Date (found: Full Name, Email, Company Before)"
     )
     with pytest.raises(InvalidInput, match="no such file"):
         import_csv(runtime=runtime, path=DATA / "nope.csv")
@@ -104,8 +133,10 @@ def test_the_command_line_import(env: dict[str, str]) -> None:
 
     refused = sophia("usergems", "import-csv", str(DATA / "missing_columns.csv"), env=env)
     assert refused.returncode == 1
-    assert refused.stderr == ("error: missing_columns.csv lacks the columns New Company; Job Change Date "
-                              "(found: Full Name, Email, Company Before)\n")
+    assert refused.stderr == (
+        "error: missing_columns.csv lacks the columns New Company; Job Change Date "
+        "(found: Full Name, Email, Company Before)\n"
+    )
 
     runs = json.loads(sophia("runs", "--json", env=env).stdout)
     assert [r["connector"] for r in runs][:2] == [CONNECTOR, CONNECTOR]

@@ -30,27 +30,41 @@ UG = "UserGems__UserGems__c"
 def define_usergems(org: FakeSalesforce) -> None:
     """The managed package's object: lookups to the past contact/account and the new account, text fields
     for the new job; no name field of its own (the person's name comes through the past contact)."""
-    org.define(UG, {
-        "Name": "string",
-        "UserGems__Past_Contact__c": "reference", "UserGems__Past_Account__c": "reference",
-        "UserGems__New_Account__c": "reference", "UserGems__New_Contact__c": "reference",
-        "UserGems__Email__c": "email", "UserGems__New_Company__c": "string", "UserGems__New_Title__c": "string",
-        "UserGems__Past_Relationship_Type__c": "string", "UserGems__Persona__c": "string",
-        "UserGems__Job_Change_Date__c": "date",
-    }, {
-        "UserGems__Past_Contact__c": ("UserGems__Past_Contact__r", "Contact"),
-        "UserGems__Past_Account__c": ("UserGems__Past_Account__r", "Account"),
-        "UserGems__New_Account__c": ("UserGems__New_Account__r", "Account"),
-        "UserGems__New_Contact__c": ("UserGems__New_Contact__r", "Contact"),
-    }, key_prefix="a0X")
+    org.define(
+        UG,
+        {
+            "Name": "string",
+            "UserGems__Past_Contact__c": "reference",
+            "UserGems__Past_Account__c": "reference",
+            "UserGems__New_Account__c": "reference",
+            "UserGems__New_Contact__c": "reference",
+            "UserGems__Email__c": "email",
+            "UserGems__New_Company__c": "string",
+            "UserGems__New_Title__c": "string",
+            "UserGems__Past_Relationship_Type__c": "string",
+            "UserGems__Persona__c": "string",
+            "UserGems__Job_Change_Date__c": "date",
+        },
+        {
+            "UserGems__Past_Contact__c": ("UserGems__Past_Contact__r", "Contact"),
+            "UserGems__Past_Account__c": ("UserGems__Past_Account__r", "Account"),
+            "UserGems__New_Account__c": ("UserGems__New_Account__r", "Account"),
+            "UserGems__New_Contact__c": ("UserGems__New_Contact__r", "Contact"),
+        },
+        key_prefix="a0X",
+    )
 
 
 def add_job_change(org: FakeSalesforce, contact: dict, *, n: int, at: datetime | None = None, **extra) -> str:
     values = {
-        "Name": f"UG-{n:05d}", "UserGems__Past_Contact__c": contact["Id"],
-        "UserGems__Past_Account__c": contact["AccountId"], "UserGems__Email__c": f"Moved{n}@NewCo{n}.com",
-        "UserGems__New_Company__c": f"NewCo {n}", "UserGems__New_Title__c": "VP Finance",
-        "UserGems__Past_Relationship_Type__c": "Champion", "UserGems__Job_Change_Date__c": date(2025, 3, n % 28 + 1),
+        "Name": f"UG-{n:05d}",
+        "UserGems__Past_Contact__c": contact["Id"],
+        "UserGems__Past_Account__c": contact["AccountId"],
+        "UserGems__Email__c": f"Moved{n}@NewCo{n}.com",
+        "UserGems__New_Company__c": f"NewCo {n}",
+        "UserGems__New_Title__c": "VP Finance",
+        "UserGems__Past_Relationship_Type__c": "Champion",
+        "UserGems__Job_Change_Date__c": date(2025, 3, n % 28 + 1),
     }
     values.update(extra)
     return org.add(UG, values, at=at or EPOCH + timedelta(days=200, minutes=n))
@@ -122,8 +136,10 @@ def test_incremental_sync_reads_only_new_and_changed_job_changes(runtime: Runtim
     assert result.status == "succeeded", result.error
     assert result.runs[0].tally.read == 2
     query = next(r.soql for r in org.requests[first:] if r.soql and UG in r.soql)
-    assert f"SystemModstamp > {saved['after_stamp']} OR (SystemModstamp = {saved['after_stamp']} AND " \
-           f"Id > '{saved['after_id']}')" in query
+    assert (
+        f"SystemModstamp > {saved['after_stamp']} OR (SystemModstamp = {saved['after_stamp']} AND "
+        f"Id > '{saved['after_id']}')" in query
+    )
     stored = job_changes(runtime)
     assert stored[changed].new_title == "CFO" and new in stored and len(stored) == 9
 
@@ -178,8 +194,9 @@ def test_rate_limits_and_server_errors_are_survived_and_a_401_stops(runtime: Run
 
 
 def test_malformed_job_changes_are_quarantined_and_the_rest_land(runtime: Runtime, org: FakeSalesforce) -> None:
-    nobody = org.add(UG, {"Name": "UG-99999", "UserGems__New_Company__c": "Nowhere Inc"},
-                     at=EPOCH + timedelta(days=300))
+    nobody = org.add(
+        UG, {"Name": "UG-99999", "UserGems__New_Company__c": "Nowhere Inc"}, at=EPOCH + timedelta(days=300)
+    )
     add_both(runtime, org)
 
     result = sync_both(runtime)
@@ -197,8 +214,10 @@ def test_without_the_package_the_error_says_so(runtime: Runtime) -> None:
         add_connector(runtime, org, kind="usergems", name="ug")
         result = sync(runtime, name="ug")
         assert result.status == "failed"
-        assert f"Salesforce has no object {UG} the integration user can read: is the UserGems package " \
-               "installed" in result.error
+        assert (
+            f"Salesforce has no object {UG} the integration user can read: is the UserGems package "
+            "installed" in result.error
+        )
     finally:
         org.stop()
 
@@ -207,23 +226,38 @@ def test_a_field_named_in_the_settings_must_exist(runtime: Runtime, org: FakeSal
     add_connector(runtime, org, kind="usergems", name="ug", **{"fields.new_title": "UserGems__Job_Title__c"})
     result = sync(runtime, name="ug")
     assert result.status == "failed"
-    assert result.error.endswith(f"{UG} has no field UserGems__Job_Title__c visible to the integration user "
-                                 "(set as fields.new_title)")
+    assert result.error.endswith(
+        f"{UG} has no field UserGems__Job_Title__c visible to the integration user (set as fields.new_title)"
+    )
 
 
 def test_ug_fields_on_contacts_are_read_when_the_connector_points_there(runtime: Runtime, org: FakeSalesforce) -> None:
     """The other delivery path: the new Contact UserGems created, with the UG - Past Contact/Account lookups
     an admin added (API names chosen by the admin)."""
-    org.schema["Contact"].update({"UG_Past_Contact__c": "reference", "UG_Past_Account__c": "reference",
-                                  "UG_No_Longer_at_Company__c": "date"})
-    org.refs["Contact"].update({"UG_Past_Contact__c": ("UG_Past_Contact__r", "Contact"),
-                                "UG_Past_Account__c": ("UG_Past_Account__r", "Account")})
+    org.schema["Contact"].update(
+        {"UG_Past_Contact__c": "reference", "UG_Past_Account__c": "reference", "UG_No_Longer_at_Company__c": "date"}
+    )
+    org.refs["Contact"].update(
+        {
+            "UG_Past_Contact__c": ("UG_Past_Contact__r", "Contact"),
+            "UG_Past_Account__c": ("UG_Past_Account__r", "Account"),
+        }
+    )
     past = org.live("Contact")[0]
     new_account = org.add("Account", {"Name": "NewCo Living"}, at=EPOCH + timedelta(days=300))
-    moved = org.add("Contact", {"AccountId": new_account, "FirstName": past["FirstName"], "LastName": past["LastName"],
-                                "Email": "pat@newcoliving.com", "Title": "Director of Operations",
-                                "UG_Past_Contact__c": past["Id"], "UG_Past_Account__c": past["AccountId"]},
-                    at=EPOCH + timedelta(days=300))
+    moved = org.add(
+        "Contact",
+        {
+            "AccountId": new_account,
+            "FirstName": past["FirstName"],
+            "LastName": past["LastName"],
+            "Email": "pat@newcoliving.com",
+            "Title": "Director of Operations",
+            "UG_Past_Contact__c": past["Id"],
+            "UG_Past_Account__c": past["AccountId"],
+        },
+        at=EPOCH + timedelta(days=300),
+    )
     add_both(runtime, org, object="Contact", where="UG_Past_Contact__c != null")
 
     result = sync_both(runtime)
@@ -232,8 +266,11 @@ def test_ug_fields_on_contacts_are_read_when_the_connector_points_there(runtime:
     stored = job_changes(runtime)
     assert list(stored) == [moved]
     change = stored[moved]
-    assert (change.person_name, change.new_company, change.new_title) == \
-        (past["Name"], "NewCo Living", "Director of Operations")
+    assert (change.person_name, change.new_company, change.new_title) == (
+        past["Name"],
+        "NewCo Living",
+        "Director of Operations",
+    )
     assert change.previous_company == org.rows["Account"][past["AccountId"]]["Name"]
     with runtime.session() as s:
         assert s.get(m.Contact, change.contact_id).external_id == past["Id"]
@@ -242,8 +279,9 @@ def test_ug_fields_on_contacts_are_read_when_the_connector_points_there(runtime:
 
 def test_add_test_and_sync_through_the_command_line(org: FakeSalesforce, env: dict[str, str]) -> None:
     env = {**env, "SOPHIA_USERGEMS_TOKEN": org.token}
-    added = sophia("connectors", "add", "usergems", "--name", "ug", *set_args({"base_url": org.url, **TEST_SETTINGS}),
-                   env=env)
+    added = sophia(
+        "connectors", "add", "usergems", "--name", "ug", *set_args({"base_url": org.url, **TEST_SETTINGS}), env=env
+    )
     assert added.returncode == 0, added.stderr
     assert "token=env:SOPHIA_USERGEMS_TOKEN" in added.stdout
     tested = sophia("connectors", "test", "ug", env=env)

@@ -41,8 +41,16 @@ def test_the_collection_is_made_for_self_provided_cosine_vectors(fake: FakeWeavi
     vector = config["vectorConfig"][VECTOR_NAME]
     assert vector["vectorizer"] == {"none": {}} and vector["vectorIndexConfig"]["distance"] == "cosine"
     types = {p["name"]: p["dataType"][0] for p in config["properties"]}
-    assert types == {"chunk_id": "int", "document_id": "int", "source": "text", "type": "text", "account_id": "int",
-                     "owner": "text", "occurred_at": "date", "min_role": "text"}
+    assert types == {
+        "chunk_id": "int",
+        "document_id": "int",
+        "source": "text",
+        "type": "text",
+        "account_id": "int",
+        "owner": "text",
+        "occurred_at": "date",
+        "min_role": "text",
+    }
     backend.ping()  # a second connection finds it and does not create it again
     assert fake.rest_requests.count(("POST", "/v1/schema")) == 1
 

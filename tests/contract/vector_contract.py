@@ -30,12 +30,19 @@ def make_items(n: int, *, seed: int = 7, first_id: int = 1) -> list[ChunkVector]
     items = []
     for i in range(n):
         cid = first_id + i
-        items.append(ChunkVector(
-            chunk_id=cid, vector=unit(rng), document_id=1000 + cid // 3, source=SOURCES[cid % 4], type=TYPES[cid % 3],
-            account_id=(cid % 6) or None, owner=f"owner{cid % 3}@payready.com" if cid % 5 else None,
-            occurred_at=START + timedelta(days=cid % 40, hours=cid % 24) if cid % 7 else None,
-            min_role=ROLES[cid % 3],
-        ))
+        items.append(
+            ChunkVector(
+                chunk_id=cid,
+                vector=unit(rng),
+                document_id=1000 + cid // 3,
+                source=SOURCES[cid % 4],
+                type=TYPES[cid % 3],
+                account_id=(cid % 6) or None,
+                owner=f"owner{cid % 3}@payready.com" if cid % 5 else None,
+                occurred_at=START + timedelta(days=cid % 40, hours=cid % 24) if cid % 7 else None,
+                min_role=ROLES[cid % 3],
+            )
+        )
     return items
 
 
@@ -74,8 +81,12 @@ FILTERS: dict[str, VectorFilter] = {
     "until": VectorFilter(until=START + timedelta(days=10, hours=12)),
     "range": VectorFilter(since=START + timedelta(days=5), until=START + timedelta(days=25)),
     "roles": VectorFilter(roles=["viewer"]),
-    "combined": VectorFilter(sources=["gong", "slack", "hubspot"], types=["call", "note"], roles=["viewer", "manager"],
-                             since=START + timedelta(days=3)),
+    "combined": VectorFilter(
+        sources=["gong", "slack", "hubspot"],
+        types=["call", "note"],
+        roles=["viewer", "manager"],
+        since=START + timedelta(days=3),
+    ),
     "nothing": VectorFilter(sources=["nowhere"]),
 }
 
@@ -108,7 +119,14 @@ def check_fetch(backend: VectorBackend, items: Sequence[ChunkVector]) -> None:
         got = fetched[it.chunk_id]
         assert np.array_equal(got.vector, it.vector)
         assert (got.document_id, got.source, got.type, got.account_id, got.owner, got.occurred_at, got.min_role) == (
-            it.document_id, it.source, it.type, it.account_id, it.owner, it.occurred_at, it.min_role)
+            it.document_id,
+            it.source,
+            it.type,
+            it.account_id,
+            it.owner,
+            it.occurred_at,
+            it.min_role,
+        )
 
 
 def check_round_trip(backend: VectorBackend, items: Sequence[ChunkVector]) -> None:
@@ -123,8 +141,17 @@ def check_round_trip(backend: VectorBackend, items: Sequence[ChunkVector]) -> No
 
     # writing a chunk again replaces it (vector and metadata), never duplicates it
     rng = np.random.default_rng(3)
-    moved = ChunkVector(chunk_id=items[5].chunk_id, vector=unit(rng), document_id=items[5].document_id,
-                        source="file", type="note", account_id=None, owner=None, occurred_at=None, min_role="admin")
+    moved = ChunkVector(
+        chunk_id=items[5].chunk_id,
+        vector=unit(rng),
+        document_id=items[5].document_id,
+        source="file",
+        type="note",
+        account_id=None,
+        owner=None,
+        occurred_at=None,
+        min_role="admin",
+    )
     backend.upsert([moved])
     assert backend.count() == len(items)
     assert backend.query(moved.vector, k=1)[0][0] == moved.chunk_id

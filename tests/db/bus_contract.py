@@ -170,9 +170,7 @@ class BusContract:
         assert [e.id for e in bus.read("s", first)] == [second]
         assert [e.data for e in bus.read("s")] == [{"n": 2}]
 
-    @pytest.mark.parametrize(
-        "event", [{"when": datetime.now(UTC)}, {"x": float("nan")}, ["not", "a", "dict"]]
-    )
+    @pytest.mark.parametrize("event", [{"when": datetime.now(UTC)}, {"x": float("nan")}, ["not", "a", "dict"]])
     def test_event_that_is_not_a_json_object_is_refused(self, bus: EventBus, event: object) -> None:
         with pytest.raises(InvalidInput):
             bus.publish("s", event)  # type: ignore[arg-type]

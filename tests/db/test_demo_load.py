@@ -19,10 +19,20 @@ from core.errors import InvalidInput
 AS_OF = date(2026, 3, 15)
 COMPETITORS = ("ClickPay", "Zego", "RentCafe Payments", "Rentec Direct", "PayLease")
 TABLES = {
-    "employees": m.Employee, "accounts": m.Account, "contacts": m.Contact, "deals": m.Deal,
-    "activities": m.Activity, "calls": m.Call, "slack_messages": m.SlackMessage, "invoices": m.Invoice,
-    "payments": m.Payment, "rent_payment_volumes": m.RentPaymentVolume, "reviews": m.Review, "goals": m.Goal,
-    "prospects": m.Prospect, "job_changes": m.JobChange,
+    "employees": m.Employee,
+    "accounts": m.Account,
+    "contacts": m.Contact,
+    "deals": m.Deal,
+    "activities": m.Activity,
+    "calls": m.Call,
+    "slack_messages": m.SlackMessage,
+    "invoices": m.Invoice,
+    "payments": m.Payment,
+    "rent_payment_volumes": m.RentPaymentVolume,
+    "reviews": m.Review,
+    "goals": m.Goal,
+    "prospects": m.Prospect,
+    "job_changes": m.JobChange,
 }
 
 
@@ -40,27 +50,39 @@ def _month(as_of: date, back: int) -> date:
 
 def q_stalled_deals(s, as_of):
     cutoff = _now(as_of) - timedelta(days=21)
-    rows = s.execute(select(m.Deal.external_id).where(
-        m.Deal.stage.notin_(("closed_won", "closed_lost")), m.Deal.stage_entered_at <= cutoff))
+    rows = s.execute(
+        select(m.Deal.external_id).where(
+            m.Deal.stage.notin_(("closed_won", "closed_lost")), m.Deal.stage_entered_at <= cutoff
+        )
+    )
     return {r[0] for r in rows}
 
 
 def q_payment_volume_drops(s, as_of):
     last, prior = aliased(m.RentPaymentVolume), aliased(m.RentPaymentVolume)
     months = [_month(as_of, k) for k in (2, 3, 4)]
-    stats = (select(prior.account_id, func.avg(prior.volume).label("avg"), func.count().label("n"))
-             .where(prior.month.in_(months)).group_by(prior.account_id).subquery())
+    stats = (
+        select(prior.account_id, func.avg(prior.volume).label("avg"), func.count().label("n"))
+        .where(prior.month.in_(months))
+        .group_by(prior.account_id)
+        .subquery()
+    )
     rows = s.execute(
-        select(m.Account.external_id).join(last, last.account_id == m.Account.id)
+        select(m.Account.external_id)
+        .join(last, last.account_id == m.Account.id)
         .join(stats, stats.c.account_id == last.account_id)
-        .where(last.month == _month(as_of, 1), stats.c.n == 3, last.volume < 0.85 * stats.c.avg))
+        .where(last.month == _month(as_of, 1), stats.c.n == 3, last.volume < 0.85 * stats.c.avg)
+    )
     return {r[0] for r in rows}
 
 
 def q_high_failure_rate(s, as_of):
     v = m.RentPaymentVolume
-    rows = s.execute(select(m.Account.external_id).join(v, v.account_id == m.Account.id).where(
-        v.month == _month(as_of, 1), v.payments_count > 0, v.failed_count * 100 > v.payments_count * 5))
+    rows = s.execute(
+        select(m.Account.external_id)
+        .join(v, v.account_id == m.Account.id)
+        .where(v.month == _month(as_of, 1), v.payments_count > 0, v.failed_count * 100 > v.payments_count * 5)
+    )
     return {r[0] for r in rows}
 
 
@@ -68,8 +90,7 @@ def _window_counts(s, column, account_id, now, extra=None):
     start, mid = now - timedelta(days=120), now - timedelta(days=60)
     before = and_(column >= start, column < mid)
     recent = and_(column >= mid, column < now)
-    cols = [account_id,
-            func.sum(case((before, 1), else_=0)), func.sum(case((recent, 1), else_=0))]
+    cols = [account_id, func.sum(case((before, 1), else_=0)), func.sum(case((recent, 1), else_=0))]
     if extra is not None:
         cols += [func.avg(case((before, extra))), func.avg(case((recent, extra)))]
     return {r[0]: r[1:] for r in s.execute(select(*cols).where(account_id.is_not(None)).group_by(account_id))}
@@ -91,22 +112,35 @@ def q_declining_engagement(s, as_of):
 
 def q_champions_left(s, as_of):
     rows = s.execute(
-        select(m.Contact.external_id).join(m.JobChange, m.JobChange.contact_id == m.Contact.id)
+        select(m.Contact.external_id)
+        .join(m.JobChange, m.JobChange.contact_id == m.Contact.id)
         .join(m.Account, m.Account.id == m.Contact.account_id)
-        .where(m.Contact.is_champion.is_(True), m.JobChange.new_company != m.Account.name))
+        .where(m.Contact.is_champion.is_(True), m.JobChange.new_company != m.Account.name)
+    )
     return {r[0] for r in rows}
 
 
 def q_chronic_late_payers(s, as_of):
     inv = m.Invoice
-    ranked = select(
-        inv.account_id, inv.paid_on, inv.due_on, inv.status,
-        func.row_number().over(partition_by=inv.account_id, order_by=inv.period_start.desc()).label("rn"),
-    ).where(inv.kind == "subscription").subquery()
+    ranked = (
+        select(
+            inv.account_id,
+            inv.paid_on,
+            inv.due_on,
+            inv.status,
+            func.row_number().over(partition_by=inv.account_id, order_by=inv.period_start.desc()).label("rn"),
+        )
+        .where(inv.kind == "subscription")
+        .subquery()
+    )
     late = or_(ranked.c.paid_on > ranked.c.due_on, and_(ranked.c.status == "open", ranked.c.due_on < as_of))
     rows = s.execute(
-        select(m.Account.external_id).join(ranked, ranked.c.account_id == m.Account.id)
-        .where(ranked.c.rn <= 6, late).group_by(m.Account.external_id).having(func.count() >= 3))
+        select(m.Account.external_id)
+        .join(ranked, ranked.c.account_id == m.Account.id)
+        .where(ranked.c.rn <= 6, late)
+        .group_by(m.Account.external_id)
+        .having(func.count() >= 3)
+    )
     return {r[0] for r in rows}
 
 
@@ -114,9 +148,11 @@ def _call_shares():
     seg, part, call = m.TranscriptSegment, m.CallParticipant, m.Call
     length = seg.end_s - seg.start_s
     return (
-        select(call.external_id, call.owner,
-               (func.sum(case((part.email == call.owner, length), else_=literal(0.0))) / func.sum(length))
-               .label("share"))
+        select(
+            call.external_id,
+            call.owner,
+            (func.sum(case((part.email == call.owner, length), else_=literal(0.0))) / func.sum(length)).label("share"),
+        )
         .join(seg, seg.call_id == call.id)
         .join(part, and_(part.call_id == call.id, part.speaker_id == seg.speaker_id))
         .group_by(call.id, call.external_id, call.owner)
@@ -138,15 +174,21 @@ def q_competitor_mentions(s, as_of):
     found = set()
     for name in COMPETITORS:
         rows = s.execute(
-            select(m.Call.external_id).join(m.TranscriptSegment, m.TranscriptSegment.call_id == m.Call.id)
-            .where(func.lower(m.TranscriptSegment.text).contains(name.lower())).distinct())
+            select(m.Call.external_id)
+            .join(m.TranscriptSegment, m.TranscriptSegment.call_id == m.Call.id)
+            .where(func.lower(m.TranscriptSegment.text).contains(name.lower()))
+            .distinct()
+        )
         found |= {(r[0], name) for r in rows}
     return found
 
 
 def q_stuck_accounts(s, as_of):
-    rows = s.execute(select(m.Account.external_id).where(
-        m.Account.lifecycle_stage == "onboarding", m.Account.stage_changed_at < _now(as_of) - timedelta(days=45)))
+    rows = s.execute(
+        select(m.Account.external_id).where(
+            m.Account.lifecycle_stage == "onboarding", m.Account.stage_changed_at < _now(as_of) - timedelta(days=45)
+        )
+    )
     return {r[0] for r in rows}
 
 
@@ -231,13 +273,26 @@ def test_get_truth_and_demo_loaded_are_none_on_an_empty_database(runtime):
 
 def test_demo_loaded_describes_the_loaded_demo_and_progress_is_reported(runtime):
     seen = []
-    summary = load_demo(runtime=runtime, size="small", seed=3, as_of=AS_OF,
-                        progress=lambda done, total, label: seen.append((done, total, label)))
+    summary = load_demo(
+        runtime=runtime,
+        size="small",
+        seed=3,
+        as_of=AS_OF,
+        progress=lambda done, total, label: seen.append((done, total, label)),
+    )
     total = sum(summary.counts.values())
     assert seen[-1][:2] == (total, total)
     assert [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)
     assert {label.split()[0] for _, _, label in seen} == {
-        "hubspot", "gong", "slack", "netsuite", "platform", "lattice", "apollo", "usergems"}
+        "hubspot",
+        "gong",
+        "slack",
+        "netsuite",
+        "platform",
+        "lattice",
+        "apollo",
+        "usergems",
+    }
     with runtime.session() as s:
         meta = demo_loaded(session=s)
     assert meta["size"] == "small" and meta["seed"] == 3 and meta["as_of"] == AS_OF.isoformat()
@@ -255,8 +310,14 @@ def test_every_owner_and_author_is_an_employee(loaded):
     with runtime.session() as s:
         staff = set(s.scalars(select(m.Employee.email)))
         used = set()
-        for col in (m.Account.owner, m.Deal.owner, m.Activity.owner, m.Call.owner, m.Review.reviewer_email,
-                    m.Employee.manager_email):
+        for col in (
+            m.Account.owner,
+            m.Deal.owner,
+            m.Activity.owner,
+            m.Call.owner,
+            m.Review.reviewer_email,
+            m.Employee.manager_email,
+        ):
             used |= set(s.scalars(select(col).where(col.is_not(None)).distinct()))
         internal = set(s.scalars(select(m.CallParticipant.email).where(m.CallParticipant.affiliation == "internal")))
         authors = set(s.scalars(select(m.SlackMessage.user_name).distinct()))
@@ -272,8 +333,13 @@ def test_references_resolve_to_our_ids(loaded):
         assert s.scalar(select(func.count()).where(m.Payment.invoice_id.is_(None))) == 0
         assert s.scalar(select(func.count()).where(m.JobChange.contact_id.is_(None))) == 0
         assert s.scalar(select(func.count()).where(m.Review.employee_id.is_(None))) == 0
-        talk = (select(func.sum(m.TranscriptSegment.end_s - m.TranscriptSegment.start_s))
-                .where(m.TranscriptSegment.call_id == m.CallParticipant.call_id,
-                       m.TranscriptSegment.speaker_id == m.CallParticipant.speaker_id).scalar_subquery())
+        talk = (
+            select(func.sum(m.TranscriptSegment.end_s - m.TranscriptSegment.start_s))
+            .where(
+                m.TranscriptSegment.call_id == m.CallParticipant.call_id,
+                m.TranscriptSegment.speaker_id == m.CallParticipant.speaker_id,
+            )
+            .scalar_subquery()
+        )
         worst = s.scalar(select(func.max(func.abs(m.CallParticipant.talk_time_s - func.coalesce(talk, 0)))))
     assert worst < 0.01

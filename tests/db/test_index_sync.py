@@ -91,15 +91,30 @@ class Corpus:
 
     def add_document(self, chunks: int, **meta: Any) -> tuple[int, list[int]]:
         n = next(self.serial)
-        values = {"source": "gong", "type": "call", "owner": "rep@payready.com", "min_role": "viewer",
-                  "occurred_at": datetime(2024, 3, 1, tzinfo=UTC) + timedelta(days=n), "account_id": self.account_id}
+        values = {
+            "source": "gong",
+            "type": "call",
+            "owner": "rep@payready.com",
+            "min_role": "viewer",
+            "occurred_at": datetime(2024, 3, 1, tzinfo=UTC) + timedelta(days=n),
+            "account_id": self.account_id,
+        }
         values.update(meta)
         with self.rt.session() as s:
             doc = Document(external_id=f"doc-{n}", title=f"Document {n}", text="...", content_hash=f"h{n}", **values)
             s.add(doc)
             s.flush()
-            rows = [Chunk(document_id=doc.id, position=p, text=f"chunk {n}.{p}", content_hash=f"c{n}.{p}",
-                          embedding=self._vector(), embedding_model=MODEL_NAME) for p in range(chunks)]
+            rows = [
+                Chunk(
+                    document_id=doc.id,
+                    position=p,
+                    text=f"chunk {n}.{p}",
+                    content_hash=f"c{n}.{p}",
+                    embedding=self._vector(),
+                    embedding_model=MODEL_NAME,
+                )
+                for p in range(chunks)
+            ]
             s.add_all(rows)
             s.flush()
             s.add_all([ChunkChange(chunk_id=c.id, op="u") for c in rows])
@@ -130,13 +145,25 @@ class Corpus:
             s.execute(delete(Document).where(Document.id == doc_id))
             s.add_all([ChunkChange(chunk_id=cid, op="d") for cid in ids])
 
+
 def table_truth(runtime: Runtime) -> dict[int, ChunkVector]:
     with runtime.session() as s:
         rows = s.execute(select(Chunk, Document).join(Document, Document.id == Chunk.document_id)).all()
-    return {c.id: ChunkVector(chunk_id=c.id, vector=np.frombuffer(c.embedding, dtype="<f4"), document_id=d.id,
-                              source=d.source, type=d.type, account_id=d.account_id, owner=d.owner,
-                              occurred_at=d.occurred_at, min_role=d.min_role)
-            for c, d in rows if c.embedding is not None}
+    return {
+        c.id: ChunkVector(
+            chunk_id=c.id,
+            vector=np.frombuffer(c.embedding, dtype="<f4"),
+            document_id=d.id,
+            source=d.source,
+            type=d.type,
+            account_id=d.account_id,
+            owner=d.owner,
+            occurred_at=d.occurred_at,
+            min_role=d.min_role,
+        )
+        for c, d in rows
+        if c.embedding is not None
+    }
 
 
 def assert_mirrors(backend: VectorBackend, runtime: Runtime) -> None:
@@ -158,8 +185,11 @@ def as_the_scheduler(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, **env: s
     from core import runtime as runtime_module
     from core.config import get_settings
 
-    env = {"SOPHIA_DATA_DIR": str(runtime.settings.data_dir), "SOPHIA_SECRET_KEY": runtime.settings.signing_key(),
-           **env}
+    env = {
+        "SOPHIA_DATA_DIR": str(runtime.settings.data_dir),
+        "SOPHIA_SECRET_KEY": runtime.settings.signing_key(),
+        **env,
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     get_settings.cache_clear()
@@ -189,8 +219,13 @@ def test_inserts_updates_and_deletes_arrive(any_runtime: Runtime, backend: Vecto
     corpus = Corpus(any_runtime)
     doc_a, a = corpus.add_document(3)
     doc_b, b = corpus.add_document(4, source="slack", type="slack_thread", owner=None, occurred_at=None)
-    assert status(any_runtime, backend.name) == {"name": backend.name, "chunks": 0, "pending": 7, "last_sync": None,
-                                                "error": None}
+    assert status(any_runtime, backend.name) == {
+        "name": backend.name,
+        "chunks": 0,
+        "pending": 7,
+        "last_sync": None,
+        "error": None,
+    }
 
     first = sync_backend(runtime=any_runtime, backend=backend)
     assert first.ok and first.full_push and first.upserted == 7 and first.pending == 0
@@ -335,8 +370,11 @@ def test_changes_behind_a_young_hole_in_the_log_wait(any_runtime: Runtime, backe
     waiting = sync_backend(runtime=any_runtime, backend=backend)
     assert waiting.ok and waiting.upserted == 0 and waiting.pending == 1
     with any_runtime.session() as s:  # the hole is old now: a rolled-back insert, not one in flight
-        s.execute(update(ChunkChange).where(ChunkChange.id == position + 2)
-                  .values(at=utcnow() - timedelta(seconds=GAP_GRACE_S + 5)))
+        s.execute(
+            update(ChunkChange)
+            .where(ChunkChange.id == position + 2)
+            .values(at=utcnow() - timedelta(seconds=GAP_GRACE_S + 5))
+        )
     moved = sync_backend(runtime=any_runtime, backend=backend)
     assert moved.upserted == 1 and moved.pending == 0
     assert_mirrors(backend, any_runtime)
@@ -371,20 +409,32 @@ def test_sync_follows_the_indexing_code(any_runtime: Runtime) -> None:
     embedder = make_embedder(any_runtime.settings)
 
     def doc(n: int, text: str, chunks: tuple[str, ...]) -> DocumentIn:
-        return DocumentIn(source="file", external_id=f"f{n}", type="file", title=f"f{n}.txt", text=text,
-                          chunks=chunks, occurred_at=datetime(2024, 5, n, tzinfo=UTC))
+        return DocumentIn(
+            source="file",
+            external_id=f"f{n}",
+            type="file",
+            title=f"f{n}.txt",
+            text=text,
+            chunks=chunks,
+            occurred_at=datetime(2024, 5, n, tzinfo=UTC),
+        )
 
     fake = FakePinecone(dimension=DIM).start()
     backend = Remote("pinecone", fake).make()
     try:
-        first = [doc(1, "a b", ("Invoice INV-2041 was disputed by Oakwood.", "The dispute was about late fees.")),
-                 doc(2, "c", ("Outage on the payment portal on May 3.",))]
+        first = [
+            doc(1, "a b", ("Invoice INV-2041 was disputed by Oakwood.", "The dispute was about late fees.")),
+            doc(2, "c", ("Outage on the payment portal on May 3.",)),
+        ]
         result = index_documents(runtime=any_runtime, embedder=embedder, documents=first)
         assert sync_backend(runtime=any_runtime, backend=backend).upserted == 3
         assert_mirrors(backend, any_runtime)
 
-        index_documents(runtime=any_runtime, embedder=embedder,
-                        documents=[doc(1, "a", ("Invoice INV-2041 was disputed by Oakwood.",))])  # a chunk dropped
+        index_documents(
+            runtime=any_runtime,
+            embedder=embedder,
+            documents=[doc(1, "a", ("Invoice INV-2041 was disputed by Oakwood.",))],
+        )  # a chunk dropped
         with any_runtime.session() as s:
             delete_documents(session=s, document_ids=[result.document_ids[("file", "f2")]])
         report = sync_backend(runtime=any_runtime, backend=backend)
@@ -400,16 +450,22 @@ def test_the_scheduled_job_syncs_every_enabled_backend(runtime: Runtime, monkeyp
     from jobs import definitions
 
     pc, wv = FakePinecone(dimension=DIM).start(), FakeWeaviate().start()
-    env = {"SOPHIA_VECTOR_BACKENDS": "embedded,pinecone,weaviate", "SOPHIA_PINECONE_API_KEY": pc.api_key,
-           "SOPHIA_PINECONE_HOST": pc.host, "SOPHIA_WEAVIATE_URL": wv.url, "SOPHIA_WEAVIATE_GRPC_PORT": str(wv.grpc_port)}
+    env = {
+        "SOPHIA_VECTOR_BACKENDS": "embedded,pinecone,weaviate",
+        "SOPHIA_PINECONE_API_KEY": pc.api_key,
+        "SOPHIA_PINECONE_HOST": pc.host,
+        "SOPHIA_WEAVIATE_URL": wv.url,
+        "SOPHIA_WEAVIATE_GRPC_PORT": str(wv.grpc_port),
+    }
     try:
         with as_the_scheduler(runtime, monkeypatch, **env):
             corpus = Corpus(runtime)
             corpus.add_document(4)
             definitions.sync_vector_indexes()
-            assert [(r["name"], r["chunks"], r["pending"], r["error"]) for r in
-                    index_status(runtime=runtime, backends=["embedded", "pinecone", "weaviate"])] == [
-                ("embedded", 4, 0, None), ("pinecone", 4, 0, None), ("weaviate", 4, 0, None)]
+            assert [
+                (r["name"], r["chunks"], r["pending"], r["error"])
+                for r in index_status(runtime=runtime, backends=["embedded", "pinecone", "weaviate"])
+            ] == [("embedded", 4, 0, None), ("pinecone", 4, 0, None), ("weaviate", 4, 0, None)]
             wv.stop()
             corpus.add_document(2)
             definitions.sync_vector_indexes()  # one backend down: the job still returns, the others move on
@@ -523,4 +579,9 @@ def test_housekeeping_prunes_for_the_enabled_backends(runtime: Runtime, monkeypa
         assert change_count(runtime) == 1
         definitions.sync_vector_indexes()
         assert status(runtime, "embedded") | {"last_sync": None} == {
-            "name": "embedded", "chunks": 4, "pending": 0, "last_sync": None, "error": None}
+            "name": "embedded",
+            "chunks": 4,
+            "pending": 0,
+            "last_sync": None,
+            "error": None,
+        }

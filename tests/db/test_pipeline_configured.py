@@ -16,8 +16,13 @@ TOKEN = "pat-na1-11112222-3333-4444"
 def add(rt: Runtime, name: str = "hs", kind: str = "hubspot", **values: str):
     with rt.session() as s:
         row = pipelines.add_connector(
-            session=s, box=SecretBox.from_settings(rt.settings), kinds=KINDS, kind=kind, name=name,
-            values=values, actor="test",
+            session=s,
+            box=SecretBox.from_settings(rt.settings),
+            kinds=KINDS,
+            kind=kind,
+            name=name,
+            values=values,
+            actor="test",
         )
         return pipelines.describe(row=row, box=SecretBox.from_settings(rt.settings), kinds=KINDS)
 

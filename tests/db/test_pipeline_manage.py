@@ -52,8 +52,9 @@ def audits(rt: Runtime, action: str) -> list[m.AuditLog]:
 
 def update(rt: Runtime, name: str = "hs", reset: tuple[str, ...] = (), **values) -> m.ConfiguredConnector:
     with rt.session() as s:
-        return manage.update_settings(session=s, box=box(rt), kinds=KINDS, name=name, values=values, reset=reset,
-                                      actor="alice")
+        return manage.update_settings(
+            session=s, box=box(rt), kinds=KINDS, name=name, values=values, reset=reset, actor="alice"
+        )
 
 
 # ---- schedule -------------------------------------------------------------------------------
@@ -159,7 +160,8 @@ def test_reset_returns_a_setting_to_its_default(any_runtime: Runtime, fake: Fake
     assert cfg.page_size == 200 and cfg.units_property is None
     assert "page_size" not in row(any_runtime).config
     assert audits(any_runtime, "connector.update")[0].details == {
-        "changed": [], "reset": ["page_size", "units_property"]
+        "changed": [],
+        "reset": ["page_size", "units_property"],
     }
     update(any_runtime, reset=("page_size",))  # nothing left to reset: no audit row
     assert len(audits(any_runtime, "connector.update")) == 1
@@ -194,8 +196,12 @@ def test_delete_removes_the_connector_and_its_bookkeeping_not_its_records(
         assert s.scalars(select(m.QuarantinedRecord)).all() == []
         assert {c.connector for c in s.scalars(select(m.SyncState))} == {"other"}
         assert len(s.scalars(select(m.Account).where(m.Account.source == "hubspot")).all()) == 3  # the data stays
-    assert audits(any_runtime, "connector.delete")[0].details == {"kind": "hubspot", "runs": 7, "quarantined": 1,
-                                                                   "cursors": 7}
+    assert audits(any_runtime, "connector.delete")[0].details == {
+        "kind": "hubspot",
+        "runs": 7,
+        "quarantined": 1,
+        "cursors": 7,
+    }
     # added again under the same name, it starts from the beginning
     add_hubspot(any_runtime, fake)
     assert cursor(any_runtime, "companies") is None
@@ -220,9 +226,7 @@ def test_a_syncing_connector_cannot_be_deleted(any_runtime: Runtime, fake: FakeH
 # ---- the roll-up ----------------------------------------------------------------------------
 
 
-def test_statuses_roll_up_streams_and_survive_an_unreadable_connector(
-    any_runtime: Runtime, fake: FakeHubSpot
-) -> None:
+def test_statuses_roll_up_streams_and_survive_an_unreadable_connector(any_runtime: Runtime, fake: FakeHubSpot) -> None:
     fake.add("companies", {"city": "Nowhere"}, modified=EPOCH + timedelta(days=400))
     add_hubspot(any_runtime, fake, name="good")
     add_hubspot(any_runtime, fake, name="broken", token="pat-wrong")
@@ -237,7 +241,11 @@ def test_statuses_roll_up_streams_and_survive_an_unreadable_connector(
     by_name = {c.name: c for c in manage.connector_statuses(runtime=any_runtime, kinds=KINDS)}
     assert list(by_name) == ["broken", "fresh", "good", "paused", "unreadable"]
     assert {n: c.state for n, c in by_name.items()} == {
-        "broken": "failing", "fresh": "never_run", "good": "ok", "paused": "disabled", "unreadable": "failing",
+        "broken": "failing",
+        "fresh": "never_run",
+        "good": "ok",
+        "paused": "disabled",
+        "unreadable": "failing",
     }
     good = by_name["good"]
     assert len(good.streams) == 7 and all(s.state == "ok" for s in good.streams)

@@ -16,21 +16,28 @@ SEARCH_KEYS = {"rank", "doc_id", "title", "source", "type", "snippet", "score", 
 
 
 def sophia(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "app.cli.main", *args], env=env, capture_output=True, text=True,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli.main", *args], env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")}
-    return {**base, "SOPHIA_DATA_DIR": str(tmp_path / "data"), "SOPHIA_SECRET_KEY": TEST_SECRET,
-            "SOPHIA_ADMIN_PASSWORD": "admin-password-1"}
+    return {
+        **base,
+        "SOPHIA_DATA_DIR": str(tmp_path / "data"),
+        "SOPHIA_SECRET_KEY": TEST_SECRET,
+        "SOPHIA_ADMIN_PASSWORD": "admin-password-1",
+    }
 
 
 def test_ingest_then_search_with_the_exact_json_contract(env, tmp_path) -> None:
     folder = tmp_path / "in"
     (folder / "sub").mkdir(parents=True)
-    (folder / "escalations.md").write_text("# Escalations\n\nError PR-5521 means the payment processor timed out; retry after five minutes.")
+    (folder / "escalations.md").write_text(
+        "# Escalations\n\nError PR-5521 means the payment processor timed out; retry after five minutes."
+    )
     (folder / "sub" / "notes.txt").write_text("Lunch order for the offsite: tacos and salads.")
     (folder / "bad.pdf").write_bytes(b"%PDF-1.4 broken")
     done = sophia("ingest", str(folder), "--json", env=env)
@@ -50,8 +57,11 @@ def test_ingest_then_search_with_the_exact_json_contract(env, tmp_path) -> None:
     assert isinstance(top["doc_id"], str) and isinstance(top["score"], (int, float)) and top["url"]
     assert "**PR-5521**" in top["snippet"]
 
-    paraphrase = json.loads(sophia("search", "what does it mean when the card processor times out", "--json",
-                                   "--limit", "1", env=env).stdout)
+    paraphrase = json.loads(
+        sophia(
+            "search", "what does it mean when the card processor times out", "--json", "--limit", "1", env=env
+        ).stdout
+    )
     assert [r["title"] for r in paraphrase["results"]] == ["escalations.md"]
     filtered = json.loads(sophia("search", "tacos", "--json", "--type", "md", env=env).stdout)
     assert all(r["type"] == "md" for r in filtered["results"])

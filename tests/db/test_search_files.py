@@ -60,9 +60,15 @@ def make_docx(paragraphs: list[str]) -> bytes:
 def _folder(root: Path) -> Path:
     (root / "docs" / "nested").mkdir(parents=True)
     (root / "docs" / "notes.txt").write_text("Quarterly planning notes: renewal pricing for Harbor Point Living.")
-    (root / "docs" / "runbook.md").write_text("# Runbook\n\nIf the ledger sync fails with error LS-7731, restart the worker.")
-    (root / "docs" / "nested" / "customers.csv").write_text("name,region,units\nHarbor Point Living,West,1200\nBolt Living,East,800\n")
-    (root / "docs" / "nested" / "contract.docx").write_bytes(make_docx(["Master services agreement.", "Termination needs 90 days notice."]))
+    (root / "docs" / "runbook.md").write_text(
+        "# Runbook\n\nIf the ledger sync fails with error LS-7731, restart the worker."
+    )
+    (root / "docs" / "nested" / "customers.csv").write_text(
+        "name,region,units\nHarbor Point Living,West,1200\nBolt Living,East,800\n"
+    )
+    (root / "docs" / "nested" / "contract.docx").write_bytes(
+        make_docx(["Master services agreement.", "Termination needs 90 days notice."])
+    )
     (root / "docs" / "nested" / "report.pdf").write_bytes(make_pdf("Chargeback ratio fell to 0.2 percent in March"))
     (root / "docs" / ".hidden.txt").write_text("never imported")
     (root / "docs" / "picture.png").write_bytes(b"\x89PNG not imported from a folder")
@@ -84,8 +90,14 @@ def test_a_folder_is_imported_and_every_file_is_searchable(runtime: Runtime, tmp
         assert store.get(r.key) == Path(r.path).read_bytes()
 
     def top(query: str):  # noqa: ANN202
-        return search(runtime=runtime, embedder=embedder, backend=None, identity=ADMIN, query=query,
-                      filters=SearchFilters(source="file")).results[0]
+        return search(
+            runtime=runtime,
+            embedder=embedder,
+            backend=None,
+            identity=ADMIN,
+            query=query,
+            filters=SearchFilters(source="file"),
+        ).results[0]
 
     assert top("LS-7731").title == "runbook.md"
     assert top("termination notice").title == "contract.docx"

@@ -33,30 +33,93 @@ class RenamedMiniLM(LocalMiniLM):
 
 
 def _seed(rt: Runtime) -> None:
-    long_turns = [{"position": i, "speaker_id": f"c1:{i % 2 + 1}", "start_s": i * 10.0, "end_s": i * 10.0 + 9,
-                   "text": f"Turn {i}: we talked about autopay enrollment, returned ACH payments and the rollout plan "
-                           f"for the {i}th community, including site-manager training and resident messaging."}
-                  for i in range(40)]
+    long_turns = [
+        {
+            "position": i,
+            "speaker_id": f"c1:{i % 2 + 1}",
+            "start_s": i * 10.0,
+            "end_s": i * 10.0 + 9,
+            "text": f"Turn {i}: we talked about autopay enrollment, returned ACH payments and the rollout plan "
+            f"for the {i}th community, including site-manager training and resident messaging.",
+        }
+        for i in range(40)
+    ]
     with rt.session() as s:
-        ingest_records(session=s, source="hubspot", entity="accounts", records=[
-            {"external_id": "co-1", "name": "Ashford Realty", "owner": "nick@payready.com", "lifecycle_stage": "live"}])
-        ingest_records(session=s, source="hubspot", entity="activities", records=[
-            {"external_id": "a-1", "account_ref": "co-1", "type": "email", "subject": "Invoice INV-2026-000042 past due",
-             "body": "Hi Jo,\n\nInvoice INV-2026-000042 is past due. Can you confirm the payment date?", "occurred_at": AT},
-            {"external_id": "a-2", "account_ref": "co-1", "type": "note", "subject": "Sandbox",
-             "body": "They want a sandbox for the AR team before signing.", "occurred_at": AT},
-        ])
-        ingest_records(session=s, source="gong", entity="calls", records=[
-            {"external_id": "c1", "account_ref": {"source": "hubspot", "external_id": "co-1"}, "title": "Ashford <> PayReady",
-             "started_at": AT, "url": "https://app.gong.io/call?id=c1",
-             "participants": [{"speaker_id": "c1:1", "name": "Nick Arnold", "affiliation": "internal"},
-                              {"speaker_id": "c1:2", "name": "Jo Wheeler", "affiliation": "external"}],
-             "segments": long_turns}])
-        ingest_records(session=s, source="lattice", entity="employees", records=[
-            {"external_id": "e-1", "name": "Sam Lee", "email": "sam@payready.com"}])
-        ingest_records(session=s, source="lattice", entity="reviews", records=[
-            {"external_id": "r-1", "employee_ref": "e-1", "cycle": "2025 H2", "rating": 2,
-             "body": "Sam missed the quarterly targets and is on a written improvement plan."}])
+        ingest_records(
+            session=s,
+            source="hubspot",
+            entity="accounts",
+            records=[
+                {
+                    "external_id": "co-1",
+                    "name": "Ashford Realty",
+                    "owner": "nick@payready.com",
+                    "lifecycle_stage": "live",
+                }
+            ],
+        )
+        ingest_records(
+            session=s,
+            source="hubspot",
+            entity="activities",
+            records=[
+                {
+                    "external_id": "a-1",
+                    "account_ref": "co-1",
+                    "type": "email",
+                    "subject": "Invoice INV-2026-000042 past due",
+                    "body": "Hi Jo,\n\nInvoice INV-2026-000042 is past due. Can you confirm the payment date?",
+                    "occurred_at": AT,
+                },
+                {
+                    "external_id": "a-2",
+                    "account_ref": "co-1",
+                    "type": "note",
+                    "subject": "Sandbox",
+                    "body": "They want a sandbox for the AR team before signing.",
+                    "occurred_at": AT,
+                },
+            ],
+        )
+        ingest_records(
+            session=s,
+            source="gong",
+            entity="calls",
+            records=[
+                {
+                    "external_id": "c1",
+                    "account_ref": {"source": "hubspot", "external_id": "co-1"},
+                    "title": "Ashford <> PayReady",
+                    "started_at": AT,
+                    "url": "https://app.gong.io/call?id=c1",
+                    "participants": [
+                        {"speaker_id": "c1:1", "name": "Nick Arnold", "affiliation": "internal"},
+                        {"speaker_id": "c1:2", "name": "Jo Wheeler", "affiliation": "external"},
+                    ],
+                    "segments": long_turns,
+                }
+            ],
+        )
+        ingest_records(
+            session=s,
+            source="lattice",
+            entity="employees",
+            records=[{"external_id": "e-1", "name": "Sam Lee", "email": "sam@payready.com"}],
+        )
+        ingest_records(
+            session=s,
+            source="lattice",
+            entity="reviews",
+            records=[
+                {
+                    "external_id": "r-1",
+                    "employee_ref": "e-1",
+                    "cycle": "2025 H2",
+                    "rating": 2,
+                    "body": "Sam missed the quarterly targets and is on a written improvement plan.",
+                }
+            ],
+        )
 
 
 def _changes(rt: Runtime) -> list[tuple[int, str]]:
@@ -71,7 +134,9 @@ def test_indexing_is_incremental_and_logs_every_chunk_change(any_runtime: Runtim
     first = index_records(runtime=rt, embedder=embedder)
     assert (first.documents_added, first.documents_deleted) == (5, 0)  # account, 2 activities, call, review
     with rt.session() as s:
-        chunks = s.execute(select(Chunk.id, Chunk.document_id, Chunk.text, Chunk.embedding, Chunk.embedding_model)).all()
+        chunks = s.execute(
+            select(Chunk.id, Chunk.document_id, Chunk.text, Chunk.embedding, Chunk.embedding_model)
+        ).all()
         docs = {d.external_id: d for d in s.scalars(select(Document))}
     assert docs["reviews/r-1"].min_role == "admin" and docs["calls/c1"].url.startswith("https://app.gong.io/")
     call_chunks = [c for c in chunks if c.document_id == docs["calls/c1"].id]
@@ -80,7 +145,9 @@ def test_indexing_is_incremental_and_logs_every_chunk_change(any_runtime: Runtim
         assert count_pieces(c.text) <= MAX_CHUNK_PIECES
         assert len(c.embedding) == 384 * 4 and c.embedding_model == embedder.model_name
         assert np.linalg.norm(np.frombuffer(c.embedding, dtype="<f4")) == pytest.approx(1.0, abs=1e-4)
-    assert all(c.text.startswith("Ashford <> PayReady") and "Jo Wheeler:" in c.text + "Jo Wheeler:" for c in call_chunks)
+    assert all(
+        c.text.startswith("Ashford <> PayReady") and "Jo Wheeler:" in c.text + "Jo Wheeler:" for c in call_chunks
+    )
     assert sorted(_changes(rt)) == sorted((c.id, "u") for c in chunks)
 
     again = index_records(runtime=rt, embedder=embedder)
@@ -88,9 +155,21 @@ def test_indexing_is_incremental_and_logs_every_chunk_change(any_runtime: Runtim
     assert len(_changes(rt)) == len(chunks)
 
     with rt.session() as s:  # one record changes, one is deleted at the source
-        ingest_records(session=s, source="hubspot", entity="activities", records=[
-            {"external_id": "a-2", "account_ref": "co-1", "type": "note", "subject": "Sandbox",
-             "body": "They signed after the sandbox trial went well.", "occurred_at": AT}])
+        ingest_records(
+            session=s,
+            source="hubspot",
+            entity="activities",
+            records=[
+                {
+                    "external_id": "a-2",
+                    "account_ref": "co-1",
+                    "type": "note",
+                    "subject": "Sandbox",
+                    "body": "They signed after the sandbox trial went well.",
+                    "occurred_at": AT,
+                }
+            ],
+        )
         delete_records(session=s, source="hubspot", entity="activities", external_ids=["a-1"])
     logged = len(_changes(rt))
     third = index_records(runtime=rt, embedder=embedder, entities=["activities"])
@@ -129,8 +208,9 @@ def test_search_on_this_database(any_runtime: Runtime) -> None:
     assert all(h.type != "review" for h in run("improvement plan", identity=VIEWER))
     assert {h.source for h in run("autopay", filters=SearchFilters(source="gong"))} == {"gong"}
     assert run("autopay", filters=SearchFilters(until=date(2026, 2, 2))) == []  # everything is later
-    assert {h.external_id for h in run("autopay", filters=SearchFilters(since=date(2026, 2, 3), until=date(2026, 2, 3)))} \
-        >= {"calls/c1"}
+    assert {
+        h.external_id for h in run("autopay", filters=SearchFilters(since=date(2026, 2, 3), until=date(2026, 2, 3)))
+    } >= {"calls/c1"}
     backend.close()
 
 
@@ -155,9 +235,21 @@ def test_every_process_sees_how_far_indexing_is(any_runtime: Runtime) -> None:
             raise RuntimeError("the model file is unreadable")
 
     with rt.session() as s:  # a change, so the next run has something to embed
-        ingest_records(session=s, source="hubspot", entity="activities", records=[
-            {"external_id": "a-9", "account_ref": "co-1", "type": "note", "subject": "New", "body": "Fresh text.",
-             "occurred_at": AT}])
+        ingest_records(
+            session=s,
+            source="hubspot",
+            entity="activities",
+            records=[
+                {
+                    "external_id": "a-9",
+                    "account_ref": "co-1",
+                    "type": "note",
+                    "subject": "New",
+                    "body": "Fresh text.",
+                    "occurred_at": AT,
+                }
+            ],
+        )
     with pytest.raises(RuntimeError):
         index_records(runtime=rt, embedder=Broken())
     failed = indexing_state(runtime=rt)

@@ -63,11 +63,26 @@ def indexed(tmp_path_factory) -> tuple[Runtime, EmbeddedBackend]:
     rt.engine.dispose()
 
 
-def _run(indexed, query: str, *, mode: str = "hybrid", identity: Identity = ADMIN, limit: int = 10,
-         filters: SearchFilters | None = None):
+def _run(
+    indexed,
+    query: str,
+    *,
+    mode: str = "hybrid",
+    identity: Identity = ADMIN,
+    limit: int = 10,
+    filters: SearchFilters | None = None,
+):
     rt, backend = indexed
-    return search(runtime=rt, embedder=make_embedder(rt.settings), backend=backend, identity=identity, query=query,
-                  limit=limit, filters=filters, mode=mode)
+    return search(
+        runtime=rt,
+        embedder=make_embedder(rt.settings),
+        backend=backend,
+        identity=identity,
+        query=query,
+        limit=limit,
+        filters=filters,
+        mode=mode,
+    )
 
 
 def _scores(hits, relevant) -> tuple[float, float]:
@@ -82,8 +97,11 @@ def _scores(hits, relevant) -> tuple[float, float]:
 def _measure(indexed, mode: str) -> dict[str, tuple[float, float]]:
     out = {}
     for kind in THRESHOLDS:
-        pairs = [_scores(_run(indexed, q["question"], mode=mode).results, q["relevant"])
-                 for q in QUESTIONS if q["kind"] == kind]
+        pairs = [
+            _scores(_run(indexed, q["question"], mode=mode).results, q["relevant"])
+            for q in QUESTIONS
+            if q["kind"] == kind
+        ]
         out[kind] = (sum(p[0] for p in pairs) / len(pairs), sum(p[1] for p in pairs) / len(pairs))
     return out
 
@@ -132,8 +150,9 @@ def test_a_viewer_never_sees_reviews(indexed) -> None:
     with rt.session() as session:
         review_id = session.scalar(select(Document.id).where(Document.type == "review"))
     with pytest.raises(NotFound):
-        more_like_this(runtime=rt, embedder=make_embedder(rt.settings), backend=backend, identity=VIEWER,
-                       doc_id=review_id)
+        more_like_this(
+            runtime=rt, embedder=make_embedder(rt.settings), backend=backend, identity=VIEWER, doc_id=review_id
+        )
 
 
 def test_filters_by_source_type_account_and_date(indexed) -> None:
@@ -148,8 +167,9 @@ def test_filters_by_source_type_account_and_date(indexed) -> None:
     assert by_name and {h.account_id for h in by_name} == {quarry.id}
     by_id = _run(indexed, "payments", filters=SearchFilters(account=str(quarry.id)), limit=30).results
     assert [h.doc_id for h in by_id] == [h.doc_id for h in by_name]
-    window = _run(indexed, "invoice", filters=SearchFilters(since=date(2025, 6, 1), until=date(2025, 6, 30)),
-                  limit=50).results
+    window = _run(
+        indexed, "invoice", filters=SearchFilters(since=date(2025, 6, 1), until=date(2025, 6, 30)), limit=50
+    ).results
     assert window
     for h in window:
         assert datetime(2025, 6, 1, tzinfo=UTC) <= h.occurred_at < datetime(2025, 7, 1, tzinfo=UTC)
@@ -161,8 +181,9 @@ def test_filters_by_source_type_account_and_date(indexed) -> None:
 def test_more_like_this_finds_documents_about_the_same_thing(indexed) -> None:
     rt, backend = indexed
     first = _run(indexed, "payment posting to RealPage delayed ledger updates lagging", mode="keyword").results[0]
-    similar = more_like_this(runtime=rt, embedder=make_embedder(rt.settings), backend=backend, identity=ADMIN,
-                             doc_id=first.doc_id, limit=5)
+    similar = more_like_this(
+        runtime=rt, embedder=make_embedder(rt.settings), backend=backend, identity=ADMIN, doc_id=first.doc_id, limit=5
+    )
     assert similar.results and first.doc_id not in {h.doc_id for h in similar.results}
     assert any("post" in h.snippet.lower() or "incident" in h.title.lower() for h in similar.results)
 

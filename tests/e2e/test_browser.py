@@ -20,8 +20,15 @@ from tests.conftest import TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ADMIN_PASSWORD = "e2e-admin-password"
 
 pytestmark = pytest.mark.e2e
@@ -56,17 +63,43 @@ def running(tmp_path):
         pytest.fail("chromium is not installed: run `bash deploy/setup.sh`")
     app_port, api_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")}
-    env.update(SOPHIA_DATA_DIR=str(tmp_path / "data"), SOPHIA_SECRET_KEY=TEST_SECRET,
-               SOPHIA_ADMIN_PASSWORD=ADMIN_PASSWORD, PYTHONUNBUFFERED="1", COLUMNS="200")
+    env.update(
+        SOPHIA_DATA_DIR=str(tmp_path / "data"),
+        SOPHIA_SECRET_KEY=TEST_SECRET,
+        SOPHIA_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        PYTHONUNBUFFERED="1",
+        COLUMNS="200",
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "app.cli.main", "up", "--demo", "--demo-size", "small",
-         "--app-port", str(app_port), "--api-port", str(api_port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "app.cli.main",
+            "up",
+            "--demo",
+            "--demo-size",
+            "small",
+            "--app-port",
+            str(app_port),
+            "--api-port",
+            str(api_port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         output = _wait_for_line(proc, "Press Ctrl-C to stop", timeout=240)
-        yield {"proc": proc, "app": f"http://127.0.0.1:{app_port}", "api": f"http://127.0.0.1:{api_port}",
-               "output": output, "ports": (app_port, api_port), "shots": tmp_path}
+        yield {
+            "proc": proc,
+            "app": f"http://127.0.0.1:{app_port}",
+            "api": f"http://127.0.0.1:{api_port}",
+            "output": output,
+            "ports": (app_port, api_port),
+            "shots": tmp_path,
+        }
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -93,7 +126,9 @@ def test_login_and_dashboard_then_ctrl_c_stops_everything(running) -> None:
         expect(page.get_by_text("Pipeline by stage").first).to_be_visible(timeout=90_000)
         expect(page.get_by_text("Current ARR").first).to_be_visible()
         page.wait_for_timeout(1500)
-        page.screenshot(path=os.environ.get("SOPHIA_TEST_SCREENSHOT", str(running["shots"] / "dashboard.png")), full_page=True)
+        page.screenshot(
+            path=os.environ.get("SOPHIA_TEST_SCREENSHOT", str(running["shots"] / "dashboard.png")), full_page=True
+        )
 
         # the scheduler indexes the demo in the background; once it has, a search finds a call and opens it
         page.get_by_role("link", name="Search").first.click()
@@ -122,11 +157,19 @@ def test_children_do_not_outlive_a_killed_supervisor(tmp_path) -> None:
     """Even a SIGKILLed `sophia up` leaves no app, API or scheduler behind holding its ports."""
     api_port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOPHIA_")}
-    env.update(SOPHIA_DATA_DIR=str(tmp_path / "data"), SOPHIA_SECRET_KEY=TEST_SECRET,
-               SOPHIA_ADMIN_PASSWORD=ADMIN_PASSWORD, PYTHONUNBUFFERED="1")
+    env.update(
+        SOPHIA_DATA_DIR=str(tmp_path / "data"),
+        SOPHIA_SECRET_KEY=TEST_SECRET,
+        SOPHIA_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        PYTHONUNBUFFERED="1",
+    )
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli.main", "up", "--no-app", "--api-port", str(api_port)],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     _wait_for_line(proc, "Press Ctrl-C to stop", timeout=120)
     proc.kill()

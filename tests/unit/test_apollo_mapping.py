@@ -13,23 +13,48 @@ from connectors.base import RecordError
 
 
 def test_an_api_search_person_becomes_a_prospect() -> None:
-    person = {"id": "64a7", "first_name": "Dana", "last_name_obfuscated": "Sm***h", "title": "VP Finance",
-              "last_refreshed_at": "2025-05-01T10:00:00.000+00:00", "has_email": True,
-              "organization": {"name": "Acme Residential", "has_industry": True}}
+    person = {
+        "id": "64a7",
+        "first_name": "Dana",
+        "last_name_obfuscated": "Sm***h",
+        "title": "VP Finance",
+        "last_refreshed_at": "2025-05-01T10:00:00.000+00:00",
+        "has_email": True,
+        "organization": {"name": "Acme Residential", "has_industry": True},
+    }
     rec = map_prospect(person)
     assert (rec["external_id"], rec["company_name"], rec["person_name"], rec["title"], rec["email"]) == (
-        "64a7", "Acme Residential", "Dana Sm***h", "VP Finance", None)
+        "64a7",
+        "Acme Residential",
+        "Dana Sm***h",
+        "VP Finance",
+        None,
+    )
     assert rec["updated_at"] == rec["created_at"] == datetime(2025, 5, 1, 10, tzinfo=UTC)
     assert rec["raw"] == person
 
 
 def test_a_full_legacy_person_keeps_what_it_has() -> None:
-    person = {"id": "1", "name": "Dana Smith", "first_name": "Dana", "last_name": "Smith", "title": "Controller",
-              "email": "Dana@Acme.com", "city": "Austin", "state": "Texas",
-              "organization": {"name": "Acme", "primary_domain": "acme.com", "technology_names": ["Yardi"]}}
+    person = {
+        "id": "1",
+        "name": "Dana Smith",
+        "first_name": "Dana",
+        "last_name": "Smith",
+        "title": "Controller",
+        "email": "Dana@Acme.com",
+        "city": "Austin",
+        "state": "Texas",
+        "organization": {"name": "Acme", "primary_domain": "acme.com", "technology_names": ["Yardi"]},
+    }
     rec = map_prospect(person)
     assert (rec["person_name"], rec["email"], rec["city"], rec["state"], rec["domain"], rec["pms"]) == (
-        "Dana Smith", "dana@acme.com", "Austin", "TX", "acme.com", "Yardi")
+        "Dana Smith",
+        "dana@acme.com",
+        "Austin",
+        "TX",
+        "acme.com",
+        "Yardi",
+    )
 
 
 def test_locked_and_missing_emails_are_none() -> None:
@@ -38,7 +63,9 @@ def test_locked_and_missing_emails_are_none() -> None:
     assert person_name({"first_name": "Pat"}) == "Pat" and person_name({}) is None
 
 
-@pytest.mark.parametrize("person", [{"first_name": "x", "organization": {"name": "A"}}, {"id": "2", "organization": {}}])
+@pytest.mark.parametrize(
+    "person", [{"first_name": "x", "organization": {"name": "A"}}, {"id": "2", "organization": {}}]
+)
 def test_people_without_id_or_company_are_refused(person: dict) -> None:
     with pytest.raises(RecordError):
         map_prospect(person)
@@ -51,12 +78,20 @@ def test_domains_are_what_enrichment_takes() -> None:
 
 
 def test_enrichment_patches_only_the_pms() -> None:
-    org = {"name": "Acme", "estimated_num_employees": 180, "industry": "real estate",
-           "technology_names": ["Salesforce", "AppFolio"]}
-    patch = map_enrichment({"target": {"source": "hubspot", "external_id": "c1"}, "domain": "acme.com",
-                            "organization": org})
-    assert patch == {"external_id": "hubspot:c1", "target_ref": {"source": "hubspot", "external_id": "c1"},
-                     "pms": "AppFolio"}
+    org = {
+        "name": "Acme",
+        "estimated_num_employees": 180,
+        "industry": "real estate",
+        "technology_names": ["Salesforce", "AppFolio"],
+    }
+    patch = map_enrichment(
+        {"target": {"source": "hubspot", "external_id": "c1"}, "domain": "acme.com", "organization": org}
+    )
+    assert patch == {
+        "external_id": "hubspot:c1",
+        "target_ref": {"source": "hubspot", "external_id": "c1"},
+        "pms": "AppFolio",
+    }
     assert pms({"technology_names": ["Gmail"]}) is None and pms({}) is None
     with pytest.raises(RecordError):
         map_enrichment({"target": None, "organization": org})

@@ -79,11 +79,14 @@ def test_tokens_expire_and_follow_the_user(runtime) -> None:
         assert auth.identity_from_token(session=s, settings=settings, token=token).username == "admin"
         expired = jwt.encode(
             {"sub": "admin", "iss": "sophia", "exp": utcnow() - timedelta(minutes=1)},
-            settings.signing_key(), algorithm="HS256",
+            settings.signing_key(),
+            algorithm="HS256",
         )
         with pytest.raises(AuthError, match="expired"):
             auth.identity_from_token(session=s, settings=settings, token=expired)
-        forged = jwt.encode({"sub": "admin", "iss": "sophia"}, "another-secret-key-of-enough-length!", algorithm="HS256")
+        forged = jwt.encode(
+            {"sub": "admin", "iss": "sophia"}, "another-secret-key-of-enough-length!", algorithm="HS256"
+        )
         with pytest.raises(AuthError, match="invalid token"):
             auth.identity_from_token(session=s, settings=settings, token=forged)
 

@@ -51,8 +51,9 @@ def test_a_bad_setting_is_named_in_one_line(tmp_path, field, value, needle) -> N
 
 def test_vector_backends_are_checked_with_their_settings(tmp_path) -> None:
     assert load_settings(_env_file=None, data_dir=tmp_path).vector_backend_names == ["embedded"]
-    s = load_settings(_env_file=None, data_dir=tmp_path, vector_backends="Embedded, weaviate",
-                      weaviate_url="http://127.0.0.1:8080")
+    s = load_settings(
+        _env_file=None, data_dir=tmp_path, vector_backends="Embedded, weaviate", weaviate_url="http://127.0.0.1:8080"
+    )
     assert s.vector_backend_names == ["embedded", "weaviate"]
     with pytest.raises(ConfigError, match="^SOPHIA_VECTOR_BACKENDS: unknown backend 'milvus'"):
         load_settings(_env_file=None, data_dir=tmp_path, vector_backends="embedded,milvus")

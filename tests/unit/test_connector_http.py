@@ -36,8 +36,13 @@ def client(handler, *, retry: RetrySettings = FAST, limits=()) -> tuple[HttpClie
         return handler(request, len(seen))
 
     policy = CallPolicy(vendor="Acme", table=ErrorTable(), retry=retry, redact=SecretFilter([TOKEN]))
-    http = HttpClient(base_url="https://api.acme.test", policy=policy, auth=BearerAuth(TOKEN),
-                      transport=httpx.MockTransport(record), limits=limits)
+    http = HttpClient(
+        base_url="https://api.acme.test",
+        policy=policy,
+        auth=BearerAuth(TOKEN),
+        transport=httpx.MockTransport(record),
+        limits=limits,
+    )
     return http, seen
 
 
@@ -83,7 +88,9 @@ def test_credentials_errors_fail_at_once_and_never_show_the_secret() -> None:
 
 def test_giving_up_says_how_often_it_tried() -> None:
     http, seen = client(lambda request, n: httpx.Response(502, text="<html>Bad gateway</html>"))
-    with pytest.raises(ConnectorError, match=r"server error \(502\): <html>Bad gateway</html> \(gave up after 3 attempts\)"):
+    with pytest.raises(
+        ConnectorError, match=r"server error \(502\): <html>Bad gateway</html> \(gave up after 3 attempts\)"
+    ):
         http.get("/things")
     assert len(seen) == 3
 
@@ -111,12 +118,18 @@ def test_the_error_table(problem: Problem, action: Action, kind: Kind) -> None:
 
 def test_hubspot_rules_come_first() -> None:
     daily = Problem(429, {}, '{"status":"error","message":"You have reached your daily limit.","policyName":"DAILY"}')
-    secondly = Problem(429, {"Retry-After": "2"}, '{"message":"You have reached your secondly limit.","policyName":"SECONDLY"}')
-    scopes = Problem(403, {}, '{"message":"This app hasn\'t been granted all required scopes","category":"MISSING_SCOPES"}')
+    secondly = Problem(
+        429, {"Retry-After": "2"}, '{"message":"You have reached your secondly limit.","policyName":"SECONDLY"}'
+    )
+    scopes = Problem(
+        403, {}, '{"message":"This app hasn\'t been granted all required scopes","category":"MISSING_SCOPES"}'
+    )
     resolve = lambda p: HUBSPOT_TABLE.resolve(p, vendor="HubSpot", redact=SecretFilter())  # noqa: E731
     assert resolve(daily).action is Action.FAIL and "daily API limit" in resolve(daily).message
     assert resolve(secondly).action is Action.BACKOFF and resolve(secondly).retry_after == 2
-    assert resolve(scopes).message.startswith("the HubSpot token lacks a scope this connector needs (403): MISSING_SCOPES")
+    assert resolve(scopes).message.startswith(
+        "the HubSpot token lacks a scope this connector needs (403): MISSING_SCOPES"
+    )
 
 
 def test_retry_after_forms() -> None:

@@ -14,19 +14,36 @@ CTX = MappingContext(owners={"51": "ana@payready.com"})
 
 
 def obj(props: dict, **extra) -> dict:
-    return {"id": "101", "properties": props, "createdAt": "2024-01-05T10:11:12.345Z",
-            "updatedAt": "2024-02-01T09:00:00.123Z", "archived": False, **extra}
+    return {
+        "id": "101",
+        "properties": props,
+        "createdAt": "2024-01-05T10:11:12.345Z",
+        "updatedAt": "2024-02-01T09:00:00.123Z",
+        "archived": False,
+        **extra,
+    }
 
 
 def assoc(*ids: str, primary: str | None = None, type_id: int = 1) -> dict:
-    return {"results": [
-        {"id": i, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": type_id if i == primary else 279,
-                                        "label": "Primary" if i == primary else None}]}
-        for i in ids
-    ]}
+    return {
+        "results": [
+            {
+                "id": i,
+                "associationTypes": [
+                    {
+                        "category": "HUBSPOT_DEFINED",
+                        "typeId": type_id if i == primary else 279,
+                        "label": "Primary" if i == primary else None,
+                    }
+                ],
+            }
+            for i in ids
+        ]
+    }
 
 
 # ---- deal stages: one explicit table ---------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("hubspot", "ours"),
@@ -45,15 +62,27 @@ def test_default_pipeline_stages(hubspot: str, ours: str) -> None:
 
 
 def test_custom_stages_come_from_stage_map_then_pipeline_metadata() -> None:
-    stages = mapping.pipeline_stages([{"id": "p1", "label": "Renewals", "stages": [
-        {"id": "901", "label": "Signed", "metadata": {"isClosed": "true", "probability": "1.0"}},
-        {"id": "902", "label": "Gone", "metadata": {"isClosed": "true", "probability": "0.0"}},
-        {"id": "903", "label": "Proposal", "metadata": {"isClosed": "false", "probability": "0.5"}},
-        {"id": "904", "label": "Verbal yes", "metadata": {"isClosed": "false", "probability": "0.8"}},
-    ]}])
+    stages = mapping.pipeline_stages(
+        [
+            {
+                "id": "p1",
+                "label": "Renewals",
+                "stages": [
+                    {"id": "901", "label": "Signed", "metadata": {"isClosed": "true", "probability": "1.0"}},
+                    {"id": "902", "label": "Gone", "metadata": {"isClosed": "true", "probability": "0.0"}},
+                    {"id": "903", "label": "Proposal", "metadata": {"isClosed": "false", "probability": "0.5"}},
+                    {"id": "904", "label": "Verbal yes", "metadata": {"isClosed": "false", "probability": "0.8"}},
+                ],
+            }
+        ]
+    )
     ctx = MappingContext(stage_map={"904": "negotiation", "closedwon": "closed_lost"}, pipeline_stages=stages)
     assert [mapping.our_stage(s, ctx) for s in ("901", "902", "903", "904")] == [
-        "closed_won", "closed_lost", "proposal", "negotiation"]
+        "closed_won",
+        "closed_lost",
+        "proposal",
+        "negotiation",
+    ]
     assert mapping.our_stage("closedwon", ctx) == "closed_lost"  # the tenant's map comes first
     with pytest.raises(RecordError, match=r"'905' maps to none of our stages; set stage_map.905="):
         mapping.our_stage("905", ctx)
@@ -69,16 +98,35 @@ def test_deal_with_history_in_time_order_and_repeats_collapsed() -> None:
         {"value": "appointmentscheduled", "timestamp": "2024-01-01T00:00:00Z"},
         {"value": "contractsent", "timestamp": "2024-03-02T00:00:00Z"},
     ]
-    rec = mapping.map_deal(obj(
-        {"dealname": "Acme renewal", "amount": "12,000.50", "dealstage": "closedwon", "closedate": "2024-04-01",
-         "dealtype": "existingbusiness", "hubspot_owner_id": "51", "deal_currency_code": "usd"},
-        propertiesWithHistory={"dealstage": history}, associations={"companies": assoc("7", "8", primary="8", type_id=5)},
-    ), CTX)
+    rec = mapping.map_deal(
+        obj(
+            {
+                "dealname": "Acme renewal",
+                "amount": "12,000.50",
+                "dealstage": "closedwon",
+                "closedate": "2024-04-01",
+                "dealtype": "existingbusiness",
+                "hubspot_owner_id": "51",
+                "deal_currency_code": "usd",
+            },
+            propertiesWithHistory={"dealstage": history},
+            associations={"companies": assoc("7", "8", primary="8", type_id=5)},
+        ),
+        CTX,
+    )
     assert [(h["stage"], h["entered_at"].month) for h in rec["stage_history"]] == [
-        ("qualified", 1), ("negotiation", 3), ("closed_won", 4)]
+        ("qualified", 1),
+        ("negotiation", 3),
+        ("closed_won", 4),
+    ]
     assert rec["stage"] == "closed_won" and rec["closed_at"] == datetime(2024, 4, 1, tzinfo=UTC)
     assert rec["stage_entered_at"] == rec["closed_at"]
-    assert (rec["amount"], rec["currency"], rec["deal_type"], rec["owner"]) == (12000.5, "USD", "expansion", "ana@payready.com")
+    assert (rec["amount"], rec["currency"], rec["deal_type"], rec["owner"]) == (
+        12000.5,
+        "USD",
+        "expansion",
+        "ana@payready.com",
+    )
     assert rec["close_date"] == date(2024, 4, 1) and rec["account_ref"] == "8"
     assert rec["external_id"] == "101" and rec["raw"]["id"] == "101"
 
@@ -98,12 +146,28 @@ def test_a_deal_that_cannot_be_mapped_says_why(props: dict, needle: str) -> None
 
 
 def test_company() -> None:
-    rec = mapping.map_company(obj({"name": " Acme Living ", "domain": "acme.com", "state": "Texas",
-                                   "lifecyclestage": "customer", "hubspot_owner_id": "51", "units": "12500"}),
-                              MappingContext(owners=CTX.owners, units_property="units"))
+    rec = mapping.map_company(
+        obj(
+            {
+                "name": " Acme Living ",
+                "domain": "acme.com",
+                "state": "Texas",
+                "lifecyclestage": "customer",
+                "hubspot_owner_id": "51",
+                "units": "12500",
+            }
+        ),
+        MappingContext(owners=CTX.owners, units_property="units"),
+    )
     assert {k: rec[k] for k in ("name", "domain", "state", "lifecycle_stage", "owner", "units_managed", "segment")} == {
-        "name": "Acme Living", "domain": "acme.com", "state": "TX", "lifecycle_stage": "live",
-        "owner": "ana@payready.com", "units_managed": 12500, "segment": "mid_market"}
+        "name": "Acme Living",
+        "domain": "acme.com",
+        "state": "TX",
+        "lifecycle_stage": "live",
+        "owner": "ana@payready.com",
+        "units_managed": 12500,
+        "segment": "mid_market",
+    }
     assert rec["created_at"] == datetime(2024, 1, 5, 10, 11, 12, 345000, tzinfo=UTC)
     assert mapping.map_company(obj({"domain": "only.com"}), CTX)["name"] == "only.com"
     assert "lifecycle_stage" not in mapping.map_company(obj({"name": "X", "lifecyclestage": "12345"}), CTX)
@@ -113,8 +177,13 @@ def test_company() -> None:
 
 
 def test_contact_takes_its_primary_company() -> None:
-    rec = mapping.map_contact(obj({"firstname": "Pat", "lastname": "Lee", "email": "Pat@Acme.COM", "jobtitle": "VP"},
-                                  associations={"companies": assoc("5", "6", primary="6")}), CTX)
+    rec = mapping.map_contact(
+        obj(
+            {"firstname": "Pat", "lastname": "Lee", "email": "Pat@Acme.COM", "jobtitle": "VP"},
+            associations={"companies": assoc("5", "6", primary="6")},
+        ),
+        CTX,
+    )
     assert (rec["email"], rec["title"], rec["account_ref"]) == ("pat@acme.com", "VP", "6")
     assert mapping.map_contact(obj({"email": None}, associations={"companies": assoc("5")}), CTX)["account_ref"] == "5"
     assert mapping.map_contact(obj({}), CTX)["account_ref"] is None
@@ -123,19 +192,33 @@ def test_contact_takes_its_primary_company() -> None:
 @pytest.mark.parametrize(
     ("kind", "props", "expected"),
     [
-        ("notes", {"hs_note_body": "<p>Call&nbsp;went <b>well</b></p><p>Next: pricing</p>"},
-         {"type": "note", "subject": "Call went well", "body": "Call went well\nNext: pricing", "status": None}),
-        ("emails", {"hs_email_subject": "Hi", "hs_email_html": "<div>Hello</div>", "hs_email_status": "SENT"},
-         {"type": "email", "subject": "Hi", "body": "Hello", "status": "SENT"}),
-        ("meetings", {"hs_meeting_title": "Demo", "hs_meeting_body": "Portal", "hs_meeting_outcome": "COMPLETED"},
-         {"type": "meeting", "subject": "Demo", "body": "Portal", "status": "COMPLETED"}),
-        ("calls", {"hs_call_title": "Discovery", "hs_call_body": "Collections\x00", "hs_call_status": "COMPLETED"},
-         {"type": "call", "subject": "Discovery", "body": "Collections", "status": "COMPLETED"}),
+        (
+            "notes",
+            {"hs_note_body": "<p>Call&nbsp;went <b>well</b></p><p>Next: pricing</p>"},
+            {"type": "note", "subject": "Call went well", "body": "Call went well\nNext: pricing", "status": None},
+        ),
+        (
+            "emails",
+            {"hs_email_subject": "Hi", "hs_email_html": "<div>Hello</div>", "hs_email_status": "SENT"},
+            {"type": "email", "subject": "Hi", "body": "Hello", "status": "SENT"},
+        ),
+        (
+            "meetings",
+            {"hs_meeting_title": "Demo", "hs_meeting_body": "Portal", "hs_meeting_outcome": "COMPLETED"},
+            {"type": "meeting", "subject": "Demo", "body": "Portal", "status": "COMPLETED"},
+        ),
+        (
+            "calls",
+            {"hs_call_title": "Discovery", "hs_call_body": "Collections\x00", "hs_call_status": "COMPLETED"},
+            {"type": "call", "subject": "Discovery", "body": "Collections", "status": "COMPLETED"},
+        ),
     ],
 )
 def test_engagements_become_activities(kind: str, props: dict, expected: dict) -> None:
-    rec = mapping.engagement_mapper(kind)(obj({**props, "hs_timestamp": "1706745600000", "hubspot_owner_id": "51"},
-                                              associations={"deals": assoc("9")}), CTX)
+    rec = mapping.engagement_mapper(kind)(
+        obj({**props, "hs_timestamp": "1706745600000", "hubspot_owner_id": "51"}, associations={"deals": assoc("9")}),
+        CTX,
+    )
     assert {k: rec[k] for k in expected} == expected
     assert rec["external_id"] == f"{expected['type']}:101"
     assert rec["occurred_at"] == datetime(2024, 2, 1, tzinfo=UTC) and rec["owner"] == "ana@payready.com"
@@ -150,6 +233,13 @@ def test_time_values() -> None:
 
 
 def test_pipeline_metadata_strings() -> None:
-    stages = mapping.pipeline_stages([{"id": "default", "label": "Sales", "stages": [
-        {"id": "a", "label": "A", "metadata": {"isClosed": "false", "probability": "oops"}}]}])
+    stages = mapping.pipeline_stages(
+        [
+            {
+                "id": "default",
+                "label": "Sales",
+                "stages": [{"id": "a", "label": "A", "metadata": {"isClosed": "false", "probability": "oops"}}],
+            }
+        ]
+    )
     assert stages == {"a": PipelineStage("Sales", "A", False, None)}

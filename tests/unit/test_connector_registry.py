@@ -19,13 +19,16 @@ def test_the_kinds_are_the_eight_sources() -> None:
 def _minimal_config(model: type[ConnectorConfig]) -> ConnectorConfig:
     """A config with every required field and one way of giving credentials: a token, or else every
     credential field (kinds that accept one of several ways). Enough to build the connector; no call."""
+
     def dummy(info) -> object:  # noqa: ANN001
         return 1 if info.annotation in (int, float) else "probe-0123456789"
 
     required = {n: dummy(i) for n, i in model.model_fields.items() if i.is_required()}
     secrets = {n: dummy(i) for n, i in model.model_fields.items() if "SecretStr" in str(i.annotation)}
-    tries = [{**required, "token": "probe-0123456789"} if "token" in model.model_fields else required,
-             {**required, **{k: v for k, v in secrets.items() if k != "token"}}]
+    tries = [
+        {**required, "token": "probe-0123456789"} if "token" in model.model_fields else required,
+        {**required, **{k: v for k, v in secrets.items() if k != "token"}},
+    ]
     for values in tries:
         try:
             return model.model_validate(values)

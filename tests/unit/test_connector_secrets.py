@@ -28,4 +28,6 @@ def test_mask() -> None:
 def test_the_filter_hides_the_secret_and_credential_shaped_text() -> None:
     redact = SecretFilter(["pat-na1-abcd-1234", None, "ab"])
     text = "token pat-na1-abcd-1234 refused; Authorization: Bearer eyJhbGciOi.x.y; url?hapikey=999&x=1; the token lacks a scope"
-    assert redact(text) == "token •••• refused; Authorization: Bearer ••••; url?hapikey=••••&x=1; the token lacks a scope"
+    assert (
+        redact(text) == "token •••• refused; Authorization: Bearer ••••; url?hapikey=••••&x=1; the token lacks a scope"
+    )

@@ -56,13 +56,18 @@ def test_same_seed_gives_identical_records():
 
 
 def test_records_do_not_depend_on_the_process_hash_seed():
-    code = ("from datetime import date; from tests.unit.test_demo_generator import digest; "
-            "from connectors.demo import generate; print(digest(generate(size='small', seed=5, as_of=date(2026, 3, 15))))")
+    code = (
+        "from datetime import date; from tests.unit.test_demo_generator import digest; "
+        "from connectors.demo import generate; print(digest(generate(size='small', seed=5, as_of=date(2026, 3, 15))))"
+    )
     outs = set()
     for hash_seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=hash_seed, PYTHONPATH=".")
-        outs.add(subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
-                                check=True).stdout.strip())
+        outs.add(
+            subprocess.run(
+                [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+            ).stdout.strip()
+        )
     assert outs == {digest(generate(size="small", seed=5, as_of=AS_OF))}
 
 
@@ -90,9 +95,16 @@ def test_counts_match_batches_in_dependency_order():
     data = generate(size="small", seed=42, as_of=AS_OF)
     assert data.counts == {b.entity: len(b.records) for b in data.batches}
     order = [b.entity for b in data.batches]
-    for before, after in (("employees", "accounts"), ("accounts", "contacts"), ("contacts", "deals"),
-                          ("deals", "activities"), ("deals", "calls"), ("invoices", "payments"),
-                          ("contacts", "job_changes"), ("employees", "reviews")):
+    for before, after in (
+        ("employees", "accounts"),
+        ("accounts", "contacts"),
+        ("contacts", "deals"),
+        ("deals", "activities"),
+        ("deals", "calls"),
+        ("invoices", "payments"),
+        ("contacts", "job_changes"),
+        ("employees", "reviews"),
+    ):
         assert order.index(before) < order.index(after)
 
 
@@ -200,8 +212,13 @@ def test_calls_have_consistent_speakers_and_talk_time():
 def test_every_email_used_as_an_owner_is_an_employee():
     staff = {e["email"] for e in records(medium(), "employees")}
     assert all(e.endswith("@payready.com") for e in staff)
-    for entity, field in (("accounts", "owner"), ("deals", "owner"), ("activities", "owner"), ("calls", "owner"),
-                          ("reviews", "reviewer_email")):
+    for entity, field in (
+        ("accounts", "owner"),
+        ("deals", "owner"),
+        ("activities", "owner"),
+        ("calls", "owner"),
+        ("reviews", "reviewer_email"),
+    ):
         assert {r[field] for r in records(medium(), entity)} <= staff, entity
 
 
@@ -232,7 +249,8 @@ def test_talk_share_reads_the_same_counting_the_owner_or_every_internal_speaker(
         avg_internal = sum(s[1] for s in shares) / len(shares)
         assert (avg_owner > 0.7) == (avg_internal > 0.7) == (rep in talkers)
     assert {c["external_id"] for c in records(medium(), "calls") if _shares(c)[0] > 0.7} == {
-        i["external_id"] for i in medium().truth["talkative_calls"]}
+        i["external_id"] for i in medium().truth["talkative_calls"]
+    }
 
 
 def test_competitors_are_named_only_in_the_planted_calls():
@@ -250,11 +268,17 @@ def test_competitors_are_named_only_in_the_planted_calls():
 
 def test_stalled_deals_and_stuck_accounts_follow_the_rule():
     data = medium()
-    stalled = {d["external_id"] for d in records(data, "deals")
-               if not d["stage"].startswith("closed_") and d["stage_entered_at"] <= NOW - timedelta(days=21)}
+    stalled = {
+        d["external_id"]
+        for d in records(data, "deals")
+        if not d["stage"].startswith("closed_") and d["stage_entered_at"] <= NOW - timedelta(days=21)
+    }
     assert stalled == {i["external_id"] for i in data.truth["stalled_deals"]}
-    stuck = {a["external_id"] for a in records(data, "accounts")
-             if a["lifecycle_stage"] == "onboarding" and a["stage_changed_at"] < NOW - timedelta(days=45)}
+    stuck = {
+        a["external_id"]
+        for a in records(data, "accounts")
+        if a["lifecycle_stage"] == "onboarding" and a["stage_changed_at"] < NOW - timedelta(days=45)
+    }
     assert stuck == {i["external_id"] for i in data.truth["stuck_accounts"]} and len(stuck) >= 3
 
 
@@ -264,8 +288,13 @@ def test_volume_drops_and_failure_rates_follow_the_rule():
     for v in records(data, "rent_payment_volumes"):
         by[ref(v["account_ref"])][v["month"]] = v
     last, prior = date(2026, 2, 1), (date(2026, 1, 1), date(2025, 12, 1), date(2025, 11, 1))
-    drops = {a for a, ms in by.items() if last in ms and all(p in ms for p in prior)
-             and ms[last]["volume"] < 0.85 * sum(ms[p]["volume"] for p in prior) / 3}
+    drops = {
+        a
+        for a, ms in by.items()
+        if last in ms
+        and all(p in ms for p in prior)
+        and ms[last]["volume"] < 0.85 * sum(ms[p]["volume"] for p in prior) / 3
+    }
     failing = {a for a, ms in by.items() if last in ms and ms[last]["failed_count"] > 0.05 * ms[last]["payments_count"]}
     assert drops == {i["external_id"] for i in data.truth["payment_volume_drops"]}
     assert failing == {i["external_id"] for i in data.truth["high_failure_rate"]}
@@ -282,15 +311,21 @@ def test_late_payers_and_champions_follow_the_rule():
     late = set()
     for acct, invs in subs.items():
         last6 = sorted(invs, key=lambda i: i["period_start"])[-6:]
-        n = sum(1 for i in last6 if (i["paid_on"] and i["paid_on"] > i["due_on"])
-                or (i["status"] == "open" and i["due_on"] < AS_OF))
+        n = sum(
+            1
+            for i in last6
+            if (i["paid_on"] and i["paid_on"] > i["due_on"]) or (i["status"] == "open" and i["due_on"] < AS_OF)
+        )
         late |= {acct} if n >= 3 else set()
     assert late == {i["external_id"] for i in data.truth["chronic_late_payers"]}
     contacts = {c["external_id"]: c for c in records(data, "contacts")}
     names = {a["external_id"]: a["name"] for a in records(data, "accounts")}
-    left = {ref(j["contact_ref"]) for j in records(data, "job_changes")
-            if contacts[ref(j["contact_ref"])]["is_champion"]
-            and j["new_company"] != names[contacts[ref(j["contact_ref"])]["account_ref"]]}
+    left = {
+        ref(j["contact_ref"])
+        for j in records(data, "job_changes")
+        if contacts[ref(j["contact_ref"])]["is_champion"]
+        and j["new_company"] != names[contacts[ref(j["contact_ref"])]["account_ref"]]
+    }
     assert left == {i["external_id"] for i in data.truth["champions_left"]}
 
 
@@ -308,9 +343,14 @@ def test_declining_engagement_follows_the_rule():
         for w, (lo, hi) in (("b", before), ("r", recent)):
             if lo <= a["occurred_at"] < hi:
                 touches[a["account_ref"]][w] += 1
-    declining = {acct for acct, s in sent.items() if s["b"] and s["r"]
-                 and sum(s["r"]) / len(s["r"]) < sum(s["b"]) / len(s["b"])
-                 and touches[acct]["r"] < touches[acct]["b"]}
+    declining = {
+        acct
+        for acct, s in sent.items()
+        if s["b"]
+        and s["r"]
+        and sum(s["r"]) / len(s["r"]) < sum(s["b"]) / len(s["b"])
+        and touches[acct]["r"] < touches[acct]["b"]
+    }
     assert declining == {i["external_id"] for i in data.truth["declining_engagement"]} and len(declining) >= 5
 
 

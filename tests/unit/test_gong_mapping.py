@@ -21,27 +21,65 @@ def sentence(start_ms: int, end_ms: int, text: str = "Hello.") -> dict:
 
 def call(**overrides) -> dict:
     base = {
-        "metaData": {"id": "7782342274025937895", "url": "https://app.gong.io/call?id=7782342274025937895",
-                     "title": "Discovery call - Acme", "scheduled": "2024-01-15T10:00:00Z",
-                     "started": "2024-01-15T02:02:10-08:00", "duration": 1800.4,
-                     "primaryUserId": "234599484848423", "system": "Zoom", "scope": "External"},
-        "context": [{"system": "Salesforce", "objects": [
-            {"objectType": "Opportunity", "objectId": "0063601230sV7grAAC", "timing": "Now", "fields": []},
-            {"objectType": "Account", "objectId": "0013601230sV7grAAC", "timing": "Now", "fields": []},
-        ]}],
-        "parties": [
-            {"id": "1", "emailAddress": "Jon.Snow@PayReady.com", "name": "Jon Snow", "userId": "234599484848423",
-             "speakerId": REP, "affiliation": "Internal", "methods": ["Invitee"]},
-            {"id": "2", "emailAddress": "jane@acme.com", "name": "Jane Doe", "userId": None, "speakerId": CUST,
-             "affiliation": "External"},
-            {"id": "3", "emailAddress": None, "name": None, "phoneNumber": "+1 512 555 0100", "speakerId": None,
-             "affiliation": "Unknown"},
+        "metaData": {
+            "id": "7782342274025937895",
+            "url": "https://app.gong.io/call?id=7782342274025937895",
+            "title": "Discovery call - Acme",
+            "scheduled": "2024-01-15T10:00:00Z",
+            "started": "2024-01-15T02:02:10-08:00",
+            "duration": 1800.4,
+            "primaryUserId": "234599484848423",
+            "system": "Zoom",
+            "scope": "External",
+        },
+        "context": [
+            {
+                "system": "Salesforce",
+                "objects": [
+                    {"objectType": "Opportunity", "objectId": "0063601230sV7grAAC", "timing": "Now", "fields": []},
+                    {"objectType": "Account", "objectId": "0013601230sV7grAAC", "timing": "Now", "fields": []},
+                ],
+            }
         ],
-        "interaction": {"speakers": [{"id": "1", "userId": "234599484848423", "talkTime": 145},
-                                     {"id": "2", "userId": None, "talkTime": 99}]},
+        "parties": [
+            {
+                "id": "1",
+                "emailAddress": "Jon.Snow@PayReady.com",
+                "name": "Jon Snow",
+                "userId": "234599484848423",
+                "speakerId": REP,
+                "affiliation": "Internal",
+                "methods": ["Invitee"],
+            },
+            {
+                "id": "2",
+                "emailAddress": "jane@acme.com",
+                "name": "Jane Doe",
+                "userId": None,
+                "speakerId": CUST,
+                "affiliation": "External",
+            },
+            {
+                "id": "3",
+                "emailAddress": None,
+                "name": None,
+                "phoneNumber": "+1 512 555 0100",
+                "speakerId": None,
+                "affiliation": "Unknown",
+            },
+        ],
+        "interaction": {
+            "speakers": [
+                {"id": "1", "userId": "234599484848423", "talkTime": 145},
+                {"id": "2", "userId": None, "talkTime": 99},
+            ]
+        },
         "transcript": [
-            {"speakerId": REP, "topic": None,
-             "sentences": [sentence(1000, 4000, "Hi Jane."), sentence(4500, 9000, "Shall we start?")]},
+            {
+                "speakerId": REP,
+                "topic": None,
+                "sentences": [sentence(1000, 4000, "Hi Jane."), sentence(4500, 9000, "Shall we start?")],
+            },
             {"speakerId": CUST, "topic": "Pricing", "sentences": [sentence(9500, 15500, "Yes, pricing first.")]},
             {"speakerId": REP, "topic": "Pricing", "sentences": [sentence(16000, 20000, "Per unit.")]},
             {"speakerId": GUEST, "topic": None, "sentences": [sentence(21000, 22000, "Hi all.")]},
@@ -74,19 +112,31 @@ def test_segments_are_monologues_in_seconds_and_talk_time_sums_them_per_speaker(
         {"position": 3, "speaker_id": GUEST, "start_s": 21.0, "end_s": 22.0, "text": "Hi all."},
     ]
     by_speaker = {p["speaker_id"]: p for p in rec["participants"]}
-    assert by_speaker[REP] == {"speaker_id": REP, "name": "Jon Snow", "email": "jon.snow@payready.com",
-                               "affiliation": "internal", "talk_time_s": 12.0}
+    assert by_speaker[REP] == {
+        "speaker_id": REP,
+        "name": "Jon Snow",
+        "email": "jon.snow@payready.com",
+        "affiliation": "internal",
+        "talk_time_s": 12.0,
+    }
     assert by_speaker[CUST]["talk_time_s"] == 6.0 and by_speaker[CUST]["affiliation"] == "external"
     # a party who never spoke keeps its party id as speaker id; Gong's Unknown affiliation stays unknown
-    assert by_speaker["3"] == {"speaker_id": "3", "name": "+1 512 555 0100", "email": None,
-                               "affiliation": "unknown", "talk_time_s": 0.0}
+    assert by_speaker["3"] == {
+        "speaker_id": "3",
+        "name": "+1 512 555 0100",
+        "email": None,
+        "affiliation": "unknown",
+        "talk_time_s": 0.0,
+    }
     # a speaker no party names is still a participant
     assert by_speaker[GUEST]["name"] == mapping.UNKNOWN_SPEAKER and by_speaker[GUEST]["talk_time_s"] == 1.0
 
 
 def test_monologues_out_of_order_are_sorted_by_time() -> None:
-    transcript = [{"speakerId": CUST, "sentences": [sentence(5000, 6000, "Second.")]},
-                  {"speakerId": REP, "sentences": [sentence(1000, 2000, "First.")]}]
+    transcript = [
+        {"speakerId": CUST, "sentences": [sentence(5000, 6000, "Second.")]},
+        {"speakerId": REP, "sentences": [sentence(1000, 2000, "First.")]},
+    ]
     rec = mapping.map_call(call(transcript=transcript), CTX)
     assert [(s["position"], s["text"]) for s in rec["segments"]] == [(0, "First."), (1, "Second.")]
 
@@ -112,13 +162,32 @@ def test_the_owner_falls_back_to_the_party_that_is_the_primary_user() -> None:
 @pytest.mark.parametrize(
     ("context", "account", "deal"),
     [
-        ([{"system": "HubSpot", "objects": [{"objectType": "Company", "objectId": "9001", "timing": "Now"},
-                                            {"objectType": "Deal", "objectId": "5001", "timing": "Now"}]}],
-         {"source": "hubspot", "external_id": "9001"}, {"source": "hubspot", "external_id": "5001"}),
-        ([{"system": "Salesforce", "objects": [
-            {"objectType": "Account", "objectId": "001OLD", "timing": "TimeOfCall"},
-            {"objectType": "Account", "objectId": "001NOW", "timing": "Now"}]}],
-         {"source": "salesforce", "external_id": "001NOW"}, None),
+        (
+            [
+                {
+                    "system": "HubSpot",
+                    "objects": [
+                        {"objectType": "Company", "objectId": "9001", "timing": "Now"},
+                        {"objectType": "Deal", "objectId": "5001", "timing": "Now"},
+                    ],
+                }
+            ],
+            {"source": "hubspot", "external_id": "9001"},
+            {"source": "hubspot", "external_id": "5001"},
+        ),
+        (
+            [
+                {
+                    "system": "Salesforce",
+                    "objects": [
+                        {"objectType": "Account", "objectId": "001OLD", "timing": "TimeOfCall"},
+                        {"objectType": "Account", "objectId": "001NOW", "timing": "Now"},
+                    ],
+                }
+            ],
+            {"source": "salesforce", "external_id": "001NOW"},
+            None,
+        ),
         ([{"system": "MicrosoftDynamic", "objects": [{"objectType": "Account", "objectId": "x"}]}], None, None),
         ([{"system": "Generic", "objects": []}], None, None),
         (None, None, None),
@@ -146,7 +215,10 @@ def test_an_untitled_call_gets_a_title_and_long_text_is_cut_to_the_column() -> N
         ({"metaData": {"id": "1", "started": "2024-01-15T10:02:10Z", "duration": "long"}}, "duration"),
         ({"transcript": {"speakerId": REP}}, "not a list of monologues"),
         ({"transcript": [{"speakerId": REP, "sentences": [sentence(5000, 1000)]}]}, "ends"),
-        ({"transcript": [{"speakerId": REP, "sentences": [{"start": "soon", "end": 2, "text": "x"}]}]}, "sentence start"),
+        (
+            {"transcript": [{"speakerId": REP, "sentences": [{"start": "soon", "end": 2, "text": "x"}]}]},
+            "sentence start",
+        ),
     ],
 )
 def test_malformed_calls_raise_record_errors(change, message) -> None:

@@ -52,4 +52,5 @@ def test_scheduler_persists_its_jobs_in_the_database(process_runtime) -> None:
     finally:
         scheduler.shutdown(wait=False)
     from sqlalchemy import inspect
+
     assert "apscheduler_jobs" in inspect(process_runtime.engine).get_table_names()

@@ -22,29 +22,86 @@ def at(*args: int) -> datetime:
 
 ACCOUNTS = [
     # live customers
-    {"external_id": "A1", "name": "Acme", "segment": "smb", "owner": ANN, "lifecycle_stage": "live",
-     "arr": 12000, "health": "healthy", "stage_changed_at": at(2024, 1, 1)},
-    {"external_id": "A2", "name": "Birch", "segment": "mid_market", "owner": BOB, "lifecycle_stage": "live",
-     "arr": 60000, "health": "at_risk"},
-    {"external_id": "A7", "name": "Gale", "segment": "enterprise", "owner": BOB, "lifecycle_stage": "live",
-     "arr": 240000, "health": "critical"},
+    {
+        "external_id": "A1",
+        "name": "Acme",
+        "segment": "smb",
+        "owner": ANN,
+        "lifecycle_stage": "live",
+        "arr": 12000,
+        "health": "healthy",
+        "stage_changed_at": at(2024, 1, 1),
+    },
+    {
+        "external_id": "A2",
+        "name": "Birch",
+        "segment": "mid_market",
+        "owner": BOB,
+        "lifecycle_stage": "live",
+        "arr": 60000,
+        "health": "at_risk",
+    },
+    {
+        "external_id": "A7",
+        "name": "Gale",
+        "segment": "enterprise",
+        "owner": BOB,
+        "lifecycle_stage": "live",
+        "arr": 240000,
+        "health": "critical",
+    },
     # churned, onboarding, prospect
-    {"external_id": "A3", "name": "Cedar", "segment": "smb", "owner": ANN, "lifecycle_stage": "churned",
-     "arr": 0, "churned_on": date(2025, 3, 31)},
-    {"external_id": "A4", "name": "Dune", "segment": "enterprise", "owner": BOB, "lifecycle_stage": "onboarding",
-     "arr": 90000, "stage_changed_at": at(2025, 4, 1, 10)},  # 75 days -> stuck
-    {"external_id": "A5", "name": "Elm", "segment": "smb", "owner": ANN, "lifecycle_stage": "onboarding",
-     "arr": 6000, "stage_changed_at": at(2025, 5, 1, 9)},  # exactly 45 days -> not stuck
-    {"external_id": "A6", "name": "Fir", "segment": "smb", "owner": ANN, "lifecycle_stage": "onboarding",
-     "arr": 3000, "stage_changed_at": at(2025, 4, 30, 23, 30)},  # 46 days -> stuck
+    {
+        "external_id": "A3",
+        "name": "Cedar",
+        "segment": "smb",
+        "owner": ANN,
+        "lifecycle_stage": "churned",
+        "arr": 0,
+        "churned_on": date(2025, 3, 31),
+    },
+    {
+        "external_id": "A4",
+        "name": "Dune",
+        "segment": "enterprise",
+        "owner": BOB,
+        "lifecycle_stage": "onboarding",
+        "arr": 90000,
+        "stage_changed_at": at(2025, 4, 1, 10),
+    },  # 75 days -> stuck
+    {
+        "external_id": "A5",
+        "name": "Elm",
+        "segment": "smb",
+        "owner": ANN,
+        "lifecycle_stage": "onboarding",
+        "arr": 6000,
+        "stage_changed_at": at(2025, 5, 1, 9),
+    },  # exactly 45 days -> not stuck
+    {
+        "external_id": "A6",
+        "name": "Fir",
+        "segment": "smb",
+        "owner": ANN,
+        "lifecycle_stage": "onboarding",
+        "arr": 3000,
+        "stage_changed_at": at(2025, 4, 30, 23, 30),
+    },  # 46 days -> stuck
     {"external_id": "A8", "name": "Hill", "segment": "smb", "owner": ANN, "lifecycle_stage": "prospect"},
 ]
 
 
 def inv(ext, account, period, amount, *, status="paid", kind="subscription", due=None):  # noqa: ANN001, ANN201
     return {
-        "external_id": ext, "account_ref": account, "number": ext, "kind": kind, "period_start": period,
-        "issued_on": period or due, "due_on": due or period, "amount": amount, "status": status,
+        "external_id": ext,
+        "account_ref": account,
+        "number": ext,
+        "kind": kind,
+        "period_start": period,
+        "issued_on": period or due,
+        "due_on": due or period,
+        "amount": amount,
+        "status": status,
     }
 
 
@@ -68,8 +125,14 @@ INVOICES = [
 
 def deal(ext, account, owner, stage, amount, close, closed_at=None):  # noqa: ANN001, ANN201
     return {
-        "external_id": ext, "account_ref": account, "name": f"Deal {ext}", "owner": owner, "stage": stage,
-        "amount": amount, "close_date": close, "closed_at": closed_at,
+        "external_id": ext,
+        "account_ref": account,
+        "name": f"Deal {ext}",
+        "owner": owner,
+        "stage": stage,
+        "amount": amount,
+        "close_date": close,
+        "closed_at": closed_at,
     }
 
 
@@ -87,8 +150,14 @@ DEALS = [
 
 
 def rent(account, month, payments, failed, volume):  # noqa: ANN001, ANN201
-    return {"external_id": f"R-{account}-{month:%y%m}", "account_ref": account, "month": month,
-            "payments_count": payments, "failed_count": failed, "volume": volume}
+    return {
+        "external_id": f"R-{account}-{month:%y%m}",
+        "account_ref": account,
+        "month": month,
+        "payments_count": payments,
+        "failed_count": failed,
+        "volume": volume,
+    }
 
 
 RENT = [
@@ -118,8 +187,13 @@ CALLS = [
 @pytest.fixture
 def business(any_runtime):
     with any_runtime.session() as s:
-        for entity, records in [("accounts", ACCOUNTS), ("deals", DEALS), ("invoices", INVOICES),
-                                ("rent_payment_volumes", RENT), ("calls", CALLS)]:
+        for entity, records in [
+            ("accounts", ACCOUNTS),
+            ("deals", DEALS),
+            ("invoices", INVOICES),
+            ("rent_payment_volumes", RENT),
+            ("calls", CALLS),
+        ]:
             result = ingest_records(session=s, source="test", entity=entity, records=records)
             assert not result.failures, result.failures
     return any_runtime
@@ -131,7 +205,15 @@ def f(**kw) -> mx.DashboardFilters:  # noqa: ANN003
 
 def test_stage_model_is_the_one_place_for_probabilities() -> None:
     assert [s.name for s in stages.STAGES] == [
-        "lead", "qualified", "discovery", "demo", "proposal", "negotiation", "closed_won", "closed_lost"]
+        "lead",
+        "qualified",
+        "discovery",
+        "demo",
+        "proposal",
+        "negotiation",
+        "closed_won",
+        "closed_lost",
+    ]
     assert [stages.probability(s.name) for s in stages.STAGES] == [0.05, 0.10, 0.20, 0.35, 0.55, 0.75, 1.0, 0.0]
     assert stages.canonical_stage("contractsent", source="hubspot") == "negotiation"
     assert stages.canonical_stage("Closed Won", source="salesforce") == "closed_won"
@@ -149,10 +231,22 @@ def test_pipeline_by_stage(business) -> None:
     with business.session() as s:
         p = mx.pipeline_by_stage(session=s, filters=f()).set_index("stage")
         assert list(p.index) == ["lead", "qualified", "discovery", "demo", "proposal", "negotiation"]
-        assert p["deals"].to_dict() == {"lead": 1, "qualified": 1, "discovery": 0, "demo": 1, "proposal": 1,
-                                        "negotiation": 1}
-        assert p["amount"].to_dict() == {"lead": 5000, "qualified": 4000, "discovery": 0, "demo": 8000,
-                                         "proposal": 10000, "negotiation": 20000}
+        assert p["deals"].to_dict() == {
+            "lead": 1,
+            "qualified": 1,
+            "discovery": 0,
+            "demo": 1,
+            "proposal": 1,
+            "negotiation": 1,
+        }
+        assert p["amount"].to_dict() == {
+            "lead": 5000,
+            "qualified": 4000,
+            "discovery": 0,
+            "demo": 8000,
+            "proposal": 10000,
+            "negotiation": 20000,
+        }
         assert p.loc["negotiation", "weighted_amount"] == 15000
         # owner by the deal's owner (D6 is Ann's though the account is Bob's), segment by the account
         ann = mx.pipeline_by_stage(session=s, filters=f(owner=ANN)).set_index("stage")
@@ -176,7 +270,11 @@ def test_weighted_forecast_by_period(business) -> None:
 def test_bookings(business) -> None:
     with business.session() as s:
         trend = mx.bookings_trend(session=s, filters=f())
-        assert len(trend) == 12 and trend["month"].iloc[0] == date(2024, 6, 1) and trend["month"].iloc[-1] == date(2025, 5, 1)
+        assert (
+            len(trend) == 12
+            and trend["month"].iloc[0] == date(2024, 6, 1)
+            and trend["month"].iloc[-1] == date(2025, 5, 1)
+        )
         booked = {m: a for m, a in zip(trend["month"], trend["bookings"]) if a}
         assert booked == {date(2024, 12, 1): 50000, date(2025, 5, 1): 100000}  # D8 by close date, D5; D6 is June
         assert trend["deals"].sum() == 2
@@ -208,7 +306,13 @@ def test_retention(business) -> None:
         r = mx.retention(session=s, filters=f())
         # cohort (MRR in May 2024): Acme 1000, Birch 4000, Cedar 500 = 5500; May 2025: 1000 + 5000 + 0
         assert (r.month, r.base_month) == (date(2025, 5, 1), date(2024, 5, 1))
-        assert (r.cohort_accounts, r.churned_accounts, r.base_mrr, r.current_mrr, r.churned_mrr) == (3, 1, 5500, 6000, 500)
+        assert (r.cohort_accounts, r.churned_accounts, r.base_mrr, r.current_mrr, r.churned_mrr) == (
+            3,
+            1,
+            5500,
+            6000,
+            500,
+        )
         assert r.nrr == pytest.approx(6000 / 5500)
         assert r.grr == pytest.approx(5000 / 5500)  # Birch's expansion does not offset Cedar's loss
         assert r.logo_churn == pytest.approx(1 / 3)
@@ -273,7 +377,9 @@ def test_overdue_invoices(business) -> None:
         o = mx.overdue_invoices(session=s, filters=f())
         assert (o.count, o.amount, o.accounts) == (2, 5750, 2)
         assert list(zip(o.invoices["number"], o.invoices["days_overdue"], o.invoices["account"])) == [
-            ("S-A3-2503", 92, "Cedar"), ("I-A2-2505", 14, "Birch")]
+            ("S-A3-2503", 92, "Cedar"),
+            ("I-A2-2505", 14, "Birch"),
+        ]
         bob = mx.overdue_invoices(session=s, filters=f(owner=BOB))
         assert (bob.count, bob.amount) == (1, 5000)
 

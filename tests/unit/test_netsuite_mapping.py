@@ -28,10 +28,21 @@ LA = MappingContext(time_zone=ZoneInfo("America/Los_Angeles"), crm_source="hubsp
 
 
 def invoice(**over: object) -> dict:
-    row = {"id": "501", "tranid": "INV-501", "entity": "107", "voided": "F", "statusname": "Open",
-           "foreigntotal": "1200.50", "foreignamountunpaid": "1200.50", "currencycode": "USD", "trandate": "2024-03-01",
-           "duedate": "2024-03-31", "periodstart": "2024-03-01", "created": "2024-03-01 09:00:00",
-           "lastmodified": "2024-03-02 17:30:05"}
+    row = {
+        "id": "501",
+        "tranid": "INV-501",
+        "entity": "107",
+        "voided": "F",
+        "statusname": "Open",
+        "foreigntotal": "1200.50",
+        "foreignamountunpaid": "1200.50",
+        "currencycode": "USD",
+        "trandate": "2024-03-01",
+        "duedate": "2024-03-31",
+        "periodstart": "2024-03-01",
+        "created": "2024-03-01 09:00:00",
+        "lastmodified": "2024-03-02 17:30:05",
+    }
     row.update(over)
     return {k: v for k, v in row.items() if v is not None}
 
@@ -48,7 +59,11 @@ def test_an_invoice_of_a_linked_customer_references_the_crm_account() -> None:
     rec = map_invoice(invoice(crmlink="hs-77"), LA)
     assert rec["account_ref"] == {"source": "hubspot", "external_id": "hs-77"}
     assert (rec["number"], rec["amount"], rec["currency"], rec["status"]) == ("INV-501", 1200.5, "USD", "open")
-    assert (rec["issued_on"], rec["due_on"], rec["period_start"]) == (date(2024, 3, 1), date(2024, 3, 31), date(2024, 3, 1))
+    assert (rec["issued_on"], rec["due_on"], rec["period_start"]) == (
+        date(2024, 3, 1),
+        date(2024, 3, 31),
+        date(2024, 3, 1),
+    )
     assert rec["updated_at"] == datetime(2024, 3, 3, 1, 30, 5, tzinfo=UTC)
     assert rec["raw"]["id"] == "501"
 
@@ -60,15 +75,18 @@ def test_an_unlinked_customer_falls_back_to_its_own_account_or_none() -> None:
     assert account_ref(invoice(crmlink="hs-1"), MappingContext()) == "107"
 
 
-@pytest.mark.parametrize(("over", "status"), [
-    ({}, "open"),
-    ({"statusname": "Paid In Full", "foreignamountunpaid": "0"}, "paid"),
-    ({"voided": "T"}, "void"),
-    ({"statusname": "Voided"}, "void"),
-    ({"statusname": "Rejected"}, "void"),
-    ({"statusname": None, "foreignamountunpaid": "0"}, "paid"),  # BUILTIN.DF gave nothing: the amounts decide
-    ({"statusname": "Pending Approval"}, "open"),
-])
+@pytest.mark.parametrize(
+    ("over", "status"),
+    [
+        ({}, "open"),
+        ({"statusname": "Paid In Full", "foreignamountunpaid": "0"}, "paid"),
+        ({"voided": "T"}, "void"),
+        ({"statusname": "Voided"}, "void"),
+        ({"statusname": "Rejected"}, "void"),
+        ({"statusname": None, "foreignamountunpaid": "0"}, "paid"),  # BUILTIN.DF gave nothing: the amounts decide
+        ({"statusname": "Pending Approval"}, "open"),
+    ],
+)
 def test_invoice_status(over: dict, status: str) -> None:
     assert invoice_status(invoice(**over)) == status
 
@@ -98,21 +116,33 @@ def test_currency_is_the_transaction_currency() -> None:
         map_invoice(invoice(currencycode="P$"), LA)
 
 
-@pytest.mark.parametrize(("over", "message"), [
-    ({"foreigntotal": None}, "no foreigntotal"),
-    ({"foreigntotal": "lots"}, "not a number"),
-    ({"trandate": None}, "no trandate"),
-    ({"trandate": "3/1/2024"}, "YYYY-MM-DD"),
-    ({"id": None}, "no id"),
-])
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [
+        ({"foreigntotal": None}, "no foreigntotal"),
+        ({"foreigntotal": "lots"}, "not a number"),
+        ({"trandate": None}, "no trandate"),
+        ({"trandate": "3/1/2024"}, "YYYY-MM-DD"),
+        ({"id": None}, "no id"),
+    ],
+)
 def test_malformed_invoices_raise_record_errors(over: dict, message: str) -> None:
     with pytest.raises(RecordError, match=message):
         map_invoice(invoice(**over), LA)
 
 
 def test_payments() -> None:
-    row = {"id": "9", "entity": "107", "crmlink": "hs-77", "foreigntotal": "-250", "currencycode": "USD",
-           "trandate": "2024-03-11", "invoiceid": "501", "statusname": "Deposited", "voided": "F"}
+    row = {
+        "id": "9",
+        "entity": "107",
+        "crmlink": "hs-77",
+        "foreigntotal": "-250",
+        "currencycode": "USD",
+        "trandate": "2024-03-11",
+        "invoiceid": "501",
+        "statusname": "Deposited",
+        "voided": "F",
+    }
     rec = map_payment(row, LA)
     assert rec["amount"] == 250.0 and rec["invoice_ref"] == "501" and rec["status"] == "succeeded"
     assert rec["paid_at"] == datetime(2024, 3, 11, 7, 0, tzinfo=UTC)  # midnight in Los Angeles (PDT)
@@ -121,11 +151,22 @@ def test_payments() -> None:
 
 
 def test_customers_become_fallback_accounts() -> None:
-    row = {"id": "107", "entityid": "CUST-107", "companyname": "Acme Residential", "url": "https://www.acme.test/x",
-           "salesrepemail": "Rep@PayReady.com", "isinactive": "F", "lastmodified": "2024-03-01 10:15:00"}
+    row = {
+        "id": "107",
+        "entityid": "CUST-107",
+        "companyname": "Acme Residential",
+        "url": "https://www.acme.test/x",
+        "salesrepemail": "Rep@PayReady.com",
+        "isinactive": "F",
+        "lastmodified": "2024-03-01 10:15:00",
+    }
     rec = map_customer(row, LA)
     assert (rec["name"], rec["domain"], rec["owner"], rec["lifecycle_stage"]) == (
-        "Acme Residential", "acme.test", "rep@payready.com", "live")
+        "Acme Residential",
+        "acme.test",
+        "rep@payready.com",
+        "live",
+    )
     person = map_customer({"id": "8", "isperson": "T", "firstname": "Dana", "lastname": "Lee", "isinactive": "T"}, LA)
     assert person["name"] == "Dana Lee" and person["lifecycle_stage"] == "churned"
     assert map_customer({"id": "9", "entityid": "CUST-9"}, LA)["name"] == "CUST-9"

@@ -24,8 +24,15 @@ HEADER_SIGNATURE = "avgcSFEQWMZaUdoOLZQ4LwHlum%2FEiYaSyCHTxN8mq%2Fc%3D"
 
 
 def vector_auth() -> TokenAuth:
-    return TokenAuth(account_id="1234567_SB1", consumer_key="ck123", consumer_secret="cs789", token_id="tk456",
-                     token_secret="ts000", nonce="abc123nonce", timestamp="1700000000")
+    return TokenAuth(
+        account_id="1234567_SB1",
+        consumer_key="ck123",
+        consumer_secret="cs789",
+        token_id="tk456",
+        token_secret="ts000",
+        nonce="abc123nonce",
+        timestamp="1700000000",
+    )
 
 
 def header_params(header: str) -> dict[str, str]:
@@ -40,15 +47,21 @@ def test_the_documented_vector_is_reproduced_exactly() -> None:
     assert params["oauth_signature"] == HEADER_SIGNATURE
     assert unquote(params["oauth_signature"]) == SIGNATURE
     assert params == {
-        "realm": "1234567_SB1", "oauth_consumer_key": "ck123", "oauth_token": "tk456",
-        "oauth_signature_method": "HMAC-SHA256", "oauth_timestamp": "1700000000", "oauth_nonce": "abc123nonce",
-        "oauth_version": "1.0", "oauth_signature": HEADER_SIGNATURE,
+        "realm": "1234567_SB1",
+        "oauth_consumer_key": "ck123",
+        "oauth_token": "tk456",
+        "oauth_signature_method": "HMAC-SHA256",
+        "oauth_timestamp": "1700000000",
+        "oauth_nonce": "abc123nonce",
+        "oauth_version": "1.0",
+        "oauth_signature": HEADER_SIGNATURE,
     }
     # the base string the signature is made from: realm and oauth_signature out, the query in
     signed = [(k, unquote(v)) for k, v in params.items() if k not in ("realm", "oauth_signature")]
     query = rfc5849.collect_parameters(uri_query="limit=1000&offset=0")
-    base = rfc5849.signature_base_string("POST", rfc5849.base_string_uri(URL),
-                                         rfc5849.normalize_parameters(signed + query))
+    base = rfc5849.signature_base_string(
+        "POST", rfc5849.base_string_uri(URL), rfc5849.normalize_parameters(signed + query)
+    )
     assert base == BASE_STRING
     # and, by hand, the key and HMAC of netsuite.md 2.2
     digest = hmac.new(b"cs789&ts000", BASE_STRING.encode(), hashlib.sha256).digest()

@@ -13,7 +13,10 @@ from core.search.documents import (
     estimate_pieces,
 )
 
-TURNS = [f"{'Nick' if i % 2 else 'Jo'}: turn {i} about autopay, ACH returns and training at community {i}." for i in range(60)]
+TURNS = [
+    f"{'Nick' if i % 2 else 'Jo'}: turn {i} about autopay, ACH returns and training at community {i}."
+    for i in range(60)
+]
 
 
 def test_transcript_windows_hold_whole_turns_overlap_and_stay_within_the_limit() -> None:
@@ -26,7 +29,7 @@ def test_transcript_windows_hold_whole_turns_overlap_and_stay_within_the_limit()
         assert set(body) <= set(TURNS)  # whole turns only
     for before, after in zip(bodies, bodies[1:]):
         carried = [t for t in after if t in before]
-        assert carried and after[: len(carried)] == before[-len(carried):]
+        assert carried and after[: len(carried)] == before[-len(carried) :]
         assert sum(count_pieces(t) for t in carried) <= OVERLAP_PIECES
     assert [t for t in TURNS if not any(t in b for b in bodies)] == []  # nothing lost
 
@@ -44,8 +47,10 @@ def test_prose_is_whole_when_it_fits_else_split_at_paragraphs() -> None:
 
 
 def test_the_cheap_estimate_never_undercounts_business_text_much() -> None:
-    texts = TURNS + ["Invoice INV-2025-000214 to Quarry Housing Partners: 990.27 USD, due 2025-03-03.",
-                     "Heads up: Ridgeline Real Estate Services asked for pricing on ResCenter + Collect Central."]
+    texts = TURNS + [
+        "Invoice INV-2025-000214 to Quarry Housing Partners: 990.27 USD, due 2025-03-03.",
+        "Heads up: Ridgeline Real Estate Services asked for pricing on ResCenter + Collect Central.",
+    ]
     for t in texts:
         assert estimate_pieces(t) >= 0.8 * count_pieces(t), t
 
@@ -53,6 +58,7 @@ def test_the_cheap_estimate_never_undercounts_business_text_much() -> None:
 def test_the_content_hash_follows_text_and_metadata() -> None:
     doc = DocumentIn(source="gong", external_id="calls/1", type="call", title="T", text="x", chunks=("T\nx",))
     same = DocumentIn(source="gong", external_id="calls/1", type="call", title="T", text="x", chunks=("T\nx",))
-    moved = DocumentIn(source="gong", external_id="calls/1", type="call", title="T", text="x", chunks=("T\nx",),
-                       account_id=7)
+    moved = DocumentIn(
+        source="gong", external_id="calls/1", type="call", title="T", text="x", chunks=("T\nx",), account_id=7
+    )
     assert doc.content_hash == same.content_hash != moved.content_hash

@@ -24,9 +24,17 @@ def unit(rng: np.random.Generator, n: int) -> np.ndarray:
 def items(vectors: np.ndarray, start: int = 1) -> list[ChunkVector]:
     """Chunk ``start + i``; its metadata follows its 0-based position ``g = start - 1 + i``."""
     return [
-        ChunkVector(chunk_id=g + 1, vector=v, document_id=(g + 1) // 2, source=("gong", "slack")[g % 2],
-                    type=("call", "slack_thread")[g % 2], account_id=g % 5 or None, owner=f"rep{g % 3}@payready.com",
-                    occurred_at=T0 + timedelta(days=g), min_role="admin" if g % 7 == 0 else "viewer")
+        ChunkVector(
+            chunk_id=g + 1,
+            vector=v,
+            document_id=(g + 1) // 2,
+            source=("gong", "slack")[g % 2],
+            type=("call", "slack_thread")[g % 2],
+            account_id=g % 5 or None,
+            owner=f"rep{g % 3}@payready.com",
+            occurred_at=T0 + timedelta(days=g),
+            min_role="admin" if g % 7 == 0 else "viewer",
+        )
         for g, v in enumerate(vectors, start=start - 1)
     ]
 
@@ -136,7 +144,6 @@ def test_bad_input_is_refused(backend, tmp_path) -> None:
         backend.upsert([ChunkVector(1, np.zeros(DIM + 1, np.float32), 1, "s", "t")])
     with pytest.raises(InvalidInput):
         backend.query(np.zeros(DIM + 1, np.float32), k=3)
-
 
 
 def test_another_embedding_model_empties_the_store(tmp_path) -> None:

@@ -17,8 +17,15 @@ CTX = MappingContext(users={"U012AB3CDE": "Egon Spengler"}, channels={"C012AB3CD
 
 
 def message(**overrides) -> dict:
-    base = {"type": "message", "user": "U012AB3CDE", "text": "I find you punny", "ts": "1512085950.000216",
-            "channel": "C012AB3CD", "team": "T012AB3C4", "blocks": []}
+    base = {
+        "type": "message",
+        "user": "U012AB3CDE",
+        "text": "I find you punny",
+        "ts": "1512085950.000216",
+        "channel": "C012AB3CD",
+        "team": "T012AB3C4",
+        "blocks": [],
+    }
     base.update(overrides)
     return base
 
@@ -27,9 +34,17 @@ def test_a_message_maps_with_its_channel_author_and_utc_time() -> None:
     rec = mapping.map_message(message(), CTX)
     posted = datetime(2017, 11, 30, 23, 52, 30, 216, tzinfo=UTC)
     assert rec == {
-        "external_id": "C012AB3CD:1512085950.000216", "raw": message(), "channel_id": "C012AB3CD",
-        "channel": "general", "ts": "1512085950.000216", "thread_ts": None, "user_id": "U012AB3CDE",
-        "user_name": "Egon Spengler", "text": "I find you punny", "posted_at": posted, "created_at": posted,
+        "external_id": "C012AB3CD:1512085950.000216",
+        "raw": message(),
+        "channel_id": "C012AB3CD",
+        "channel": "general",
+        "ts": "1512085950.000216",
+        "thread_ts": None,
+        "user_id": "U012AB3CDE",
+        "user_name": "Egon Spengler",
+        "text": "I find you punny",
+        "posted_at": posted,
+        "created_at": posted,
         "updated_at": posted,
     }
 
@@ -42,8 +57,9 @@ def test_ts_keeps_every_microsecond() -> None:
 
 def test_threads_keep_their_parent_ts() -> None:
     parent = mapping.map_message(message(thread_ts="1512085950.000216", reply_count=3), CTX)
-    reply = mapping.map_message(message(ts="1512104434.000490", thread_ts="1512085950.000216",
-                                        parent_user_id="U012AB3CDE"), CTX)
+    reply = mapping.map_message(
+        message(ts="1512104434.000490", thread_ts="1512085950.000216", parent_user_id="U012AB3CDE"), CTX
+    )
     assert parent["thread_ts"] == parent["ts"] and reply["thread_ts"] == "1512085950.000216"
 
 
@@ -67,7 +83,9 @@ def test_authors_are_named_by_users_then_bots(extra, user_id, name) -> None:
 
 
 def test_attachments_stand_in_for_an_empty_text_and_nul_bytes_go() -> None:
-    rec = mapping.map_message(message(text="", attachments=[{"fallback": "3 payments failed"}, {"text": "see log"}]), CTX)
+    rec = mapping.map_message(
+        message(text="", attachments=[{"fallback": "3 payments failed"}, {"text": "see log"}]), CTX
+    )
     assert rec["text"] == "3 payments failed\nsee log"
     assert mapping.map_message(message(text="a\x00b"), CTX)["text"] == "ab"
     assert mapping.map_message(message(text=None), CTX)["text"] == ""
@@ -105,7 +123,9 @@ def test_user_names_prefer_the_real_name() -> None:
 
 def resolve(status: int, body: dict | str, headers: dict | None = None):
     text = body if isinstance(body, str) else json.dumps(body)
-    return ERROR_TABLE.resolve(Problem(status, headers or {}, text), vendor="Slack", redact=SecretFilter(["xoxb-secret"]))
+    return ERROR_TABLE.resolve(
+        Problem(status, headers or {}, text), vendor="Slack", redact=SecretFilter(["xoxb-secret"])
+    )
 
 
 @pytest.mark.parametrize("code", ["invalid_auth", "not_authed", "token_revoked", "account_inactive"])
@@ -127,8 +147,12 @@ def test_ratelimited_backs_off_for_retry_after() -> None:
 
 @pytest.mark.parametrize(
     ("status", "body"),
-    [(200, {"ok": False, "error": "internal_error"}), (200, {"ok": False, "error": "service_unavailable"}),
-     (503, "<html>Service Unavailable</html>"), (500, {"ok": False, "error": "fatal_error"})],
+    [
+        (200, {"ok": False, "error": "internal_error"}),
+        (200, {"ok": False, "error": "service_unavailable"}),
+        (503, "<html>Service Unavailable</html>"),
+        (500, {"ok": False, "error": "fatal_error"}),
+    ],
 )
 def test_server_trouble_is_retried(status, body) -> None:
     assert resolve(status, body).action is Action.RETRY
@@ -136,7 +160,11 @@ def test_server_trouble_is_retried(status, body) -> None:
 
 def test_other_ok_false_errors_fail_naming_the_code() -> None:
     err = resolve(200, {"ok": False, "error": "invalid_cursor"})
-    assert (err.action, err.kind, err.message) == (Action.FAIL, Kind.OUR_BUG, "Slack refused our request: invalid_cursor")
+    assert (err.action, err.kind, err.message) == (
+        Action.FAIL,
+        Kind.OUR_BUG,
+        "Slack refused our request: invalid_cursor",
+    )
 
 
 def test_config_refuses_unknown_channel_types() -> None:

@@ -9,6 +9,7 @@ from core.errors import ConfigError
 from core.search.backends.registry import enabled_backends, make_backend, make_backends
 from tests.conftest import make_settings
 
+
 def test_the_default_is_the_embedded_backend(settings: Settings) -> None:
     assert enabled_backends(settings) == ("embedded",)
     [backend] = make_backends(settings)
@@ -24,8 +25,12 @@ def test_an_unknown_name_is_refused_naming_the_setting(tmp_path) -> None:
 
 def test_remote_backends_are_built_in_order_without_touching_the_network(tmp_path) -> None:
     settings = make_settings(
-        tmp_path, vector_backends="weaviate, pinecone", pinecone_api_key="pcsk_x", pinecone_host="http://127.0.0.1:9",
-        weaviate_url="http://127.0.0.1:9", weaviate_grpc_port=10,  # nothing listens there
+        tmp_path,
+        vector_backends="weaviate, pinecone",
+        pinecone_api_key="pcsk_x",
+        pinecone_host="http://127.0.0.1:9",
+        weaviate_url="http://127.0.0.1:9",
+        weaviate_grpc_port=10,  # nothing listens there
     )
     backends = make_backends(settings)
     assert [b.name for b in backends] == ["weaviate", "pinecone"]

@@ -23,8 +23,8 @@ from core.db.models.business import (
     SlackMessage,
     TranscriptSegment,
 )
-from core.db.models.pipelines import ConfiguredConnector, QuarantinedRecord
 from core.db.models.estuary import EstuaryDocState, EstuaryFeed
+from core.db.models.pipelines import ConfiguredConnector, QuarantinedRecord
 from core.db.models.platform import (
     ApiKey,
     AuditLog,

@@ -51,6 +51,7 @@ class Contact(SourceRecord, Base):
 
 # ---- pipeline -----------------------------------------------------------------------------
 
+
 class Deal(SourceRecord, Base):
     __tablename__ = "deals"
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
@@ -63,7 +64,7 @@ class Deal(SourceRecord, Base):
     closed_at: Mapped[datetime | None]
     stage_entered_at: Mapped[datetime | None]
     owner: Mapped[str | None] = mapped_column(String(255), index=True)
-    stage_history: Mapped[list["DealStageHistory"]] = relationship(
+    stage_history: Mapped[list[DealStageHistory]] = relationship(
         cascade="all, delete-orphan", order_by="DealStageHistory.entered_at"
     )
 
@@ -92,6 +93,7 @@ class Activity(SourceRecord, Base):
 
 # ---- calls --------------------------------------------------------------------------------
 
+
 class Call(SourceRecord, Base):
     __tablename__ = "calls"
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
@@ -103,8 +105,8 @@ class Call(SourceRecord, Base):
     owner: Mapped[str | None] = mapped_column(String(255), index=True)  # the rep who ran the call
     sentiment: Mapped[float | None] = mapped_column(Ratio)  # -1 .. 1
     url: Mapped[str | None] = mapped_column(String(512))
-    participants: Mapped[list["CallParticipant"]] = relationship(cascade="all, delete-orphan")
-    segments: Mapped[list["TranscriptSegment"]] = relationship(
+    participants: Mapped[list[CallParticipant]] = relationship(cascade="all, delete-orphan")
+    segments: Mapped[list[TranscriptSegment]] = relationship(
         cascade="all, delete-orphan", order_by="TranscriptSegment.position"
     )
 
@@ -133,6 +135,7 @@ class TranscriptSegment(Base):
 
 # ---- Slack --------------------------------------------------------------------------------
 
+
 class SlackMessage(SourceRecord, Base):
     __tablename__ = "slack_messages"
     channel_id: Mapped[str] = mapped_column(String(64))
@@ -147,6 +150,7 @@ class SlackMessage(SourceRecord, Base):
 
 
 # ---- finance ------------------------------------------------------------------------------
+
 
 class Invoice(SourceRecord, Base):
     __tablename__ = "invoices"
@@ -186,6 +190,7 @@ class RentPaymentVolume(SourceRecord, Base):
 
 # ---- people -------------------------------------------------------------------------------
 
+
 class Employee(SourceRecord, Base):
     __tablename__ = "employees"
     name: Mapped[str] = mapped_column(String(255))
@@ -217,6 +222,7 @@ class Goal(SourceRecord, Base):
 
 
 # ---- prospecting --------------------------------------------------------------------------
+
 
 class Prospect(SourceRecord, Base):
     __tablename__ = "prospects"

@@ -37,14 +37,16 @@ class Document(Base):
     author: Mapped[str | None] = mapped_column(String(255))
     owner: Mapped[str | None] = mapped_column(String(255), index=True)  # the account/deal owner's email
     occurred_at: Mapped[datetime | None] = mapped_column(index=True)  # when it happened (call, email, message)
-    min_role: Mapped[str] = mapped_column(String(16), default="viewer", server_default="viewer")  # the least role that may see it
+    min_role: Mapped[str] = mapped_column(
+        String(16), default="viewer", server_default="viewer"
+    )  # the least role that may see it
     url: Mapped[str | None] = mapped_column(String(1024))
     record_table: Mapped[str | None] = mapped_column(String(64))
     record_id: Mapped[int | None] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
-    chunks: Mapped[list["Chunk"]] = relationship(cascade="all, delete-orphan", order_by="Chunk.position")
+    chunks: Mapped[list[Chunk]] = relationship(cascade="all, delete-orphan", order_by="Chunk.position")
 
 
 class Chunk(Base):

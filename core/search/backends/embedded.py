@@ -193,8 +193,15 @@ class _Memory:
         """(allowed-by-chunk-id mask or None for everything, how many are allowed)."""
         if where is None:
             return None, self.count
-        key = (tuple(where.sources), tuple(where.types), tuple(where.account_ids), where.owner, where.since,
-               where.until, tuple(where.roles))
+        key = (
+            tuple(where.sources),
+            tuple(where.types),
+            tuple(where.account_ids),
+            where.owner,
+            where.since,
+            where.until,
+            tuple(where.roles),
+        )
         if key == ((), (), (), None, None, None, ()):
             return None, self.count
         cached = self.masks.get(key)
@@ -231,8 +238,15 @@ class EmbeddedBackend:
 
     name = "embedded"
 
-    def __init__(self, root: Path, *, dim: int = 384, model: str | None = None, nprobe: int = DEFAULT_NPROBE,
-                 ivf_min_vectors: int = IVF_MIN_VECTORS) -> None:
+    def __init__(
+        self,
+        root: Path,
+        *,
+        dim: int = 384,
+        model: str | None = None,
+        nprobe: int = DEFAULT_NPROBE,
+        ivf_min_vectors: int = IVF_MIN_VECTORS,
+    ) -> None:
         self.root = Path(root)
         self.dim = dim
         self.model = model  # the embedding model whose vectors it holds (None: not checked)
@@ -256,8 +270,9 @@ class EmbeddedBackend:
         if self._conn is None:
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.root / "vectors.db", timeout=SQLITE_TIMEOUT_S, check_same_thread=False,
-                                       isolation_level=None)
+                conn = sqlite3.connect(
+                    self.root / "vectors.db", timeout=SQLITE_TIMEOUT_S, check_same_thread=False, isolation_level=None
+                )
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
                 conn.executescript(SCHEMA)
@@ -281,16 +296,23 @@ class EmbeddedBackend:
             if self.model is not None:
                 conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('model', ?)", (self.model,))
             return
-        log.warning("embedded index holds another model's vectors: emptied for re-embedding", root=str(self.root),
-                    held=stored.get("model"), held_dim=stored.get("dim"), model=self.model, dim=self.dim)
+        log.warning(
+            "embedded index holds another model's vectors: emptied for re-embedding",
+            root=str(self.root),
+            held=stored.get("model"),
+            held_dim=stored.get("dim"),
+            model=self.model,
+            dim=self.dim,
+        )
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("DELETE FROM vectors")
         conn.execute("DELETE FROM log")
         conn.execute("DELETE FROM meta WHERE key IN ('centroids', 'trained_on', 'log_floor')")
         generation = conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
-        conn.executemany("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", [
-            ("dim", self.dim), ("model", self.model),
-            ("generation", (int(generation[0]) if generation else 0) + 1)])
+        conn.executemany(
+            "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+            [("dim", self.dim), ("model", self.model), ("generation", (int(generation[0]) if generation else 0) + 1)],
+        )
         conn.execute("COMMIT")
 
     @contextmanager
@@ -344,9 +366,21 @@ class EmbeddedBackend:
                 lists = self._assign(centroids, vectors) if centroids is not None else np.full(len(items), -1)
                 db.executemany(
                     f"INSERT OR REPLACE INTO vectors ({COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    [(i.chunk_id, int(l_), i.document_id, i.source, i.type, i.account_id, i.owner,
-                      _epoch(i.occurred_at), i.min_role, v.astype("<f4").tobytes())
-                     for i, l_, v in zip(items, lists, vectors, strict=True)],
+                    [
+                        (
+                            i.chunk_id,
+                            int(l_),
+                            i.document_id,
+                            i.source,
+                            i.type,
+                            i.account_id,
+                            i.owner,
+                            _epoch(i.occurred_at),
+                            i.min_role,
+                            v.astype("<f4").tobytes(),
+                        )
+                        for i, l_, v in zip(items, lists, vectors, strict=True)
+                    ],
                 )
                 db.executemany("INSERT INTO log(chunk_id) VALUES (?)", [(i.chunk_id,) for i in items])
             self._maintain()
@@ -414,23 +448,34 @@ class EmbeddedBackend:
                 rows = dict(db.execute(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", part))
                 for j, cid in enumerate(part):
                     x[start + j] = np.frombuffer(rows[cid], dtype="<f4")
-            kmeans = faiss.Kmeans(self.dim, nlist, niter=KMEANS_ITERATIONS, seed=KMEANS_SEED, spherical=True,
-                                  max_points_per_centroid=TRAIN_POINTS_PER_LIST, verbose=False)
+            kmeans = faiss.Kmeans(
+                self.dim,
+                nlist,
+                niter=KMEANS_ITERATIONS,
+                seed=KMEANS_SEED,
+                spherical=True,
+                max_points_per_centroid=TRAIN_POINTS_PER_LIST,
+                verbose=False,
+            )
             kmeans.train(x)
             centroids = np.ascontiguousarray(kmeans.centroids, dtype=np.float32)
             quantizer = faiss.IndexFlatIP(self.dim)
             quantizer.add(centroids)
             last = -1
             while True:
-                rows = db.execute("SELECT chunk_id, vector FROM vectors WHERE chunk_id > ? ORDER BY chunk_id LIMIT ?",
-                                  (last, ASSIGN_BATCH)).fetchall()
+                rows = db.execute(
+                    "SELECT chunk_id, vector FROM vectors WHERE chunk_id > ? ORDER BY chunk_id LIMIT ?",
+                    (last, ASSIGN_BATCH),
+                ).fetchall()
                 if not rows:
                     break
                 last = rows[-1][0]
                 xb = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(-1, self.dim)
                 _, lists = quantizer.search(xb, 1)
-                db.executemany("UPDATE vectors SET list_no=? WHERE chunk_id=?",
-                               [(int(l_), r[0]) for l_, r in zip(lists[:, 0], rows, strict=True)])
+                db.executemany(
+                    "UPDATE vectors SET list_no=? WHERE chunk_id=?",
+                    [(int(l_), r[0]) for l_, r in zip(lists[:, 0], rows, strict=True)],
+                )
             self._set_meta(db, "centroids", centroids.astype("<f4").tobytes())
             self._set_meta(db, "trained_on", len(ids))
             self._set_meta(db, "generation", int(self._meta(db, "generation", 0)) + 1)
@@ -469,8 +514,9 @@ class EmbeddedBackend:
         quantizer.add(centroids)
         # the lists hold half-precision copies: half the memory of float32 in every process that queries, the
         # same recall and faster scans (measured in core/search/README.md); the store keeps float32
-        index = faiss.IndexIVFScalarQuantizer(quantizer, self.dim, len(centroids), faiss.ScalarQuantizer.QT_fp16,
-                                              faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexIVFScalarQuantizer(
+            quantizer, self.dim, len(centroids), faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT
+        )
         index.by_residual = False  # codes are the vectors themselves; fp16 needs no training
         index.own_fields = True
         quantizer.this.disown()
@@ -506,7 +552,9 @@ class EmbeddedBackend:
             known = changed[(changed < len(mem.present))]
             known = known[mem.present[known]]
             if len(known):
-                mem.index.remove_ids(_faiss().IDSelectorBatch(len(known), _faiss().swig_ptr(np.ascontiguousarray(known))))
+                mem.index.remove_ids(
+                    _faiss().IDSelectorBatch(len(known), _faiss().swig_ptr(np.ascontiguousarray(known)))
+                )
                 mem.unset(known)
         if rows:
             self._add(mem, rows)
@@ -534,8 +582,11 @@ class EmbeddedBackend:
             if mem.nlist:
                 # a narrower filter leaves fewer allowed vectors per list: probe more lists (all: exact)
                 nprobe = min(mem.nlist, math.ceil(self.nprobe * mem.count / allowed))
-                params = faiss.SearchParametersIVF(sel=selector, nprobe=nprobe) if selector else \
-                    faiss.SearchParametersIVF(nprobe=nprobe)
+                params = (
+                    faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
+                    if selector
+                    else faiss.SearchParametersIVF(nprobe=nprobe)
+                )
             else:
                 params = faiss.SearchParameters(sel=selector) if selector else None
             scores, ids = mem.index.search(q, k, params=params)
@@ -552,8 +603,12 @@ class EmbeddedBackend:
         last = -1
         while True:
             with self._read() as db:
-                page = [r[0] for r in db.execute(
-                    "SELECT chunk_id FROM vectors WHERE chunk_id > ? ORDER BY chunk_id LIMIT 10000", (last,))]
+                page = [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT chunk_id FROM vectors WHERE chunk_id > ? ORDER BY chunk_id LIMIT 10000", (last,)
+                    )
+                ]
             if not page:
                 return
             yield from page
@@ -569,9 +624,15 @@ class EmbeddedBackend:
                 marks = ",".join("?" * len(part))
                 for r in db.execute(f"SELECT {COLUMNS} FROM vectors WHERE chunk_id IN ({marks})", part):
                     out[r[0]] = ChunkVector(
-                        chunk_id=r[0], vector=np.frombuffer(r[9], dtype="<f4").copy(), document_id=r[2], source=r[3],
-                        type=r[4], account_id=r[5], owner=r[6],
-                        occurred_at=None if r[7] is None else datetime.fromtimestamp(r[7], UTC), min_role=r[8],
+                        chunk_id=r[0],
+                        vector=np.frombuffer(r[9], dtype="<f4").copy(),
+                        document_id=r[2],
+                        source=r[3],
+                        type=r[4],
+                        account_id=r[5],
+                        owner=r[6],
+                        occurred_at=None if r[7] is None else datetime.fromtimestamp(r[7], UTC),
+                        min_role=r[8],
                     )
         return out
 

@@ -82,7 +82,9 @@ class PineconeBackend:
                     if self._client is None:
                         self._client = Pinecone(api_key=self._api_key, host=self._control_url, timeout=self._timeout_s)
                     # pc.index(host=...) makes no request; pc.index(name=...) describes the index once
-                    return self._client.index(host=self._host) if self._host else self._client.index(name=self._index_name)
+                    return (
+                        self._client.index(host=self._host) if self._host else self._client.index(name=self._index_name)
+                    )
 
                 self._index = self._call("connect", open_index)
             return self._index
@@ -148,8 +150,12 @@ class PineconeBackend:
         res = self._call(
             "query",
             lambda: idx.query(
-                top_k=k, vector=_floats(vector), namespace=self._namespace, filter=flt or None,
-                include_values=False, include_metadata=False,
+                top_k=k,
+                vector=_floats(vector),
+                namespace=self._namespace,
+                filter=flt or None,
+                include_values=False,
+                include_metadata=False,
             ),
         )
         return [(int(m.id), float(m.score)) for m in res.matches]
@@ -207,7 +213,10 @@ def _to_record(item: ChunkVector, dim: int) -> dict[str, Any]:
         raise SophiaError(f"pinecone: chunk {item.chunk_id} has a vector of shape {vector.shape}, expected ({dim},)")
     # Pinecone refuses null metadata values: an unknown field is left out (and so never matches a filter on it)
     metadata: dict[str, Any] = {
-        "document_id": item.document_id, "source": item.source, "type": item.type, "min_role": item.min_role,
+        "document_id": item.document_id,
+        "source": item.source,
+        "type": item.type,
+        "min_role": item.min_role,
     }
     if item.account_id is not None:
         metadata["account_id"] = item.account_id

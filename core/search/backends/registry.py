@@ -98,8 +98,11 @@ def _pinecone(settings: Settings, vs: VectorSettings) -> VectorBackend:
     from core.search.backends.pinecone import PineconeBackend
 
     return PineconeBackend(
-        api_key=vs.pinecone_api_key or "", dim=_dim(settings), index_name=vs.pinecone_index,
-        host=vs.pinecone_host, control_url=vs.pinecone_control_url,
+        api_key=vs.pinecone_api_key or "",
+        dim=_dim(settings),
+        index_name=vs.pinecone_index,
+        host=vs.pinecone_host,
+        control_url=vs.pinecone_control_url,
     )
 
 
@@ -109,7 +112,10 @@ def _weaviate(settings: Settings, vs: VectorSettings) -> VectorBackend:
     if not vs.weaviate_url:
         raise ConfigError("SOPHIA_WEAVIATE_URL: required when SOPHIA_VECTOR_BACKENDS includes weaviate")
     return WeaviateBackend(
-        url=vs.weaviate_url, dim=_dim(settings), grpc_port=vs.weaviate_grpc_port, api_key=vs.weaviate_api_key,
+        url=vs.weaviate_url,
+        dim=_dim(settings),
+        grpc_port=vs.weaviate_grpc_port,
+        api_key=vs.weaviate_api_key,
     )
 
 

@@ -88,12 +88,17 @@ class WeaviateBackend:
                 self._client = self._call(
                     "connect",
                     lambda: weaviate.connect_to_custom(
-                        http_host=self._host, http_port=self._port, http_secure=self._secure,
-                        grpc_host=self._host, grpc_port=self._grpc_port, grpc_secure=self._secure,
+                        http_host=self._host,
+                        http_port=self._port,
+                        http_secure=self._secure,
+                        grpc_host=self._host,
+                        grpc_port=self._grpc_port,
+                        grpc_secure=self._secure,
                         auth_credentials=Auth.api_key(self._api_key) if self._api_key else None,
                         additional_config=AdditionalConfig(
-                            timeout=Timeout(init=min(5.0, self._timeout_s), query=self._timeout_s,
-                                            insert=self._timeout_s)
+                            timeout=Timeout(
+                                init=min(5.0, self._timeout_s), query=self._timeout_s, insert=self._timeout_s
+                            )
                         ),
                         skip_init_checks=True,
                     ),
@@ -162,8 +167,11 @@ class WeaviateBackend:
         coll = self._coll()
         for start in range(0, len(items), UPSERT_BATCH):
             objects = [
-                DataObject(properties=_properties(item), uuid=chunk_uuid(item.chunk_id),
-                           vector={VECTOR_NAME: _floats(item.vector, self.dim, item.chunk_id)})
+                DataObject(
+                    properties=_properties(item),
+                    uuid=chunk_uuid(item.chunk_id),
+                    vector={VECTOR_NAME: _floats(item.vector, self.dim, item.chunk_id)},
+                )
                 for item in items[start : start + UPSERT_BATCH]
             ]
             res = self._call("batch objects", lambda: coll.data.insert_many(objects))
@@ -200,8 +208,11 @@ class WeaviateBackend:
         res = self._call(
             "search",
             lambda: coll.query.near_vector(
-                near_vector=_floats(vector, self.dim), limit=k, filters=weaviate_filter(where),
-                target_vector=VECTOR_NAME, return_properties=["chunk_id"],
+                near_vector=_floats(vector, self.dim),
+                limit=k,
+                filters=weaviate_filter(where),
+                target_vector=VECTOR_NAME,
+                return_properties=["chunk_id"],
                 return_metadata=MetadataQuery(distance=True),
             ),
         )
@@ -215,7 +226,9 @@ class WeaviateBackend:
 
     def ids(self) -> Iterator[int]:
         coll = self._coll()
-        objects = self._call("iterate", lambda: iter(coll.iterator(return_properties=["chunk_id"], cache_size=ITER_PAGE)))
+        objects = self._call(
+            "iterate", lambda: iter(coll.iterator(return_properties=["chunk_id"], cache_size=ITER_PAGE))
+        )
         done = object()
         while (obj := self._call("iterate", lambda: next(objects, done))) is not done:
             yield int(obj.properties["chunk_id"])
@@ -232,8 +245,10 @@ class WeaviateBackend:
             res = self._call(
                 "search",
                 lambda: coll.query.fetch_objects(
-                    filters=Filter.by_id().contains_any(uuids), limit=len(uuids),
-                    include_vector=[VECTOR_NAME], return_properties=list(PROPERTIES),
+                    filters=Filter.by_id().contains_any(uuids),
+                    limit=len(uuids),
+                    include_vector=[VECTOR_NAME],
+                    return_properties=list(PROPERTIES),
                 ),
             )
             for obj in res.objects:
@@ -260,8 +275,11 @@ def _utc(at: datetime) -> datetime:
 def _properties(item: ChunkVector) -> dict[str, Any]:
     # a missing value is left out (a batch write replaces the whole object, so an old value goes with it)
     props: dict[str, Any] = {
-        "chunk_id": int(item.chunk_id), "document_id": int(item.document_id), "source": item.source,
-        "type": item.type, "min_role": item.min_role,
+        "chunk_id": int(item.chunk_id),
+        "document_id": int(item.document_id),
+        "source": item.source,
+        "type": item.type,
+        "min_role": item.min_role,
     }
     if item.account_id is not None:
         props["account_id"] = int(item.account_id)
@@ -339,8 +357,13 @@ def _vendor_errors(what: str, *, secret: str, where: str) -> Iterator[None]:
 
     try:
         yield
-    except (WeaviateConnectionError, WeaviateStartUpError, WeaviateTimeoutError, WeaviateGRPCUnavailableError,
-            WeaviateRetryError) as exc:
+    except (
+        WeaviateConnectionError,
+        WeaviateStartUpError,
+        WeaviateTimeoutError,
+        WeaviateGRPCUnavailableError,
+        WeaviateRetryError,
+    ) as exc:
         raise BackendUnavailable(_message(f"weaviate unavailable ({what})", exc, secret, where)) from None
     except (AuthenticationFailedError, InsufficientPermissionsError) as exc:
         raise ConfigError(_message("SOPHIA_WEAVIATE_API_KEY: refused by Weaviate", exc, secret, where)) from None
@@ -363,8 +386,17 @@ def _transient(exc: BaseException) -> bool:
     """Query/batch/delete errors wrap the gRPC status in their text: UNAVAILABLE and DEADLINE_EXCEEDED
     are the server being down or slow, not a bad request."""
     text = str(exc)
-    return any(code in text for code in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "Deadline Exceeded",
-                                         "failed to connect", "Connection refused", "Socket closed"))
+    return any(
+        code in text
+        for code in (
+            "UNAVAILABLE",
+            "DEADLINE_EXCEEDED",
+            "Deadline Exceeded",
+            "failed to connect",
+            "Connection refused",
+            "Socket closed",
+        )
+    )
 
 
 def _message(prefix: str, exc: BaseException, secret: str, where: str) -> str:
