@@ -22,13 +22,6 @@ quarantine_app = typer.Typer(
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def register(app: typer.Typer) -> None:
-    app.add_typer(connectors_app, name="connectors")
-    app.command("sync")(sync)
-    app.command("runs")(runs)
-    app.add_typer(quarantine_app, name="quarantine")
-
-
 @connectors_app.command("list")
 def connectors_list(json_: JsonOpt = False) -> None:
     """Kinds available, and configured connectors with their state (secrets masked)."""

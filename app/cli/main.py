@@ -7,8 +7,38 @@ import sys
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.29 carries its own click
 
-from app.cli import admin, connectors, data, estuary, index, search, up, usergems
+from app.cli.lazy import Lazy, LazyGroup, build
 from core.errors import SophiaError
+
+# Every command, in `sophia --help` order: its module is imported only when the command runs.
+COMMANDS: dict[str, Lazy] = {
+    "up": Lazy("app.cli.up:up", "Run Sophia: app, API and scheduler, supervised. Ctrl-C stops all of them."),
+    "sync": Lazy(
+        "app.cli.connectors:sync", "Run a connector now, with a progress bar; --json prints the run's record."
+    ),
+    "runs": Lazy("app.cli.connectors:runs", "Run history: counts, cursors, errors."),
+    "ingest": Lazy(
+        "app.cli.search:ingest", "Import files: each becomes one searchable document titled by its file name."
+    ),
+    "search": Lazy("app.cli.search:search", "Hybrid (keyword + vector) search over everything indexed."),
+    "reindex": Lazy(
+        "app.cli.search:reindex",
+        "Build or update the documents, chunks and vectors of every ingested record (unchanged ones do no work).",
+    ),
+    "db": Lazy("app.cli.data:db_app", "The operational database."),
+    "demo": Lazy("app.cli.data:demo_app", "The demo business: a believable PayReady with planted patterns."),
+    "users": Lazy("app.cli.admin:users_app", "Manage users and their roles."),
+    "api-keys": Lazy("app.cli.admin:keys_app", "Create and revoke API keys for the sidecar API."),
+    "estuary": Lazy("app.cli.estuary:estuary_app", "Estuary Flow feeds: real-time change documents via webhook."),
+    "usergems": Lazy(
+        "app.cli.usergems:usergems_app", "UserGems job changes (read from Salesforce by the usergems connector)."
+    ),
+    "connectors": Lazy("app.cli.connectors:connectors_app", "Configure the sources Sophia reads from."),
+    "quarantine": Lazy(
+        "app.cli.connectors:quarantine_app", "Records a sync could not take in: list them, take them in again."
+    ),
+    "index": Lazy("app.cli.index:index_app", "Vector indexes: sync state, sync, rebuild and reconcile."),
+}
 
 app = typer.Typer(
     name="sophia",
@@ -16,22 +46,34 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=LazyGroup,
 )
-app.command("up")(up.up)
-app.add_typer(data.db_app, name="db")
-app.add_typer(data.demo_app, name="demo")
-app.add_typer(admin.users_app, name="users")
-app.add_typer(admin.keys_app, name="api-keys")
-app.add_typer(estuary.estuary_app, name="estuary")
-app.add_typer(usergems.usergems_app, name="usergems")
-connectors.register(app)  # `connectors ...`, `sync`, `runs`
-search.register(app)  # `ingest`, `search`, `reindex`
-app.add_typer(index.index_app, name="index")  # `index status|sync|rebuild|reconcile`
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            shown = version("sophia")
+        except PackageNotFoundError:  # running from a checkout that was never installed
+            shown = "unknown (not installed)"
+        sys.stdout.write(f"sophia {shown}\n")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False, "--version", help="Print the version and exit.", is_eager=True, callback=_show_version
+    ),
+) -> None:
+    pass
 
 
 def main(argv: list[str] | None = None) -> None:
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = build(app, COMMANDS).main(args=argv, standalone_mode=False)
     except NoArgsIsHelpError:
         code = 0  # help was printed
     except typer.Exit as exc:

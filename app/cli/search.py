@@ -21,12 +21,6 @@ from core.runtime import Runtime
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON only")]
 
 
-def register(app: typer.Typer) -> None:
-    app.command("ingest")(ingest)
-    app.command("search")(search)
-    app.command("reindex")(reindex)
-
-
 # ---- shared steps -------------------------------------------------------------------------------------------
 
 
