@@ -4,7 +4,7 @@ finds, computed here from the generated data by the stated rule and checked agai
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from connectors.demo import engagement
 from connectors.demo.accounts import STUCK_AFTER_DAYS
@@ -222,12 +222,18 @@ def _stuck(w: World) -> list[dict]:
         {
             "external_id": a.ext_id,
             "onboarding_since": a.stage_changed_at.isoformat(),
-            "days_in_onboarding": int(w.clock.days_before(a.stage_changed_at)),
-            "why": f"onboarding for {int(w.clock.days_before(a.stage_changed_at))} days",
+            "days_in_onboarding": _calendar_days(w, a.stage_changed_at),
+            "why": f"onboarding for {_calendar_days(w, a.stage_changed_at)} days",
         }
         for a in w.accts
         if a.lifecycle == "onboarding" and a.stage_changed_at < cutoff
     ]
+
+
+def _calendar_days(w: World, when: datetime) -> int:
+    """Days from the UTC date of ``when`` to as_of: what the generator planted (``Clock.moment(rng, days_ago)``)
+    and what the dashboard counts. Whole days elapsed since as_of 00:00 would be one fewer."""
+    return (w.clock.as_of - when.astimezone(UTC).date()).days
 
 
 def _check_planted(w: World, truth: dict) -> None:
