@@ -112,6 +112,8 @@ def sync(
 ) -> None:
     """Run a connector now, with a progress bar; --json prints the run's record."""
     rt = open_product(machine_output=json_)
+    with rt.session() as session:
+        pipelines.get_connector(session=session, name=name)  # an unknown name: its error alone, before any bar
     bus = make_bus(rt.settings)
     try:
         with progress_bar(f"Syncing {name}") as update:

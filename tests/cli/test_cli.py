@@ -60,6 +60,7 @@ def test_users_and_roles(env) -> None:
         (("demo", "load", "--size", "huge"), "unknown size"),
         (("demo", "truth"), "no demo is loaded"),
         (("users", "frobnicate"), "No such command"),
+        (("sync", "nosuch"), "no connector named 'nosuch'"),  # no progress bar drawn before it
     ],
 )
 def test_failures_exit_non_zero_with_one_clear_line(env, args, needle) -> None:
