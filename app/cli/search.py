@@ -8,10 +8,13 @@ search right after it finds what was just written.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated
 
 import typer
+from rich.markup import escape
+from rich.text import Text
 
 from app.cli.common import CLI_ACTOR, err, open_product, out, print_json, progress_bar
 from core.auth import Identity, get_user
@@ -19,6 +22,7 @@ from core.errors import InvalidInput, NotFound
 from core.runtime import Runtime
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON only")]
+HIGHLIGHT = re.compile(r"\*\*(.+?)\*\*")  # how core marks a matched term in a snippet
 
 
 # ---- shared steps -------------------------------------------------------------------------------------------
@@ -53,6 +57,14 @@ def _identity(runtime: Runtime, as_user: str | None) -> Identity:
         if not user.active:
             raise InvalidInput(f"user {as_user!r} is deactivated")
         return Identity(username=user.username, role=user.role, via="cli")
+
+
+def highlighted(snippet: str, *, indent: str = "") -> Text:
+    """A snippet's ``**term**`` marks as bold text: bold on a terminal, the bare words anywhere else."""
+    text = Text(indent)
+    for i, part in enumerate(HIGHLIGHT.split(snippet)):
+        text.append(part, style="bold" if i % 2 else "")  # split() puts the captured terms at odd places
+    return text
 
 
 def _day(value: str | None, flag: str) -> date | None:
@@ -169,8 +181,8 @@ def search(
             )
             if x
         )
-        out.print(f"[bold]{hit.rank}. {hit.title}[/bold]  [dim]{where}[/dim]")
-        out.print(f"   {hit.snippet}", markup=False)
+        out.print(f"[bold]{hit.rank}. {escape(hit.title)}[/bold]  [dim]{escape(where)}[/dim]")
+        out.print(highlighted(hit.snippet, indent="   "))
         if hit.url:
             out.print(f"   {hit.url}", markup=False)
     err.print(f"{len(response.results)} results in {response.took_ms:.0f} ms")
