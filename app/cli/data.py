@@ -71,9 +71,17 @@ def demo_truth(json_: Annotated[bool, typer.Option("--json", help="print JSON")]
         if isinstance(items, list):
             out.print(f"\n[bold]{key}[/bold] ({len(items)}): {descriptions.get(key, '')}")
             for item in items[:10]:
-                out.print(f"  - {item}")
+                out.print(f"  - {_truth_line(item)}", markup=False)
             if len(items) > 10:
                 err.print(f"  ... {len(items) - 10} more (use --json)")
+
+
+def _truth_line(item: dict) -> str:
+    """``dl-000083 Acme expansion (account Acme Realty, rep Lisa Smith): open in negotiation for 34 days``.
+    A truth stored before names were added shows its ids alone."""
+    context = ", ".join(f"{key} {item[key]}" for key in ("account", "rep") if item.get(key))
+    parts = (item.get("external_id") or item.get("email"), item.get("name"), f"({context})" if context else None)
+    return " ".join(str(p) for p in parts if p) + (f": {item['why']}" if item.get("why") else "")
 
 
 def _parse_date(value: str) -> date:

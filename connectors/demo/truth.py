@@ -48,6 +48,7 @@ DESCRIPTION = {
 
 
 def build_truth(w: World) -> dict:
+    # each item: its external_id and, to show people, its own "name", its "account"'s and its "rep"'s
     truth = {"size": w.spec.name, "seed": w.seed, "as_of": w.clock.as_of.isoformat(), "description": DESCRIPTION}
     truth["stalled_deals"] = _stalled(w)
     truth["payment_volume_drops"], truth["high_failure_rate"] = _volumes(w)
@@ -58,6 +59,8 @@ def build_truth(w: World) -> dict:
     truth["competitor_mentions"] = [
         {
             "external_id": c.ext_id,
+            "account": c.acct.name,
+            "rep": c.owner.name,
             "competitor": c.competitor,
             "account_external_id": c.acct.ext_id,
             "why": f"{c.call_type} call where {c.competitor} comes up",
@@ -78,6 +81,9 @@ def _stalled(w: World) -> list[dict]:
             items.append(
                 {
                     "external_id": d.ext_id,
+                    "name": d.name,
+                    "account": d.acct.name,
+                    "rep": d.owner.name,
                     "account_external_id": d.acct.ext_id,
                     "stage": d.stage,
                     "stage_entered_at": d.stage_entered_at.isoformat(),
@@ -90,6 +96,7 @@ def _stalled(w: World) -> list[dict]:
 
 def _volumes(w: World) -> tuple[list[dict], list[dict]]:
     last_month, prior = w.clock.month(1), [w.clock.month(k) for k in (2, 3, 4)]
+    names = _account_names(w)
     drops, failing = [], []
     for ext, months in w.volumes.series.items():
         by = {m.month: m for m in months}
@@ -101,6 +108,7 @@ def _volumes(w: World) -> tuple[list[dict], list[dict]]:
             failing.append(
                 {
                     "external_id": ext,
+                    "name": names[ext],
                     "month": last_month.isoformat(),
                     "failed_count": last.failed,
                     "payments_count": last.payments_count,
@@ -115,6 +123,7 @@ def _volumes(w: World) -> tuple[list[dict], list[dict]]:
                 drops.append(
                     {
                         "external_id": ext,
+                        "name": names[ext],
                         "month": last_month.isoformat(),
                         "volume": last.volume,
                         "prior_3_month_avg": round(avg, 2),
@@ -138,6 +147,7 @@ def _declining(w: World) -> list[dict]:
             items.append(
                 {
                     "external_id": acct.ext_id,
+                    "name": acct.name,
                     "sentiment_before": round(win.sentiment_before, 4),
                     "sentiment_recent": round(win.sentiment_recent, 4),
                     "touches_before": win.touches_before,
@@ -153,6 +163,8 @@ def _champions(w: World) -> list[dict]:
     return [
         {
             "external_id": m.contact.ext_id,
+            "name": m.contact.name,
+            "account": m.acct.name,
             "account_external_id": m.acct.ext_id,
             "job_change_external_id": m.ext_id,
             "new_company": m.new_company,
@@ -168,7 +180,7 @@ def _late(w: World) -> list[dict]:
     for inv in w.ledger.invoices:
         if inv["kind"] == "subscription":
             subs[inv["account_ref"]["external_id"]].append(inv)
-    items = []
+    items, names = [], _account_names(w)
     for ext, invs in subs.items():
         last = sorted(invs, key=lambda i: i["period_start"])[-LAST_N:]
         late = [
@@ -180,6 +192,7 @@ def _late(w: World) -> list[dict]:
             items.append(
                 {
                     "external_id": ext,
+                    "name": names[ext],
                     "late_invoices": [i["external_id"] for i in late],
                     "late_invoice_numbers": [i["number"] for i in late],
                     "why": f"{len(late)} of the last {len(last)} subscription invoices paid late or overdue",
@@ -196,6 +209,7 @@ def _talkers(w: World) -> tuple[list[dict], list[dict]]:
         {
             "email": email,
             "external_id": w.staff.by_email[email].ext_id,
+            "name": w.staff.by_email[email].name,
             "calls": len(s),
             "avg_talk_share": round(sum(s) / len(s), 4),
             "why": f"talks {100 * sum(s) / len(s):.0f}% of the time on average",
@@ -206,6 +220,8 @@ def _talkers(w: World) -> tuple[list[dict], list[dict]]:
     calls = [
         {
             "external_id": c.ext_id,
+            "account": c.acct.name,
+            "rep": c.owner.name,
             "owner": c.owner.email,
             "talk_share": round(c.share, 4),
             "why": f"{c.owner.name} talked {100 * c.share:.0f}% of the call",
@@ -221,6 +237,8 @@ def _stuck(w: World) -> list[dict]:
     return [
         {
             "external_id": a.ext_id,
+            "name": a.name,
+            "rep": a.owner.name,
             "onboarding_since": a.stage_changed_at.isoformat(),
             "days_in_onboarding": _calendar_days(w, a.stage_changed_at),
             "why": f"onboarding for {_calendar_days(w, a.stage_changed_at)} days",
@@ -234,6 +252,10 @@ def _calendar_days(w: World, when: datetime) -> int:
     """Days from the UTC date of ``when`` to as_of: what the generator planted (``Clock.moment(rng, days_ago)``)
     and what the dashboard counts. Whole days elapsed since as_of 00:00 would be one fewer."""
     return (w.clock.as_of - when.astimezone(UTC).date()).days
+
+
+def _account_names(w: World) -> dict[str, str]:
+    return {a.ext_id: a.name for a in w.accts}
 
 
 def _check_planted(w: World, truth: dict) -> None:

@@ -343,3 +343,25 @@ def test_references_resolve_to_our_ids(loaded):
         )
         worst = s.scalar(select(func.max(func.abs(m.CallParticipant.talk_time_s - func.coalesce(talk, 0)))))
     assert worst < 0.01
+
+
+ACCOUNT_TRUTHS = ("payment_volume_drops", "high_failure_rate", "declining_engagement", "chronic_late_payers")
+
+
+def test_truth_names_each_record_as_it_was_loaded(loaded):
+    """`sophia demo truth` shows names beside ids: each is the loaded record's own (account, deal, contact, rep)."""
+    runtime, truth = loaded
+    with runtime.session() as s:
+        accounts = dict(s.execute(select(m.Account.external_id, m.Account.name)).all())
+        deals = dict(s.execute(select(m.Deal.external_id, m.Deal.name)).all())
+        people = s.execute(select(m.Contact.external_id, m.Contact.first_name, m.Contact.last_name))
+        contacts = {e: f"{first} {last}" for e, first, last in people}
+        staff = dict(s.execute(select(m.Employee.external_id, m.Employee.name)).all())
+        by_email = dict(s.execute(select(m.Employee.email, m.Employee.name)).all())
+    for key in (*ACCOUNT_TRUTHS, "stuck_accounts"):
+        assert [i["name"] for i in truth[key]] == [accounts[i["external_id"]] for i in truth[key]], key
+    for key, names in (("stalled_deals", deals), ("champions_left", contacts), ("talkative_reps", staff)):
+        assert [i["name"] for i in truth[key]] == [names[i["external_id"]] for i in truth[key]], key
+    for key in ("stalled_deals", "champions_left", "competitor_mentions"):
+        assert [i["account"] for i in truth[key]] == [accounts[i["account_external_id"]] for i in truth[key]], key
+    assert [i["rep"] for i in truth["talkative_calls"]] == [by_email[i["owner"]] for i in truth["talkative_calls"]]
