@@ -152,7 +152,7 @@ def search(
     try:
         response = run_search(
             runtime=rt,
-            embedder=make_embedder(rt.settings),
+            embedder=make_embedder(rt.settings, threads=1),  # one query: no thread pool to start
             backend=backend,
             identity=identity,
             query=query,

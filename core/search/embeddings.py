@@ -281,17 +281,20 @@ class LocalMiniLM:
 # ---- choosing the embedder ------------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def _shared_local_model() -> LocalMiniLM:
+@lru_cache(maxsize=2)
+def _shared_local_model(threads: int | None = None) -> LocalMiniLM:
     """One model per process: every service shares its session, its memory and its query cache."""
-    return LocalMiniLM()
+    return LocalMiniLM(intra_op_threads=threads)
 
 
-def make_embedder(settings: Settings) -> Embedder:
+def make_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
     """The embedder for these settings: the local all-MiniLM-L6-v2, or with ``SOPHIA_EMBEDDING_PROVIDER=openai``
     the provider's model (``core.search.provider``). Each declares its ``model_name`` and ``dim``; the chunk
     store records the name beside each vector, so vectors of different models are never compared and a
-    change of model re-embeds everything. Nothing is loaded or called until first use."""
+    change of model re-embeds everything. Nothing is loaded or called until first use.
+
+    ``threads``: the local model's ONNX Runtime threads (None: one per core). A process that embeds a single
+    query (`sophia search`) passes 1: its session starts faster and spins no idle worker threads."""
     if settings.embedding_provider == "openai":
         return _shared_provider(
             settings.embedding_model,
@@ -299,7 +302,7 @@ def make_embedder(settings: Settings) -> Embedder:
             settings.embedding_base_url,
             settings.embedding_dimensions,
         )
-    return _shared_local_model()
+    return _shared_local_model(threads)
 
 
 @lru_cache(maxsize=4)

@@ -202,3 +202,11 @@ def test_make_embedder_gives_the_shared_local_model(settings) -> None:
     assert isinstance(embedder, Embedder)
     assert (embedder.model_name, embedder.dim) == ("all-MiniLM-L6-v2", 384)
     assert make_embedder(settings) is embedder
+
+
+def test_a_one_query_embedder_runs_one_thread_and_gives_the_same_vectors(settings, model) -> None:
+    single = make_embedder(settings, threads=1)
+    assert make_embedder(settings, threads=1) is single and single is not make_embedder(settings)
+    vector = single.embed_query("failed ACH payments")
+    assert single._session.get_session_options().intra_op_num_threads == 1
+    assert np.allclose(vector, model.embed_query("failed ACH payments"), atol=1e-6)
