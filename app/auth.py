@@ -103,7 +103,8 @@ def current_identity(runtime: Runtime) -> Identity | None:
             user = get_user(session=session, username=username)
         except NotFound:
             return None
-        if not user.active or st.session_state.get(VERSION_KEY) != user.token_version:
+        # a session that recorded no version signed in before any change (version 0)
+        if not user.active or st.session_state.get(VERSION_KEY, 0) != user.token_version:
             return None  # disabled, or the password changed since this session signed in
         return Identity(username=user.username, role=user.role, via="password", token_version=user.token_version)
 
