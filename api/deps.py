@@ -5,17 +5,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
 from core import auth
-from core.auth import Identity
-from core.bus import EventBus, make_bus
+from core.auth import Identity, LoginThrottle
+from core.bus import EventBus, make_bus, make_cache
+from core.db.types import BIGINT_MAX
 from core.errors import AuthError, BackendUnavailable
 from core.runtime import Runtime
 
 TOKEN_URL = "/auth/token"
+
+# Integers at the edge stay within what the database stores: 2**63 is a 422, not an overflow and a 500.
+RowId = Annotated[int, Path(ge=1, le=BIGINT_MAX, description="a row id")]
+Offset = Annotated[int, Query(ge=0, le=BIGINT_MAX, description="rows to skip")]
 
 # auto_error=False: a missing credential is our AuthError (one error shape), not FastAPI's own 401/403.
 _bearer = OAuth2PasswordBearer(tokenUrl=TOKEN_URL, auto_error=False)
@@ -38,6 +43,20 @@ def app_bus(request: Request) -> EventBus:
     if bus is None:
         bus = request.app.state.bus = make_bus(app_runtime(request).settings)
     return bus
+
+
+def app_throttle(request: Request) -> LoginThrottle:
+    """The sign-in throttle over the installation's shared cache (made on first use, closed at shutdown)."""
+    throttle = getattr(request.app.state, "throttle", None)
+    if throttle is None:
+        request.app.state.cache = make_cache(app_runtime(request).settings)
+        throttle = request.app.state.throttle = LoginThrottle(request.app.state.cache)
+    return throttle
+
+
+def client_address(request: Request) -> str | None:
+    """The caller's address (uvicorn takes it from X-Forwarded-For only behind a trusted proxy)."""
+    return request.client.host if request.client else None
 
 
 def get_session(runtime: RuntimeDep) -> Iterator[Session]:

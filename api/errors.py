@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from core.errors import AuthError, SophiaError
+from core.errors import AuthError, RateLimited, SophiaError
 
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
@@ -24,6 +24,8 @@ def error_response(status: int, code: str, message: str, headers: dict[str, str]
 async def _sophia_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, SophiaError)
     headers = BEARER_CHALLENGE if isinstance(exc, AuthError) else None
+    if isinstance(exc, RateLimited):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return error_response(exc.status, exc.code, exc.message, headers)
 
 

@@ -43,9 +43,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        bus = getattr(app.state, "bus", None)
-        if bus is not None:
-            bus.close()
+        for client in (getattr(app.state, "bus", None), getattr(app.state, "cache", None)):
+            if client is not None:
+                client.close()
         if owned:
             app.state.runtime.engine.dispose()
 
@@ -59,6 +59,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     )
     app.state.runtime = runtime
     app.state.bus = None
+    app.state.cache = app.state.throttle = None
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
     for module in (health, auth, me, accounts, users, estuary):

@@ -15,6 +15,10 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")  # anything else is replaced, so logs stay clean
 UNMATCHED = "<unmatched>"  # one label for every path no route knows, so scanners cannot grow the series
 QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # probes and scrapes log at debug
+SECRET_PATH_PARAMS = frozenset({"secret"})  # path parameters that carry a credential: never logged
+# the Estuary secret-in-the-path prefix, masked even when a malformed URL matched another route (or none)
+_SECRET_SEGMENT = re.compile(r"(/webhooks/estuary/s/)[^/]+")
+MASK = "***"
 
 REQUESTS = Counter("sophia_http_requests_total", "HTTP requests served by the API", ["method", "route", "status"])
 LATENCY = Histogram(
@@ -28,6 +32,15 @@ log = get_logger("api.access")
 def route_template(scope: Scope) -> str:
     route = scope.get("route")
     return getattr(route, "path", None) or UNMATCHED
+
+
+def logged_path(scope: Scope) -> str:
+    """The request path with every credential in it masked (a feed secret sent in the URL)."""
+    path = scope["path"]
+    for name, value in (scope.get("path_params") or {}).items():
+        if name in SECRET_PATH_PARAMS and value:
+            path = path.replace(str(value), MASK)
+    return _SECRET_SEGMENT.sub(rf"\g<1>{MASK}", path)
 
 
 class RequestContextMiddleware:
@@ -66,7 +79,7 @@ class RequestContextMiddleware:
                 write(
                     "request",
                     method=method,
-                    path=scope["path"],
+                    path=logged_path(scope),
                     route=route,
                     status=status,
                     duration_ms=round(elapsed * 1000, 1),

@@ -169,7 +169,7 @@ class Settings(BaseSettings):
 
     def ensure_data_dir(self) -> None:
         try:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
+            self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: records, keys, users
         except OSError as exc:
             raise ConfigError(f"SOPHIA_DATA_DIR: cannot create {self.data_dir}: {exc.strerror}") from exc
 

@@ -52,3 +52,19 @@ class Forbidden(SophiaError):
 class BackendUnavailable(SophiaError):
     code = "backend_unavailable"
     status = 503
+
+
+class TooLarge(SophiaError):
+    code = "too_large"
+    status = 413
+
+
+class RateLimited(SophiaError):
+    """Too many attempts; ``retry_after_s`` says when to try again (the API's ``Retry-After``)."""
+
+    code = "rate_limited"
+    status = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = max(1, int(retry_after_s))

@@ -19,21 +19,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
 from core.audit import audit
 from core.bus import EventBus
 from core.db.models import EstuaryDocState, EstuaryFeed, QuarantinedRecord
 from core.db.types import utcnow
-from core.errors import AuthError, Conflict, InvalidInput, NotFound
+from core.errors import AuthError, Conflict, InvalidInput, NotFound, TooLarge
 from core.ingest import ENTITIES, Failure, delete_records, ingest_records
 from core.observability.logging import get_logger
 from core.pipelines.contract import KindInfo, StreamSpec, SyncSource
@@ -44,6 +46,13 @@ log = get_logger("estuary")
 FEED_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")
 UUID_EPOCH_OFFSET_100NS = 0x01B21DD213814000  # 1582-10-15 to 1970-01-01, in 100 ns steps
 MAX_DOCUMENTS_PER_POST = 50_000
+# One POST is one binding's share of one Flow transaction; the API stops reading past this (413) and
+# refuses a larger declared Content-Length before reading anything.
+MAX_BODY_BYTES = 32 * 2**20
+MAX_DEPTH = 64  # nesting levels of one document: deeper ones are quarantined, never parsed recursively
+# what the database refuses in one record (a value beyond its column, a broken reference): that record is
+# quarantined; anything else (a lost connection, a lock timeout) still fails the POST, which Flow retries
+RECORD_DB_ERRORS = (DataError, IntegrityError, OverflowError)
 _DUMMY_HASH = hashlib.sha256(b"no such feed").hexdigest()
 
 
@@ -154,22 +163,119 @@ def authenticate_feed(*, session: Session, name: str, secret: str | None) -> Est
 # ---- documents ------------------------------------------------------------------------------
 
 
-def parse_body(body: bytes) -> list[dict[str, Any]]:
+class NonFinite(str):
+    """A number a document may not carry (NaN, Infinity, 1e400), kept as its text so that the document
+    can be quarantined as it came instead of storing an infinite amount."""
+
+
+def _finite_float(text: str) -> float | NonFinite:
+    value = float(text)
+    return value if math.isfinite(value) else NonFinite(text)
+
+
+_DECODER = json.JSONDecoder(parse_float=_finite_float, parse_constant=NonFinite)
+# strings (skipped whole) and the structural characters: enough to find the array's elements and depths
+_STRUCTURE = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
+
+
+@dataclass(frozen=True)
+class Body:
+    """One POST's documents: those to apply, and those refused as they came (quarantined)."""
+
+    docs: list[dict[str, Any]]
+    refused: list[Failure]
+
+
+def parse_body(body: bytes) -> Body:
     """The documents of one POST. A body that is empty or not JSON carries none (the materialization
-    sends ``"\\n]"`` for a binding with no documents in a transaction); JSON that is not an array of
-    objects is refused."""
+    sends ``"\\n]"`` for a binding with no documents in a transaction); JSON that is not an array is
+    refused. A document with a non-finite number, nested too deep, or not an object is refused alone."""
     text = body.decode("utf-8", errors="replace").strip()
     if not text:
-        return []
+        return Body([], [])
     try:
-        docs = json.loads(text)
+        values = _DECODER.decode(text)
     except json.JSONDecodeError:
-        return []
-    if not isinstance(docs, list) or not all(isinstance(d, dict) for d in docs):
+        return Body([], [])
+    except (RecursionError, ValueError):  # nested beyond the parser's stack, or an integer too long
+        values = None
+    if values is not None and not isinstance(values, list):
         raise InvalidInput("expected a JSON array of documents")
-    if len(docs) > MAX_DOCUMENTS_PER_POST:
+    parsed = _each(values) if values is not None else _one_by_one(text)
+    if len(parsed) > MAX_DOCUMENTS_PER_POST:
         raise InvalidInput(f"at most {MAX_DOCUMENTS_PER_POST} documents per request")
-    return docs
+    docs = [v for v in parsed if not isinstance(v, Failure)]
+    return Body(docs, [v for v in parsed if isinstance(v, Failure)])
+
+
+def _each(values: list[Any]) -> list[dict[str, Any] | Failure]:
+    return [_checked(v) for v in values]
+
+
+def _checked(value: Any) -> dict[str, Any] | Failure:
+    problem = _refusal(value)
+    if problem is None:
+        return value
+    return Failure(None, problem, value if isinstance(value, dict) else {"document": value})
+
+
+def _refusal(value: Any) -> str | None:
+    """Why a parsed document cannot be applied, or None (walked without recursion)."""
+    if not isinstance(value, dict):
+        return "a document must be a JSON object"
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, NonFinite):
+            return f"{item} is not a finite number"
+        if isinstance(item, (dict, list)):
+            if depth > MAX_DEPTH:
+                return f"the document is nested deeper than {MAX_DEPTH} levels"
+            stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return None
+
+
+def _one_by_one(text: str) -> list[dict[str, Any] | Failure]:
+    """The slow way, for a body the parser could not take whole: split the array into its elements
+    by their structure, refuse the ones nested too deep unparsed, and parse the others one by one."""
+    parsed: list[dict[str, Any] | Failure] = []
+    for element, depth in _elements(text):
+        if depth > MAX_DEPTH:
+            problem = f"the document is nested deeper than {MAX_DEPTH} levels"
+            parsed.append(Failure(None, problem, {"excerpt": element[:200]}))
+            continue
+        try:
+            parsed.append(_checked(_DECODER.decode(element)))
+        except (RecursionError, ValueError) as exc:
+            parsed.append(Failure(None, f"not a JSON document: {str(exc)[:200]}", {"excerpt": element[:200]}))
+    return parsed
+
+
+def _elements(text: str) -> list[tuple[str, int]]:
+    """The top-level array's elements as text, each with how deep it nests; TooLarge when the body is
+    not one array (it was too deep to parse, so it cannot be answered as "no documents")."""
+    found: list[tuple[str, int]] = []
+    depth, start, deepest = 0, 0, 0
+    for match in _STRUCTURE.finditer(text):
+        token = match.group()
+        if token[0] == '"':
+            continue
+        if token in "[{":
+            if depth == 0 and (token != "[" or match.start() != 0):
+                break
+            depth += 1
+            deepest = max(deepest, depth - 1)
+            if depth == 1:
+                start, deepest = match.end(), 0
+        elif depth == 1 and token in ",]":
+            found.append((text[start : match.start()].strip(), deepest))
+            start, deepest = match.end(), 0
+            depth -= token == "]"
+            if depth == 0:
+                return [(e, d) for e, d in found if e]
+        else:
+            depth -= token in "]}"
+    raise TooLarge(f"the body is not a JSON array this server can read (nested deeper than {MAX_DEPTH} levels?)")
 
 
 def published_us(doc: Mapping[str, Any]) -> int | None:
@@ -233,20 +339,24 @@ def apply_documents(
     feed: EstuaryFeed,
     collection: str,
     docs: Sequence[Mapping[str, Any]],
+    refused: Sequence[Failure] = (),
     bus: EventBus | None = None,
 ) -> ApplyResult:
-    """Apply one POST's documents in order, in one transaction; bad documents are quarantined."""
+    """Apply one POST's documents in order, in one transaction; bad documents (and those ``refused`` as
+    they came) are quarantined, each alone, and the rest applied."""
     collection = collection.strip("/")
     spec = feed.bindings.get(collection)
     if spec is None:
         raise NotFound(f"feed {feed.name!r} has no binding for collection {collection!r}")
     binding = Binding(collection, spec["target"], spec.get("key", "/id"))
     target = _target(runtime, kinds, binding)
-    result = ApplyResult(feed=feed.name, collection=collection, received=len(docs))
+    result = ApplyResult(feed=feed.name, collection=collection, received=len(docs) + len(refused))
     latest, failures = _latest_per_key(docs, binding.key)
     result.skipped = len(docs) - len(latest) - len(failures)  # earlier versions of a key in this same POST
+    failures.extend(_with_key(f, binding.key) for f in refused)
+    batch = _Batch(feed.name, collection, target, binding.key, latest)
     try:
-        _apply(runtime, feed.name, collection, target, binding.key, latest, failures, result)
+        result = _apply(runtime, batch, failures, result)
     finally:
         if target.mapper is not None:
             target.mapper.close()
@@ -256,30 +366,82 @@ def apply_documents(
     return result
 
 
-def _apply(
-    runtime: Runtime,
-    feed: str,
-    collection: str,
-    target: _Target,
-    key: str,
-    latest: dict,
-    failures: list[Failure],
-    result: ApplyResult,
-) -> None:
+def _with_key(failure: Failure, key: str) -> Failure:
+    try:
+        return replace(failure, external_id=document_key(failure.payload, key))
+    except ValueError:
+        return failure
+
+
+@dataclass(frozen=True)
+class _Batch:
+    feed: str
+    collection: str
+    target: _Target
+    key: str
+    latest: dict
+
+
+def _apply(runtime: Runtime, batch: _Batch, failures: list[Failure], result: ApplyResult) -> ApplyResult:
+    """The whole batch at once; when the database refuses a record, again in a fresh transaction with
+    each record in its own savepoint, so that only the records it refuses are quarantined."""
+    try:
+        with runtime.session() as session:
+            return _apply_in(session, batch, list(failures), replace(result), one_by_one=False)
+    except RECORD_DB_ERRORS:
+        log.info("estuary.one_by_one", feed=batch.feed, collection=batch.collection)
     with runtime.session() as session:
-        fresh = _drop_stale(session, feed, collection, latest, result)
-        upserts, deletes = _split(fresh, target, failures, _top_level_fields(key))
-        if upserts:
-            res = ingest_records(session=session, source=target.source, entity=target.entity, records=upserts)
-            failures.extend(res.failures)
-            result.upserted, result.ids = res.written, list(res.ids)
-        if deletes:
-            result.deleted = delete_records(
-                session=session, source=target.source, entity=target.entity, external_ids=deletes
-            )
-        _remember(session, feed, collection, fresh)
-        _quarantine(session, feed, collection, failures)
-        result.quarantined = len(failures)
+        _take_write_lock(session)
+        return _apply_in(session, batch, list(failures), replace(result), one_by_one=True)
+
+
+def _take_write_lock(session: Session) -> None:
+    """SQLite: open the transaction now (pysqlite would open it only at the first write, so the first
+    SAVEPOINT would be outermost and its RELEASE a commit), taking the write lock up front."""
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _apply_in(
+    session: Session, batch: _Batch, failures: list[Failure], result: ApplyResult, *, one_by_one: bool
+) -> ApplyResult:
+    fresh = _drop_stale(session, batch.feed, batch.collection, batch.latest, result)
+    upserts, deletes = _split(fresh, batch.target, failures, _top_level_fields(batch.key))
+    if upserts:
+        write = _upsert_each if one_by_one else _upsert_all
+        result.upserted, result.ids = write(session, batch.target, upserts, failures)
+    if deletes:
+        result.deleted = delete_records(
+            session=session, source=batch.target.source, entity=batch.target.entity, external_ids=deletes
+        )
+    _remember(session, batch.feed, batch.collection, fresh)
+    _quarantine(session, batch.feed, batch.collection, failures)
+    result.quarantined = len(failures)
+    return result
+
+
+def _upsert_all(
+    session: Session, target: _Target, upserts: list[Mapping[str, Any]], failures: list[Failure]
+) -> tuple[int, list[str]]:
+    res = ingest_records(session=session, source=target.source, entity=target.entity, records=upserts)
+    failures.extend(res.failures)
+    return res.written, list(res.ids)
+
+
+def _upsert_each(
+    session: Session, target: _Target, upserts: list[Mapping[str, Any]], failures: list[Failure]
+) -> tuple[int, list[str]]:
+    written, ids = 0, []
+    for record in upserts:
+        try:
+            with session.begin_nested():
+                n, these = _upsert_all(session, target, [record], failures)
+        except RECORD_DB_ERRORS as exc:
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0][:300]
+            failures.append(Failure(str(record.get("external_id")), f"the database refused it: {reason}", record))
+            continue
+        written, ids = written + n, ids + these
+    return written, ids
 
 
 def _latest_per_key(

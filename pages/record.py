@@ -10,7 +10,8 @@ import streamlit as st
 
 from app import ui
 from app.auth import require_role
-from core.errors import SophiaError
+from core.db.types import row_id
+from core.errors import NotFound, SophiaError
 from core.search.service import get_document
 
 SEARCH_PAGE = Path(__file__).with_name("search.py")
@@ -30,6 +31,8 @@ def main() -> None:
         _back()
         return
     try:
+        if row_id(doc_id) is None:  # not an id the database could hold (e.g. 2**63): no such document
+            raise NotFound(f"no document {doc_id}")
         doc = get_document(runtime=rt, identity=me, doc_id=doc_id)
     except SophiaError as exc:
         ui.page_header("Record")

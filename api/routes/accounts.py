@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from api.deps import SessionDep, require_role
+from api.deps import Offset, RowId, SessionDep, require_role
 from api.schemas import AccountPublic, AccountsPublic
 from core import accounts
 from core.accounts import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, Health, Segment
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/v1/accounts", tags=["accounts"], dependencies=[D
 def list_accounts(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     segment: Segment | None = None,
     health: Health | None = None,
     owner: Annotated[str | None, Query(max_length=255, description="owner's email")] = None,
@@ -31,5 +31,5 @@ def list_accounts(
 
 
 @router.get("/{account_id}", responses={404: {"description": "no such account"}})
-def read_account(account_id: int, session: SessionDep) -> AccountPublic:
+def read_account(account_id: RowId, session: SessionDep) -> AccountPublic:
     return AccountPublic.model_validate(accounts.get_account(session=session, account_id=account_id))

@@ -16,6 +16,8 @@ from fastapi.concurrency import run_in_threadpool
 from api.deps import RuntimeDep, app_bus
 from connectors.registry import KINDS
 from core import estuary
+from core.db.models import EstuaryFeed
+from core.errors import TooLarge
 from core.runtime import Runtime
 
 router = APIRouter(prefix="/webhooks/estuary", tags=["webhooks"])
@@ -29,18 +31,50 @@ def _header_secret(authorization: str | None, token: str | None) -> str | None:
     return None
 
 
-async def _receive(request: Request, runtime: Runtime, feed_name: str, collection: str, secret: str | None) -> dict:
-    body = await request.body()
+def _too_large(cap: int) -> TooLarge:
+    return TooLarge(f"the body is over {cap // 2**20} MiB: send smaller transactions")
 
-    def work() -> dict:
+
+def _check_declared_length(request: Request, cap: int) -> None:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > cap:
+        raise _too_large(cap)
+
+
+async def _read_body(request: Request, cap: int) -> bytes:
+    """The body, read chunk by chunk and given up as soon as it passes ``cap``."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > cap:
+            raise _too_large(cap)
+    return bytes(body)
+
+
+async def _receive(request: Request, runtime: Runtime, feed_name: str, collection: str, secret: str | None) -> dict:
+    _check_declared_length(request, estuary.MAX_BODY_BYTES)
+
+    def authenticate() -> EstuaryFeed:
         with runtime.session() as session:
             feed = estuary.authenticate_feed(session=session, name=feed_name, secret=secret)
             session.expunge(feed)
-        docs = estuary.parse_body(body)
-        if not docs:
+            return feed
+
+    feed = await run_in_threadpool(authenticate)  # the secret first: an unknown caller's body is never read
+    body = await _read_body(request, estuary.MAX_BODY_BYTES)
+
+    def work() -> dict:
+        parsed = estuary.parse_body(body)
+        if not parsed.docs and not parsed.refused:
             return {"received": 0, "upserted": 0, "deleted": 0, "skipped": 0, "quarantined": 0}
         result = estuary.apply_documents(
-            runtime=runtime, kinds=KINDS, feed=feed, collection=collection, docs=docs, bus=app_bus(request)
+            runtime=runtime,
+            kinds=KINDS,
+            feed=feed,
+            collection=collection,
+            docs=parsed.docs,
+            refused=parsed.refused,
+            bus=app_bus(request),
         )
         return result.as_dict()
 

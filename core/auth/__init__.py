@@ -1,7 +1,10 @@
 from core.auth.service import (
     API_KEY_PREFIX,
+    API_TOKENS,
+    BCRYPT_ROUNDS,
     ROLE_RANK,
     ROLES,
+    STAND_IN_HASH,
     Identity,
     authenticate,
     create_api_key,
@@ -24,12 +27,17 @@ from core.auth.service import (
     set_role,
     verify_password,
 )
+from core.auth.throttle import LoginThrottle
 
 __all__ = [
     "API_KEY_PREFIX",
+    "API_TOKENS",
+    "BCRYPT_ROUNDS",
     "ROLE_RANK",
     "ROLES",
+    "STAND_IN_HASH",
     "Identity",
+    "LoginThrottle",
     "authenticate",
     "create_api_key",
     "create_user",

@@ -6,8 +6,10 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import bcrypt
 import jwt
@@ -15,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from core.audit import audit
+from core.auth.throttle import LoginThrottle
 from core.config import Settings
 from core.db.models import ApiKey, Role, User
 from core.db.types import utcnow
@@ -27,8 +30,13 @@ MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt only reads the first 72 bytes; refuse rather than truncate silently
 API_KEY_PREFIX = "sk_sophia_"
 JWT_ALGORITHM = "HS256"
-# A hash to compare against when the user does not exist, so timing does not reveal usernames.
-_DUMMY_HASH = bcrypt.hashpw(b"not-a-real-password", bcrypt.gensalt(rounds=4)).decode()
+TOKEN_ISSUER = "sophia"
+API_TOKENS = "api"  # the purpose of bearer tokens; any other purpose signs with a key derived for it
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "iss", "ver"]
+BCRYPT_ROUNDS = 12
+# Checked instead of a real hash when the user does not exist, at the same cost, so that an unknown
+# username takes as long as a wrong password. A literal: computing one would cost every process start.
+STAND_IN_HASH = "$2b$12$AhHZfeCG/NKsZ474Gxl55e2AIKKU/uUbkc3rAUTqucOJPYrDuC/PW"
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,7 @@ class Identity:
     role: str
     via: str  # password | token | api_key | cli
     key_id: str | None = None
+    token_version: int = 0  # the user's, when proved by password or token: what a token issued now carries
 
     @property
     def actor(self) -> str:
@@ -62,7 +71,7 @@ def require_role(identity: Identity, required: str) -> None:
 
 def hash_password(password: str) -> str:
     _check_password(password)
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt()).decode()
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode()
 
 
 def verify_password(password: str, password_hash: str) -> bool:
@@ -150,6 +159,7 @@ def set_role(*, session: Session, username: str, role: str, actor: str) -> User:
 def set_password(*, session: Session, username: str, password: str, actor: str) -> None:
     user = get_user(session=session, username=username)
     user.password_hash = hash_password(password)
+    _end_sessions(user)
     audit(session=session, actor=actor, action="user.set_password", target=username)
 
 
@@ -160,8 +170,15 @@ def set_active(*, session: Session, username: str, active: bool, actor: str) -> 
         raise Conflict(f"{username} is the last active admin; make another admin first")
     if user.active != active:
         user.active = active
+        if not active:
+            _end_sessions(user)
         audit(session=session, actor=actor, action="user.enable" if active else "user.disable", target=username)
     return user
+
+
+def _end_sessions(user: User) -> None:
+    """Every token and re-login cookie issued to ``user`` so far stops working."""
+    user.token_version = (user.token_version or 0) + 1
 
 
 def record_sign_in(*, session: Session, username: str) -> None:
@@ -175,14 +192,22 @@ def _active_admins(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.active)) or 0
 
 
-def authenticate(*, session: Session, username: str, password: str) -> Identity:
-    """Check a username and password; the same error whether the user or the password is wrong."""
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
-    ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
+def authenticate(
+    *, session: Session, username: str, password: str, throttle: LoginThrottle, address: str | None = None
+) -> Identity:
+    """Check a username and password; the same error (and the same bcrypt cost) whether the user or the
+    password is wrong. While ``throttle`` holds the username or the ``address`` back after failures,
+    even the right password is refused with ``RateLimited`` (it says how long to wait)."""
+    name = username.strip().lower()
+    throttle.check(username=name, address=address)
+    user = session.scalar(select(User).where(User.username == name))
+    ok = verify_password(password, user.password_hash if user else STAND_IN_HASH)
     if not (user and ok and user.active):
+        throttle.failed(username=name, address=address)
         raise AuthError("wrong username or password")
+    throttle.succeeded(username=name)
     user.last_login_at = utcnow()
-    return Identity(username=user.username, role=user.role, via="password")
+    return Identity(username=user.username, role=user.role, via="password", token_version=user.token_version)
 
 
 def ensure_first_admin(*, session: Session, settings: Settings) -> str | None:
@@ -258,27 +283,51 @@ def identity_from_api_key(*, session: Session, key: str) -> Identity:
 # ---- bearer tokens ------------------------------------------------------------------------
 
 
-def issue_token(*, settings: Settings, identity: Identity) -> str:
+def _token_key(settings: Settings, purpose: str) -> str:
+    return settings.signing_key() if purpose == API_TOKENS else settings.derived_key(purpose)
+
+
+def issue_token(
+    *,
+    settings: Settings,
+    identity: Identity,
+    purpose: str = API_TOKENS,
+    ttl: timedelta | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> str:
+    """A signed token for ``identity`` carrying its token version; ``purpose`` other than API bearer tokens
+    (e.g. the app's re-login cookie) signs with a key derived for that purpose, so one is never the other."""
     now = utcnow()
     claims = {
+        **(extra or {}),
         "sub": identity.username,
         "role": identity.role,
+        "ver": identity.token_version,
         "iat": now,
-        "exp": now + timedelta(minutes=settings.jwt_ttl_minutes),
-        "iss": "sophia",
+        "exp": now + (ttl or timedelta(minutes=settings.jwt_ttl_minutes)),
+        "iss": TOKEN_ISSUER,
     }
-    return jwt.encode(claims, settings.signing_key(), algorithm=JWT_ALGORITHM)
+    return jwt.encode(claims, _token_key(settings, purpose), algorithm=JWT_ALGORITHM)
 
 
-def identity_from_token(*, session: Session, settings: Settings, token: str) -> Identity:
-    """A valid, unexpired token of a user who still exists and is active; the role is read fresh."""
+def identity_from_token(*, session: Session, settings: Settings, token: str, purpose: str = API_TOKENS) -> Identity:
+    """A valid, unexpired token of a user who still exists and is active, issued since their password last
+    changed (or they were disabled); the role is read fresh."""
     try:
-        claims = jwt.decode(token, settings.signing_key(), algorithms=[JWT_ALGORITHM], issuer="sophia")
+        claims = jwt.decode(
+            token,
+            _token_key(settings, purpose),
+            algorithms=[JWT_ALGORITHM],
+            issuer=TOKEN_ISSUER,
+            options={"require": REQUIRED_CLAIMS},
+        )
     except jwt.ExpiredSignatureError:
         raise AuthError("the token has expired; sign in again") from None
     except jwt.PyJWTError:
         raise AuthError("invalid token") from None
-    user = session.scalar(select(User).where(User.username == claims.get("sub")))
+    user = session.scalar(select(User).where(User.username == claims["sub"]))
     if user is None or not user.active:
         raise AuthError("the token's user no longer exists or is disabled")
-    return Identity(username=user.username, role=user.role, via="token")
+    if claims["ver"] != user.token_version:
+        raise AuthError("the token was issued before the password or access changed; sign in again")
+    return Identity(username=user.username, role=user.role, via="token", token_version=user.token_version)

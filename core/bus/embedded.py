@@ -26,6 +26,7 @@ from core.bus.base import (
     check_value,
     encode_event,
 )
+from core.db.engine import make_private_file
 from core.errors import BackendUnavailable, InvalidInput
 
 BUS_FILE = "bus.sqlite3"
@@ -101,7 +102,8 @@ class BusFile:
 
     def _open(self) -> sqlite3.Connection:
         with _available(self.path):
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            make_private_file(self.path)
             conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None, check_same_thread=False)
             conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
             conn.execute("PRAGMA journal_mode=WAL")

@@ -2,21 +2,44 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.config import Settings
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000  # three processes share one file; wait for a writer rather than fail
+PRIVATE_FILE_MODE = 0o600  # records, users and secrets: readable by the service's own user only
+SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def make_private_file(path: Path) -> None:
+    """Create an SQLite file readable by its owner only, before SQLite opens it (SQLite creates its
+    -wal and -shm files with the database file's mode), and tighten one made earlier with a wider mode."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return  # SQLite reports a folder that is not there, in its own words
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+    for each in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
+        with suppress(FileNotFoundError, PermissionError):  # another owner's file: leave it as it is
+            if stat.S_IMODE(each.stat().st_mode) & 0o077:
+                each.chmod(PRIVATE_FILE_MODE)
 
 
 def make_engine(settings: Settings, *, url: str | None = None, **kwargs) -> Engine:
     url = url or settings.sqlalchemy_url
+    # a failed statement's message must not carry its parameters: they are record payloads and secrets
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         settings.ensure_data_dir()
+        database = make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            make_private_file(Path(database))
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
 
         @event.listens_for(engine, "connect")

@@ -39,5 +39,19 @@ Ratio = Numeric(8, 4, asdecimal=False)
 Json = JSON().with_variant(JSONB(), "postgresql")
 
 
+# The largest integer either database stores (a signed 64-bit BIGINT): an id or offset beyond it names no row.
+BIGINT_MAX = 2**63 - 1
+
+
+def row_id(value: object) -> int | None:
+    """``value`` (an int or its text, e.g. a query parameter) as a row id; None when it cannot name a row:
+    not a whole number, below 1, or beyond ``BIGINT_MAX`` (the database would overflow, not answer)."""
+    try:
+        number = int(str(value).strip()) if isinstance(value, (int, str)) else None
+    except ValueError:
+        return None
+    return number if number is not None and 1 <= number <= BIGINT_MAX else None
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)

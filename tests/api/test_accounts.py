@@ -128,3 +128,24 @@ def test_same_listing_on_postgresql(any_runtime: Runtime) -> None:
         assert names(client.get("/api/v1/accounts", headers=auth)) == BY_NAME
         resp = client.get("/api/v1/accounts", params={"q": "100%", "segment": "smb"}, headers=auth)
         assert names(resp) == ["Dogwood 100% Rentals"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/v1/accounts", {"offset": 2**63}),
+        ("/api/v1/accounts", {"offset": 10**30}),
+        (f"/api/v1/accounts/{2**63}", {}),
+        (f"/api/v1/accounts/{2**64 + 1}", {}),
+    ],
+)
+def test_integers_beyond_the_database_are_a_clear_422(client: TestClient, seeded, path: str, params: dict) -> None:
+    resp = client.get(path, params=params, headers=bearer(client))
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["error"]["code"] == "invalid_input"
+
+
+def test_the_largest_stored_integer_still_answers(client: TestClient, seeded) -> None:
+    headers = bearer(client)
+    assert client.get("/api/v1/accounts", params={"offset": 2**63 - 1}, headers=headers).json()["items"] == []
+    assert client.get(f"/api/v1/accounts/{2**63 - 1}", headers=headers).status_code == 404

@@ -51,7 +51,14 @@ def test_garbage_token_is_401(client: TestClient) -> None:
 
 def test_expired_token_is_401(client: TestClient, runtime: Runtime) -> None:
     past = datetime.now(UTC) - timedelta(hours=2)
-    claims = {"sub": "admin", "role": "admin", "iss": "sophia", "iat": past, "exp": past + timedelta(minutes=60)}
+    claims = {
+        "sub": "admin",
+        "role": "admin",
+        "iss": "sophia",
+        "ver": 0,
+        "iat": past,
+        "exp": past + timedelta(minutes=60),
+    }
     token = jwt.encode(claims, runtime.settings.signing_key(), algorithm="HS256")
     resp = client.get("/api/v1/accounts", headers={"Authorization": f"Bearer {token}"})
     assert resp.status_code == 401
@@ -110,3 +117,41 @@ def test_require_role_refuses_unknown_roles() -> None:
         assert "superuser" in str(exc)
     else:
         raise AssertionError("expected ValueError")
+
+
+def test_wrong_passwords_then_429_with_retry_after_even_for_the_right_one(client: TestClient) -> None:
+    for _ in range(5):
+        wrong = client.post("/auth/token", data={"username": "admin", "password": "not-the-password"})
+        assert wrong.status_code == 401
+    resp = client.post("/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD})
+    assert resp.status_code == 429
+    assert 1 <= int(resp.headers["retry-after"]) <= 60
+    assert resp.json()["error"]["code"] == "rate_limited"
+    assert resp.headers["retry-after"] in resp.json()["error"]["message"]
+
+
+def test_an_unknown_username_is_held_back_the_same_way(client: TestClient) -> None:
+    statuses = [
+        client.post("/auth/token", data={"username": "nobody", "password": "not-the-password"}).status_code
+        for _ in range(6)
+    ]
+    assert statuses == [401] * 5 + [429]
+
+
+def test_a_password_change_ends_earlier_tokens(client: TestClient, runtime: Runtime) -> None:
+    from core.auth import set_password
+
+    old = bearer(client)
+    assert client.get("/api/v1/me", headers=old).status_code == 200
+    with runtime.session() as session:
+        set_password(session=session, username="admin", password="a-new-password-2", actor="admin")
+    resp = client.get("/api/v1/me", headers=old)
+    assert resp.status_code == 401 and "sign in again" in resp.json()["error"]["message"]
+    assert client.get("/api/v1/me", headers=bearer(client, password="a-new-password-2")).status_code == 200
+
+
+def test_a_token_without_issued_at_or_version_is_401(client: TestClient, runtime: Runtime) -> None:
+    now = datetime.now(UTC)
+    claims = {"sub": "admin", "role": "admin", "iss": "sophia", "exp": now + timedelta(minutes=5)}  # as before
+    token = jwt.encode(claims, runtime.settings.signing_key(), algorithm="HS256")
+    assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401

@@ -3,6 +3,7 @@ deletes, stale documents, quarantine and the change event on the real Redis."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -218,3 +219,146 @@ def test_applied_changes_are_published_on_redis(tmp_path) -> None:
         assert s.scalar(select(func.count()).select_from(m.Account)) == 1
     bus.close()
     rt.engine.dispose()
+
+
+# ---- the body: the secret before the body, a cap on what is read ---------------------------------
+
+MIB = 2**20
+
+
+def asgi_post(app, path: str, chunks: Iterator[bytes], headers: dict[str, str] | None = None) -> tuple[int, int]:
+    """POST ``chunks`` through the app's ASGI interface as a client streaming them would; returns the
+    status and how many chunks the app asked for (what a server would have had to hold)."""
+    read, status = 0, 0
+
+    async def receive() -> dict:
+        nonlocal read
+        chunk = next(chunks, None)
+        if chunk is None:
+            return {"type": "http.request", "body": b"", "more_body": False}
+        read += 1
+        return {"type": "http.request", "body": chunk, "more_body": True}
+
+    async def send(message: dict) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()],
+        "client": ("203.0.113.7", 50000),
+        "server": ("testserver", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    return status, read
+
+
+def megabytes(count: int) -> Iterator[bytes]:
+    chunk = b" " * MIB
+    return (chunk for _ in range(count))
+
+
+def test_an_unauthenticated_post_is_refused_before_its_body_is_read(runtime, feed) -> None:
+    app = create_app(runtime)
+    wrong = {"Authorization": "Bearer not-the-secret"}
+    assert asgi_post(app, "/webhooks/estuary/crm/warehouse/accounts", megabytes(512), wrong) == (401, 0)
+    assert asgi_post(app, "/webhooks/estuary/s/wrong/crm/warehouse/accounts", megabytes(512)) == (401, 0)
+
+
+def test_a_body_over_the_cap_is_413_and_read_no_further(runtime, feed) -> None:
+    cap_chunks = estuary.MAX_BODY_BYTES // MIB
+    status, read = asgi_post(
+        create_app(runtime),
+        "/webhooks/estuary/crm/warehouse/accounts",
+        megabytes(512),
+        {"Authorization": f"Bearer {feed}"},
+    )
+    assert status == 413 and read == cap_chunks + 1
+
+
+def test_a_declared_length_over_the_cap_is_413_unread(runtime, feed) -> None:
+    headers = {"Authorization": f"Bearer {feed}", "Content-Length": str(estuary.MAX_BODY_BYTES + 1)}
+    status, read = asgi_post(create_app(runtime), "/webhooks/estuary/crm/warehouse/accounts", megabytes(40), headers)
+    assert (status, read) == (413, 0)
+
+
+def test_a_body_at_the_cap_is_read(client, feed) -> None:
+    payload = body([doc("1", T0_US, name="Oakwood")])
+    padded = payload + " " * (estuary.MAX_BODY_BYTES - len(payload))
+    resp = post(client, feed, padded)
+    assert resp.status_code == 200 and resp.json()["upserted"] == 1
+
+
+# ---- documents the database must not take: each quarantined alone, the rest applied ---------------
+
+
+def deep(levels: int) -> str:
+    return '{"a": ' * levels + "1" + "}" * levels
+
+
+@pytest.mark.parametrize(
+    ("bad", "why"),
+    [
+        ('{"id": "2", "name": "Birch", "arr": NaN}', "NaN is not a finite number"),
+        ('{"id": "2", "name": "Birch", "arr": Infinity}', "Infinity is not a finite number"),
+        ('{"id": "2", "name": "Birch", "arr": -Infinity}', "-Infinity is not a finite number"),
+        ('{"id": "2", "name": "Birch", "arr": 1e400}', "1e400 is not a finite number"),
+        ('{"id": "2", "name": "Birch", "extra": ' + deep(100) + "}", "nested deeper than 64 levels"),
+        ('{"id": "2", "name": "Birch", "extra": ' + deep(100_000) + "}", "nested deeper than 64 levels"),
+        ('"not an object"', "must be a JSON object"),
+    ],
+)
+def test_a_bad_document_is_quarantined_alone(client, feed, runtime, bad: str, why: str) -> None:
+    good = [json.dumps(doc("1", T0_US, name="Oakwood", arr=1000)), json.dumps(doc("3", T0_US, name="Cedar"))]
+    resp = post(client, feed, "[\n" + ",\n".join([good[0], bad, good[1]]) + "\n]")
+    assert resp.status_code == 200, resp.text
+    assert (resp.json()["upserted"], resp.json()["quarantined"], resp.json()["received"]) == (2, 1, 3)
+    assert set(accounts(runtime)) == {"1", "3"}
+    with runtime.session() as s:
+        errors = [q.error for q in s.scalars(select(m.QuarantinedRecord))]
+    assert len(errors) == 1 and why in errors[0], errors
+
+
+def test_a_body_nested_too_deep_to_be_an_array_is_413(client, feed) -> None:
+    resp = post(client, feed, deep(100_000))
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "too_large"
+
+
+def test_a_record_the_database_refuses_is_quarantined_alone(client, feed, runtime) -> None:
+    """A number beyond the column (units_managed is a 64-bit integer) passes validation but not the
+    database: that record alone is quarantined, the others in the same POST are applied."""
+    docs = [
+        doc("1", T0_US, name="Oakwood"),
+        doc("2", T0_US, name="Birch", units_managed=2**64),
+        doc("3", T0_US, name="Cedar"),
+    ]
+    resp = post(client, feed, body(docs))
+    assert resp.status_code == 200, resp.text
+    assert (resp.json()["upserted"], resp.json()["quarantined"]) == (2, 1)
+    assert set(accounts(runtime)) == {"1", "3"}
+    with runtime.session() as s:
+        quarantined = s.scalar(select(m.QuarantinedRecord))
+    assert quarantined.external_id == "2" and "database refused" in quarantined.error
+    # the binding moves on: the next POST is applied as usual
+    assert post(client, feed, body([doc("4", T0_US, name="Dogwood")])).json()["upserted"] == 1
+
+
+def test_quarantine_per_record_on_both_databases(any_runtime: Runtime) -> None:
+    with any_runtime.session() as s:
+        feed, _ = estuary.create_feed(
+            session=s, name="crm", actor="test", bindings=[estuary.parse_binding("w/a=entity:accounts@platform")]
+        )
+        s.expunge(feed)
+    docs = [doc("1", T0_US, name="Oakwood"), doc("2", T0_US, name="Birch", units_managed=2**64)]
+    result = estuary.apply_documents(runtime=any_runtime, kinds=KINDS, feed=feed, collection="w/a", docs=docs)
+    assert (result.upserted, result.quarantined) == (1, 1)
+    assert set(accounts(any_runtime)) == {"1"}

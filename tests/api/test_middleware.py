@@ -59,3 +59,22 @@ def test_an_unexpected_error_answers_500_with_the_request_id(runtime) -> None:
         }
     }
     assert "a bug" not in resp.text  # nothing of the bug leaks to the caller
+
+
+def test_a_feed_secret_in_the_url_is_not_logged(client: TestClient, runtime) -> None:
+    from core import estuary
+
+    with runtime.session() as s:
+        _, secret = estuary.create_feed(
+            session=s, name="crm", actor="test", bindings=[estuary.parse_binding("w/accounts=entity:accounts@platform")]
+        )
+    with capture_logs(processors=[structlog.contextvars.merge_contextvars]) as lines:
+        ok = client.post(f"/webhooks/estuary/s/{secret}/crm/w/accounts", content="[]")
+        wrong = client.post("/webhooks/estuary/s/not-the-secret-but-close/crm/w/accounts", content="[]")
+        malformed = client.post(f"/webhooks/estuary/s/{secret}", content="[]")  # no collection: another route
+    assert (ok.status_code, wrong.status_code) == (200, 401) and malformed.status_code != 200
+    access = [line for line in lines if line["event"] == "request"]
+    assert len(access) == 3
+    assert secret not in repr(lines) and "not-the-secret-but-close" not in repr(lines)
+    assert access[0]["path"] == "/webhooks/estuary/s/***/crm/w/accounts"
+    assert access[0]["route"] == "/webhooks/estuary/s/{secret}/{feed}/{collection:path}"

@@ -156,6 +156,9 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    # bumped when the password, the role or the active flag changes: tokens and the app's re-login cookie
+    # carry the version they were issued under and stop working once it moves on
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiKey(Base):
