@@ -148,6 +148,44 @@ def test_watchdog_names_a_heartbeat_that_stopped_getting_through() -> None:
         scheduler.shutdown(wait=False)
 
 
+def start_jobs_process(runtime: Runtime, **settings: str) -> tuple[subprocess.Popen, list[str]]:
+    """The real `python -m jobs.scheduler` on ``runtime``'s data dir; its log lines are collected as they come."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SOPHIA_DATA_DIR": str(runtime.settings.data_dir),
+        "SOPHIA_SECRET_KEY": runtime.settings.signing_key(),
+        "SOPHIA_LOG_JSON": "true",
+        **{f"SOPHIA_{k.upper()}": v for k, v in settings.items()},
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobs.scheduler"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    log: list[str] = []
+    threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()  # type: ignore[arg-type]
+    return proc, log
+
+
+def beat_after(runtime: Runtime, moment: float) -> bool:
+    at = scheduler_heartbeat(runtime=runtime).at
+    return at is not None and at.timestamp() > moment
+
+
+def test_jobs_process_exits_when_its_heartbeat_stops_getting_through(process_runtime) -> None:
+    """What the watchdog is for: a scheduler that runs no jobs ends its process (status 1), so that
+    `sophia up` or the container runtime starts a fresh one."""
+    proc, log = start_jobs_process(process_runtime, heartbeat_interval_s="0.5", heartbeat_stale_s="3")
+    try:
+        assert wait_for(lambda: beat_after(process_runtime, 0)), "".join(log)[-3000:]
+        with write_lock(process_runtime.settings.data_dir / "sophia.db"):  # every heartbeat now waits 30 s
+            assert proc.wait(WAIT_S) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(WAIT_S)
+    assert wait_for(lambda: any("exiting so that it is restarted" in line for line in log), timeout_s=5)
+
+
 def _write_failed(line: str) -> bool:
     return "job store write failed" in line or ('"job failed"' in line and '"heartbeat"' in line)
 
@@ -155,35 +193,16 @@ def _write_failed(line: str) -> bool:
 def test_jobs_process_runs_again_after_its_database_refused_writes(process_runtime) -> None:
     """The real `python -m jobs.scheduler` on SQLite, its database locked by another process past the busy
     timeout (30 s) until a job-store write has failed: the heartbeat resumes once the lock is gone."""
-    settings = process_runtime.settings
-    db = settings.data_dir / "sophia.db"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "SOPHIA_DATA_DIR": str(settings.data_dir),
-        "SOPHIA_SECRET_KEY": settings.signing_key(),
-        "SOPHIA_HEARTBEAT_INTERVAL_S": "1",
-        "SOPHIA_HEARTBEAT_STALE_S": "600",  # recovery in the process itself, not by the watchdog's exit
-        "SOPHIA_LOG_JSON": "true",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jobs.scheduler"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
-    )
-    log: list[str] = []
-    reader = threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
-    reader.start()
-
-    def beat_after(moment: float) -> bool:
-        at = scheduler_heartbeat(runtime=process_runtime).at
-        return at is not None and at.timestamp() > moment
-
+    db = process_runtime.settings.data_dir / "sophia.db"
+    # recovery in the process itself here, not by the watchdog's exit
+    proc, log = start_jobs_process(process_runtime, heartbeat_interval_s="1", heartbeat_stale_s="600")
     try:
-        assert wait_for(lambda: beat_after(0)), "".join(log)[-3000:]
+        assert wait_for(lambda: beat_after(process_runtime, 0)), "".join(log)[-3000:]
         with write_lock(db):  # held until a write has failed (the busy timeout is 30 s; the old heartbeat 30 s)
             failed = wait_for(lambda: any(_write_failed(line) for line in log), timeout_s=90)
             time.sleep(2)  # the scheduler's own write, begun with the job's, fails as well
         released = time.time()
-        assert wait_for(lambda: beat_after(released)), "no heartbeat after the lock was released"
+        assert wait_for(lambda: beat_after(process_runtime, released)), "no heartbeat after the lock was released"
         assert failed, "the lock was released before a job-store write failed: it tested nothing"
         assert proc.poll() is None  # the same process, recovered
     finally:
