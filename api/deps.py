@@ -78,7 +78,9 @@ def current_identity(
     if token:
         return auth.identity_from_token(session=session, settings=runtime.settings, token=token)
     if api_key:
-        return auth.identity_from_api_key(session=session, key=api_key)
+        identity = auth.identity_from_api_key(session=session, key=api_key)
+        auth.record_api_key_use(engine=runtime.engine, key_id=identity.key_id or "", now=runtime.clock.now())
+        return identity
     raise AuthError("sign in: send 'Authorization: Bearer <token>' (from POST /auth/token) or 'X-API-Key: <key>'")
 
 

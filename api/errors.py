@@ -8,13 +8,21 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 
 from core.errors import AuthError, RateLimited, SophiaError
+from core.observability.logging import get_logger
 
 BEARER_CHALLENGE = {"WWW-Authenticate": "Bearer"}
 _HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "method_not_allowed"}
 _WHERE = {"query": "query parameter", "path": "path parameter", "header": "header", "body": "field"}
+# The database is down, locked past its busy timeout, read-only or out of connections: a passing condition
+# for the client to retry, not our bug. Only the error class and its first line are logged (no SQL, no values).
+DATABASE_UNAVAILABLE = (OperationalError, DisconnectionError, PoolTimeout)
+RETRY_AFTER_S = 5
+log = get_logger("api")
 
 
 def error_response(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -26,6 +34,8 @@ async def _sophia_error(_: Request, exc: Exception) -> JSONResponse:
     headers = BEARER_CHALLENGE if isinstance(exc, AuthError) else None
     if isinstance(exc, RateLimited):
         headers = {"Retry-After": str(exc.retry_after_s)}
+    elif exc.status == 503:
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
     return error_response(exc.status, exc.code, exc.message, headers)
 
 
@@ -38,6 +48,14 @@ async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
     return error_response(exc.status_code, code, str(exc.detail), dict(exc.headers or {}) or None)
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    reason = (str(cause).strip().splitlines() or [""])[0][:200]
+    log.warning("database unavailable", method=request.method, error=type(cause).__name__, reason=reason)
+    message = "the database is unavailable or busy; try again shortly"
+    return error_response(503, "database_unavailable", message, {"Retry-After": str(RETRY_AFTER_S)})
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -63,4 +81,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(SophiaError, _sophia_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    for error in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(error, _database_unavailable)
     app.add_exception_handler(Exception, _unexpected)

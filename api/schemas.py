@@ -69,3 +69,4 @@ class Health(BaseModel):
 class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
     checks: dict[str, str]  # check -> "ok", "not_configured" or what failed
+    scheduler_heartbeat_age_s: float | None = None  # seconds since the scheduler's last heartbeat (None: never)

@@ -48,6 +48,13 @@ class Settings(BaseSettings):
 
     cookie_expiry_days: float = Field(default=1.0, gt=0, le=90)
 
+    # the scheduler's heartbeat: how often the jobs process records it, and how old it may get before the
+    # scheduler counts as down (/readyz fails; the jobs process's watchdog exits so its supervisor restarts it)
+    heartbeat_interval_s: float = Field(default=30.0, gt=0, le=3600)
+    heartbeat_stale_s: float = Field(default=180.0, gt=0, le=24 * 3600)
+    # whether /readyz requires a fresh heartbeat; unset: once a scheduler has recorded one in this database
+    scheduler_required: bool | None = None
+
     # search: vector backends kept in sync from the chunks table
     vector_backends: str = "embedded"  # comma list of embedded, pinecone, weaviate
     pinecone_api_key: str | None = Field(default=None, repr=False)
@@ -82,6 +89,12 @@ class Settings(BaseSettings):
                 "SOPHIA_EMBEDDING_API_KEY is required when SOPHIA_EMBEDDING_PROVIDER=openai "
                 "(or SOPHIA_EMBEDDING_BASE_URL, for a server that needs no key)"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_heartbeat(self) -> Settings:
+        if self.heartbeat_stale_s <= self.heartbeat_interval_s:
+            raise ValueError("SOPHIA_HEARTBEAT_STALE_S must be longer than SOPHIA_HEARTBEAT_INTERVAL_S")
         return self
 
     @field_validator("vector_backends")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from sqlalchemy import Engine, inspect, text
@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from core.auth import ensure_first_admin
+from core.clock import SYSTEM_CLOCK, Clock
 from core.config import Settings, get_settings
 from core.db import migrate
 from core.db.engine import make_engine, make_session_factory, session_scope
@@ -23,6 +24,7 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    clock: Clock = field(default=SYSTEM_CLOCK)  # what core code under this runtime reads the time from
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -8,14 +8,12 @@ from collections.abc import Callable
 
 from connectors.registry import KINDS
 from core.bus import make_bus, make_cache
-from core.db.models import Meta
-from core.db.types import utcnow
+from core.jobs_health import record_heartbeat
 from core.observability.logging import bound, get_logger, new_id
 from core.pipelines import sync_connector
 from core.pipelines.health import due_connectors
 from core.runtime import get_runtime
 
-HEARTBEAT_KEY = "scheduler"
 EVENT_RETENTION_S = 7 * 24 * 3600  # the bus is for live views and triggers, not an archive
 BUS_STREAMS = ("records",)
 log = get_logger("jobs")
@@ -35,12 +33,12 @@ def job(func: Callable[[], None]) -> Callable[[], None]:
 
 @job
 def heartbeat() -> None:
-    """Record that the scheduler is alive (shown on the admin page; a stale one means it is down)."""
+    """Record that the scheduler is alive in the meta row ``scheduler``. Its age is in /readyz and /metrics
+    (``sophia_scheduler_heartbeat_age_seconds``) and from ``core.jobs_health.scheduler_heartbeat``; the
+    jobs process's watchdog exits when it stops getting through."""
     rt = get_runtime()
     with rt.session() as session:
-        row = session.get(Meta, HEARTBEAT_KEY) or Meta(key=HEARTBEAT_KEY, value={})
-        row.value = {"heartbeat_at": utcnow().isoformat(), "pid": os.getpid()}
-        session.merge(row)
+        record_heartbeat(session=session, now=rt.clock.now(), pid=os.getpid())
 
 
 @job

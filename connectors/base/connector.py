@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.orm import Session
 
 from connectors.base.policy import RetrySettings
+from core.clock import SYSTEM_CLOCK, Clock
 from core.pipelines.contract import Failure, FailureBudget, Page, StreamSpec
 
 
@@ -109,6 +110,8 @@ class Connector(ABC):
     # records (Apollo enriches our accounts) or compares a full pass with what is stored (Lattice deletes by
     # absence). Writes still go through the page the runner commits. None until attached.
     local: LocalSessions | None = None
+    # Where a connector reads the time (the end of a pass, "due" checks); the runner hands in the runtime's.
+    clock: Clock = SYSTEM_CLOCK
 
     def attach_local(self, sessions: LocalSessions) -> None:
         self.local = sessions

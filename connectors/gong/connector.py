@@ -136,7 +136,7 @@ class GongConnector(Connector):
 
     def check(self) -> str:
         users = self.client.users()
-        now = datetime.now(UTC).replace(microsecond=0)
+        now = self.clock.now().replace(microsecond=0)
         self.client.list_calls(from_iso=_iso(now - timedelta(days=1)), to_iso=_iso(now))
         how = "token" if self.config.token is not None else "access key"
         return f"Gong at {self.config.base_url} accepted the {how}; it can read calls and {len(users)} users"
@@ -147,7 +147,7 @@ class GongConnector(Connector):
     # ---- steps --------------------------------------------------------------------------------
 
     def _start_pass(self, cp: CallsCheckpoint) -> CallsCheckpoint:
-        until = datetime.now(UTC).replace(microsecond=0)
+        until = self.clock.now().replace(microsecond=0)
         if cp.since is not None:
             start = cp.since - timedelta(hours=self.config.lookback_hours)
         else:

@@ -1,3 +1,4 @@
+from core.auth.key_use import record_api_key_use
 from core.auth.service import (
     API_KEY_PREFIX,
     API_TOKENS,
@@ -50,6 +51,7 @@ __all__ = [
     "issue_token",
     "list_api_keys",
     "list_users",
+    "record_api_key_use",
     "record_sign_in",
     "require_role",
     "revoke_api_key",

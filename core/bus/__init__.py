@@ -5,6 +5,7 @@ from __future__ import annotations
 from core.bus.base import Cache, Event, EventBus
 from core.bus.embedded import BUS_FILE, EmbeddedCache, EmbeddedEventBus
 from core.bus.redis_impl import RedisCache, RedisEventBus, connect
+from core.clock import SYSTEM_CLOCK, Clock
 from core.config import Settings
 
 __all__ = [
@@ -21,15 +22,16 @@ __all__ = [
 ]
 
 
-def make_cache(settings: Settings) -> Cache:
-    """The configured cache. Nothing is contacted until first use."""
+def make_cache(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Cache:
+    """The configured cache. Nothing is contacted until first use. Redis keeps its own time; the embedded
+    cache expires keys by ``clock``."""
     if settings.redis_url:
         return RedisCache(connect(settings.redis_url))
-    return EmbeddedCache(settings.data_dir / BUS_FILE)
+    return EmbeddedCache(settings.data_dir / BUS_FILE, clock=clock)
 
 
-def make_bus(settings: Settings) -> EventBus:
+def make_bus(settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> EventBus:
     """The configured event bus. Nothing is contacted until first use."""
     if settings.redis_url:
-        return RedisEventBus(connect(settings.redis_url))
-    return EmbeddedEventBus(settings.data_dir / BUS_FILE)
+        return RedisEventBus(connect(settings.redis_url), clock=clock)
+    return EmbeddedEventBus(settings.data_dir / BUS_FILE, clock=clock)

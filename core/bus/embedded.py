@@ -10,7 +10,6 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from core.bus.base import (
     check_value,
     encode_event,
 )
+from core.clock import SYSTEM_CLOCK, Clock
 from core.db.engine import make_private_file
 from core.errors import BackendUnavailable, InvalidInput
 
@@ -123,17 +123,20 @@ def _available(path: Path) -> Iterator[None]:
 
 
 class EmbeddedCache:
-    """The cache on the ``kv`` table; expired rows are invisible and removed by ``purge_expired``."""
+    """The cache on the ``kv`` table; expired rows are invisible and removed by ``purge_expired``.
 
-    def __init__(self, path: Path) -> None:
+    Expiry times are read from ``clock`` (every process sharing the file must use the same clock)."""
+
+    def __init__(self, path: Path, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._db = BusFile(path)
+        self._clock = clock
 
     def get(self, key: str) -> bytes | None:
         row = (
             self._db.connection()
             .execute(
                 "SELECT value FROM kv WHERE key = ? AND (expires_at IS NULL OR expires_at > ?)",
-                (key, time.time()),
+                (key, self._clock.time()),
             )
             .fetchone()
         )
@@ -141,7 +144,7 @@ class EmbeddedCache:
 
     def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
         check_ttl(ttl_s)
-        expires_at = None if ttl_s is None else time.time() + ttl_s
+        expires_at = None if ttl_s is None else self._clock.time() + ttl_s
         self._db.connection().execute(
             "INSERT OR REPLACE INTO kv (key, value, expires_at) VALUES (?, ?, ?)",
             (key, check_value(value), expires_at),
@@ -153,7 +156,7 @@ class EmbeddedCache:
     def incr(self, key: str, amount: int = 1, ttl_s: float | None = None) -> int:
         check_ttl(ttl_s)
         with self._db.transaction() as conn:
-            now = time.time()
+            now = self._clock.time()
             row = conn.execute("SELECT value, expires_at FROM kv WHERE key = ?", (key,)).fetchone()
             current, expires_at = (0, None) if _expired(row, now) else (_as_int(key, row[0]), row[1])
             total = current + amount
@@ -170,7 +173,7 @@ class EmbeddedCache:
 
     def purge_expired(self) -> int:
         cur = self._db.connection().execute(
-            "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?", (time.time(),)
+            "DELETE FROM kv WHERE expires_at IS NOT NULL AND expires_at <= ?", (self._clock.time(),)
         )
         return cur.rowcount
 
@@ -190,34 +193,36 @@ def _as_int(key: str, value: bytes) -> int:
 
 
 class EmbeddedEventBus:
-    """The bus on the ``events`` table; an event id is its row id, zero-padded."""
+    """The bus on the ``events`` table; an event id is its row id, zero-padded. Publish times, trims and
+    blocking reads go by ``clock``."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, clock: Clock = SYSTEM_CLOCK) -> None:
         self._db = BusFile(path)
+        self._clock = clock
 
     def publish(self, stream: str, event: dict[str, Any]) -> str:
         check_stream(stream)
         cur = self._db.connection().execute(
             "INSERT INTO events (stream, data, at) VALUES (?, ?, ?)",
-            (stream, encode_event(event), time.time()),
+            (stream, encode_event(event), self._clock.time()),
         )
         return _event_id(cur.lastrowid or 0)
 
     def read(self, stream: str, after_id: str | None = None, *, count: int = 100, block_s: float = 0) -> list[Event]:
         check_read(stream, count, block_s)
         after = _row_id(after_id)
-        deadline = time.monotonic() + block_s
+        deadline = self._clock.monotonic() + block_s
         while True:
             events = self._fetch(stream, after, count)
-            if events or time.monotonic() >= deadline:
+            if events or self._clock.monotonic() >= deadline:
                 return events
-            time.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - time.monotonic())))
+            self._clock.sleep(min(POLL_INTERVAL_S, max(0.0, deadline - self._clock.monotonic())))
 
     def trim(self, stream: str, max_age_s: float) -> int:
         check_stream(stream)
         check_max_age(max_age_s)
         cur = self._db.connection().execute(
-            "DELETE FROM events WHERE stream = ? AND at < ?", (stream, time.time() - max_age_s)
+            "DELETE FROM events WHERE stream = ? AND at < ?", (stream, self._clock.time() - max_age_s)
         )
         return cur.rowcount
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from core.bus.base import (
     check_value,
     encode_event,
 )
+from core.clock import SYSTEM_CLOCK, Clock
 from core.errors import BackendUnavailable, InvalidInput
 
 DEFAULT_PREFIX = "sophia:"
@@ -108,10 +108,20 @@ class RedisCache:
 
 
 class RedisEventBus:
-    """Redis Streams: XADD (approximate MAXLEN), XREAD with BLOCK, XTRIM by MINID."""
+    """Redis Streams: XADD (approximate MAXLEN), XREAD with BLOCK, XTRIM by MINID.
 
-    def __init__(self, client: redis.Redis, *, prefix: str = DEFAULT_PREFIX, maxlen: int = DEFAULT_MAXLEN) -> None:
+    Event ids, expiry and trims go by the server's clock; ``clock`` only times a blocking read's deadline."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        *,
+        prefix: str = DEFAULT_PREFIX,
+        maxlen: int = DEFAULT_MAXLEN,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> None:
         self._r = client
+        self._clock = clock
         self._prefix = f"{prefix}events:"
         self._maxlen = maxlen
 
@@ -125,12 +135,12 @@ class RedisEventBus:
     def read(self, stream: str, after_id: str | None = None, *, count: int = 100, block_s: float = 0) -> list[Event]:
         check_read(stream, count, block_s)
         after = after_id or "0-0"
-        deadline = time.monotonic() + block_s
+        deadline = self._clock.monotonic() + block_s
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = deadline - self._clock.monotonic()
             block = _ms(min(remaining, MAX_BLOCK_S)) if remaining > 0 else None
             events = self._xread(stream, after, count, block)
-            if events or remaining <= 0 or time.monotonic() >= deadline:
+            if events or remaining <= 0 or self._clock.monotonic() >= deadline:
                 return events
 
     def trim(self, stream: str, max_age_s: float) -> int:

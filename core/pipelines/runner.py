@@ -149,6 +149,8 @@ def build_source(*, runtime: Runtime, kinds: Mapping[str, KindInfo], name: str) 
     attach = getattr(source, "attach_local", None)  # connectors that read our own records (see Connector.local)
     if attach is not None:
         attach(runtime.session)
+    if hasattr(source, "clock"):  # connectors that read the time read the runtime's clock (tests move it)
+        source.clock = runtime.clock
     return source
 
 

@@ -17,7 +17,7 @@ import logging
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -170,7 +170,7 @@ def extract_text(kind: str, data: bytes) -> str:
     raise Unreadable(f"unsupported file type {kind!r}")
 
 
-def _document(name: str, kind: str, data: bytes, digest: str, key: str) -> DocumentIn:
+def _document(name: str, kind: str, data: bytes, digest: str, key: str, now: datetime) -> DocumentIn:
     if kind == "csv":
         header, lines = _csv_rows(_decode(data))
         text = ", ".join(header) + "\n\n" + "\n".join(lines)
@@ -187,7 +187,7 @@ def _document(name: str, kind: str, data: bytes, digest: str, key: str) -> Docum
         title=name,
         text=text,
         chunks=chunks,
-        occurred_at=datetime.now(UTC).replace(microsecond=0),
+        occurred_at=now.replace(microsecond=0),
         url=f"object:{key}",
     )
 
@@ -216,7 +216,7 @@ def import_file_bytes(
     digest = hashlib.sha256(data).hexdigest()
     key = f"uploads/{digest[:2]}/{digest}.{kind}"
     try:
-        doc = _document(name, kind, data, digest, key)  # 1. extract: nothing stored yet
+        doc = _document(name, kind, data, digest, key, runtime.clock.now())  # 1. extract: nothing stored yet
     except Unreadable as exc:
         return FileResult(shown, name, False, error=exc.message)
     with runtime.session() as session:  # imported before: it keeps its first import time (and its hash)

@@ -12,9 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from core.runtime import Runtime, open_runtime
+from core.clock import ManualClock
+from core.jobs_health import record_heartbeat
+from core.runtime import Runtime, open_runtime, prepare
 from tests.conftest import make_settings
 from tests.utils.services import redis_url_or_fail
+from tests.utils.sqlite_lock import write_lock
 
 
 def test_healthz(client: TestClient) -> None:
@@ -26,7 +29,86 @@ def test_healthz(client: TestClient) -> None:
 def test_readyz_without_redis(client: TestClient) -> None:
     resp = client.get("/readyz")
     assert resp.status_code == 200
-    assert resp.json() == {"status": "ready", "checks": {"database": "ok", "redis": "not_configured"}}
+    assert resp.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "redis": "not_configured", "scheduler": "not_configured"},
+        "scheduler_heartbeat_age_s": None,
+    }
+
+
+def test_readyz_fails_while_the_database_takes_no_writes(client: TestClient, runtime: Runtime) -> None:
+    with write_lock(runtime.settings.data_dir / "sophia.db"):
+        resp = client.get("/readyz")
+    assert resp.status_code == 503
+    assert resp.json()["checks"]["database"] == "database does not accept writes: database is locked"
+    assert client.get("/readyz").status_code == 200  # and ready again once it does
+
+
+def _beat(runtime: Runtime) -> ManualClock:
+    runtime.clock = clock = ManualClock()
+    with runtime.session() as s:
+        record_heartbeat(session=s, now=clock.now(), pid=4242)
+    return clock
+
+
+def test_readyz_shows_the_heartbeat_and_fails_when_it_is_stale(client: TestClient, runtime: Runtime) -> None:
+    clock = _beat(runtime)
+    clock.advance(12)
+    resp = client.get("/readyz")
+    assert resp.status_code == 200
+    assert resp.json()["checks"]["scheduler"] == "ok" and resp.json()["scheduler_heartbeat_age_s"] == 12.0
+
+    clock.advance(runtime.settings.heartbeat_stale_s)
+    resp = client.get("/readyz")
+    assert resp.status_code == 503
+    body = resp.json()
+    assert (
+        body["status"] == "not_ready" and body["scheduler_heartbeat_age_s"] == 12.0 + runtime.settings.heartbeat_stale_s
+    )
+    assert body["checks"]["scheduler"] == "last heartbeat 192 s ago (over 180 s: the scheduler is down)"
+
+
+def test_readyz_ignores_the_heartbeat_when_no_scheduler_is_required(tmp_path: Path) -> None:
+    rt = open_runtime(make_settings(tmp_path, scheduler_required=False))
+    try:
+        prepare(rt)
+        _beat(rt).advance(3600)
+        resp = TestClient(create_app(rt)).get("/readyz")
+    finally:
+        rt.engine.dispose()
+    assert resp.status_code == 200 and resp.json()["checks"]["scheduler"] == "not_configured"
+
+
+def test_readyz_requires_a_heartbeat_when_told_to(tmp_path: Path) -> None:
+    rt = open_runtime(make_settings(tmp_path, scheduler_required=True))
+    try:
+        prepare(rt)
+        resp = TestClient(create_app(rt)).get("/readyz")
+    finally:
+        rt.engine.dispose()
+    assert resp.status_code == 503
+    assert resp.json()["checks"]["scheduler"] == "the scheduler has not recorded a heartbeat"
+
+
+def test_metrics_show_the_heartbeat_age(client: TestClient, runtime: Runtime) -> None:
+    before = client.get("/metrics").text.splitlines()
+    assert not any(line.startswith("sophia_scheduler_heartbeat_age_seconds ") for line in before)  # none yet
+    _beat(runtime).advance(7)
+    lines = client.get("/metrics").text.splitlines()
+    assert "sophia_scheduler_heartbeat_age_seconds 7.0" in lines
+    assert "sophia_scheduler_heartbeat_stale_after_seconds 180.0" in lines
+
+
+def test_database_errors_answer_503_with_retry_after(tmp_path: Path) -> None:
+    rt = open_runtime(make_settings(tmp_path, database_url=f"postgresql://nobody@127.0.0.1:{_closed_port()}/none"))
+    try:
+        resp = TestClient(create_app(rt)).post("/auth/token", data={"username": "admin", "password": "whatever"})
+    finally:
+        rt.engine.dispose()
+    assert resp.status_code == 503
+    assert resp.headers["Retry-After"] == "5"
+    assert resp.json()["error"]["code"] == "database_unavailable"
+    assert "nobody" not in resp.text  # nothing of the connection string or the SQL
 
 
 def _closed_port() -> int:
@@ -38,6 +120,7 @@ def _closed_port() -> int:
 def test_readyz_redis_down(tmp_path: Path) -> None:
     rt = open_runtime(make_settings(tmp_path, redis_url=f"redis://127.0.0.1:{_closed_port()}/0"))
     try:
+        prepare(rt)  # an unmigrated database takes no writes: not ready either
         resp = TestClient(create_app(rt)).get("/readyz")
     finally:
         rt.engine.dispose()
@@ -64,11 +147,12 @@ def test_readyz_database_down(tmp_path: Path) -> None:
 def test_readyz_with_real_redis(tmp_path: Path) -> None:
     rt = open_runtime(make_settings(tmp_path, redis_url=redis_url_or_fail()))
     try:
+        prepare(rt)
         resp = TestClient(create_app(rt)).get("/readyz")
     finally:
         rt.engine.dispose()
     assert resp.status_code == 200
-    assert resp.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert resp.json()["checks"] == {"database": "ok", "redis": "ok", "scheduler": "not_configured"}
 
 
 def test_metrics_count_requests(client: TestClient, seeded: dict[str, int]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -13,6 +12,7 @@ from sqlalchemy import select
 
 from connectors.registry import KINDS
 from core import pipelines
+from core.clock import ManualClock
 from core.db import models as m
 from core.ingest import ingest_records
 from core.runtime import Runtime
@@ -203,11 +203,12 @@ def test_full_sync_lands_calls_participants_transcripts_and_crm_links(crm_runtim
 
 
 def test_incremental_sync_reads_only_the_new_window(runtime: Runtime, fake: FakeGong) -> None:
+    runtime.clock = clock = ManualClock()
     add_gong(runtime, fake)
     assert sync(runtime).status == "succeeded"
     since = cursor(runtime)["since"]
     before = len(fake.requests)
-    time.sleep(1.1)  # the next pass ends at a later second
+    clock.advance(1.1)  # the next pass ends at a later second
     new = fake.add_call(
         started=parse_iso(since),
         title="Just happened",

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from core.bus import BUS_FILE, Cache, EmbeddedCache, EmbeddedEventBus, EventBus, make_bus, make_cache
+from core.clock import ManualClock
 from core.config import Settings, load_settings
-from tests.db.bus_contract import WAIT_S, BusContract, CacheContract, read_until, wait_until
+from tests.db.bus_contract import WAIT_S, Advance, BusContract, CacheContract, read_until
 
 spawn = multiprocessing.get_context("spawn")
 
@@ -35,15 +36,25 @@ def data_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cache(data_dir: Path) -> Iterator[Cache]:
-    c = make_cache(_settings(data_dir))
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def advance(clock: ManualClock) -> Advance:
+    return clock.advance
+
+
+@pytest.fixture
+def cache(data_dir: Path, clock: ManualClock) -> Iterator[Cache]:
+    c = make_cache(_settings(data_dir), clock=clock)
     yield c
     c.close()
 
 
 @pytest.fixture
-def bus(data_dir: Path) -> Iterator[EventBus]:
-    b = make_bus(_settings(data_dir))
+def bus(data_dir: Path, clock: ManualClock) -> Iterator[EventBus]:
+    b = make_bus(_settings(data_dir), clock=clock)
     yield b
     b.close()
 
@@ -68,11 +79,12 @@ def test_ids_sort_as_strings_in_publish_order(bus: EventBus) -> None:
     assert sorted(ids) == ids
 
 
-def test_purge_expired_counts_what_it_removed(cache: Cache) -> None:
+def test_purge_expired_counts_what_it_removed(cache: Cache, advance: Advance) -> None:
     cache.set("a", b"1", ttl_s=0.05)
     cache.set("b", b"2", ttl_s=0.05)
     cache.set("c", b"3")
-    assert wait_until(lambda: cache.get("a") is None and cache.get("b") is None)
+    advance(0.1)
+    assert cache.get("a") is None and cache.get("b") is None
     assert cache.purge_expired() == 2
     assert cache.purge_expired() == 0
 

@@ -4,8 +4,9 @@ what happens when Redis is not there. With CI=true a missing server fails these 
 from __future__ import annotations
 
 import socket
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,12 @@ def bus(redis_url: str, prefix: str) -> Iterator[EventBus]:
     b = RedisEventBus(connect(redis_url), prefix=prefix)
     yield b
     b.close()
+
+
+@pytest.fixture
+def advance() -> Callable[[float], None]:
+    """Redis expires keys and makes stream ids by the server's clock: time passes for real here."""
+    return time.sleep
 
 
 class TestRedisCache(CacheContract):

@@ -1,17 +1,34 @@
-"""The scheduler's jobs, run for real against a migrated database and the embedded cache/bus."""
+"""The scheduler's jobs, run for real against a migrated database and the embedded cache/bus; the scheduler
+outliving a database that refuses writes, in-process and as the real `python -m jobs.scheduler`."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
+from apscheduler.events import EVENT_JOB_EXECUTED
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import create_engine
 
 from core import runtime as runtime_module
 from core.bus import make_bus, make_cache
+from core.clock import ManualClock
 from core.config import get_settings
+from core.db.engine import make_session_factory
 from core.db.models import Meta
+from core.jobs_health import HEARTBEAT_KEY, scheduler_heartbeat
+from core.runtime import Runtime
 from jobs import definitions
-from jobs.scheduler import JOBS, build_scheduler
+from jobs.scheduler import JOBS, ResilientJobStore, Watchdog, build_scheduler, watch
+from tests.utils.sqlite_lock import write_lock
+
+ROOT = Path(__file__).resolve().parents[2]
+WAIT_S = 60.0  # generous limits for real threads and processes; each wait ends as soon as its condition holds
 
 
 @pytest.fixture
@@ -28,9 +45,20 @@ def process_runtime(runtime, monkeypatch):
 
 
 def test_heartbeat_records_liveness(process_runtime) -> None:
+    assert scheduler_heartbeat(runtime=process_runtime).state == "never"
     definitions.heartbeat()
     with process_runtime.session() as s:
-        assert "heartbeat_at" in s.get(Meta, definitions.HEARTBEAT_KEY).value
+        assert "heartbeat_at" in s.get(Meta, HEARTBEAT_KEY).value
+    beat = scheduler_heartbeat(runtime=process_runtime)
+    assert beat.state == "fresh" and beat.pid == os.getpid() and beat.age_s is not None
+
+
+def test_heartbeat_goes_stale_by_the_clock(process_runtime) -> None:
+    process_runtime.clock = clock = ManualClock()
+    definitions.heartbeat()
+    clock.advance(process_runtime.settings.heartbeat_stale_s + 1)
+    beat = scheduler_heartbeat(runtime=process_runtime)
+    assert beat.state == "stale" and "the scheduler is down" in beat.describe()
 
 
 def test_housekeeping_purges_expired_cache_entries(process_runtime) -> None:
@@ -54,3 +82,129 @@ def test_scheduler_persists_its_jobs_in_the_database(process_runtime) -> None:
     from sqlalchemy import inspect
 
     assert "apscheduler_jobs" in inspect(process_runtime.engine).get_table_names()
+
+
+# ---- a database that refuses writes for a while --------------------------------------------------------
+
+
+def wait_for(condition, timeout_s: float = WAIT_S) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_scheduler_outlives_a_job_store_write_that_fails(runtime, tmp_path: Path) -> None:
+    """APScheduler writes each job's next run from its own thread; a write refused (here: locked past a short
+    busy timeout) used to end that thread, and with it every job, for good."""
+    db = runtime.settings.data_dir / "sophia.db"
+    engine = create_engine(f"sqlite:///{db}", connect_args={"timeout": 0.2})
+    rt = Runtime(settings=runtime.settings, engine=engine, sessions=make_session_factory(engine))
+    scheduler = build_scheduler(rt, retry_s=0.2)
+    scheduler.remove_all_jobs()  # the product's jobs need the process's runtime; a no-op shows the same
+    scheduler.add_job("os:getpid", "interval", seconds=0.2, id="tick")
+    runs = threading.Semaphore(0)
+    scheduler.add_listener(lambda _: runs.release(), EVENT_JOB_EXECUTED)
+    [store] = scheduler._jobstores.values()
+    scheduler.start()
+    try:
+        assert runs.acquire(timeout=WAIT_S)
+        with write_lock(db):
+            assert wait_for(lambda: isinstance(store, ResilientJobStore) and store.failed is not None)
+        while runs.acquire(blocking=False):  # forget the runs before the lock was released
+            pass
+        assert runs.acquire(timeout=WAIT_S), "no job ran after the database took writes again"
+        assert Watchdog(scheduler, stale_after_s=WAIT_S).problem() is None
+    finally:
+        scheduler.shutdown(wait=False)
+        engine.dispose()
+
+
+def test_watchdog_names_a_scheduler_that_stopped() -> None:
+    never_started = BackgroundScheduler()
+    assert watch(Watchdog(never_started, stale_after_s=60), stop=threading.Event(), every_s=0.01) == (
+        "the scheduler's thread has ended"
+    )
+
+
+def test_watchdog_names_a_heartbeat_that_stopped_getting_through() -> None:
+    clock = ManualClock()
+    scheduler = BackgroundScheduler()
+    dog = Watchdog(scheduler, stale_after_s=60, clock=clock)
+    beats = threading.Semaphore(0)
+    scheduler.add_listener(lambda _: beats.release(), EVENT_JOB_EXECUTED)
+    scheduler.start()
+    try:
+        clock.advance(59)
+        assert dog.problem() is None
+        clock.advance(2)
+        assert dog.problem() == "the heartbeat job has not succeeded for 61 s"
+        scheduler.add_job("os:getpid", id="heartbeat")  # the heartbeat gets through again
+        assert beats.acquire(timeout=WAIT_S)
+        assert dog.problem() is None
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def start_jobs_process(runtime: Runtime, **settings: str) -> tuple[subprocess.Popen, list[str]]:
+    """The real `python -m jobs.scheduler` on ``runtime``'s data dir; its log lines are collected as they come."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "SOPHIA_DATA_DIR": str(runtime.settings.data_dir),
+        "SOPHIA_SECRET_KEY": runtime.settings.signing_key(),
+        "SOPHIA_LOG_JSON": "true",
+        **{f"SOPHIA_{k.upper()}": v for k, v in settings.items()},
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jobs.scheduler"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    log: list[str] = []
+    threading.Thread(target=lambda: log.extend(proc.stderr), daemon=True).start()  # type: ignore[arg-type]
+    return proc, log
+
+
+def beat_after(runtime: Runtime, moment: float) -> bool:
+    at = scheduler_heartbeat(runtime=runtime).at
+    return at is not None and at.timestamp() > moment
+
+
+def test_jobs_process_exits_when_its_heartbeat_stops_getting_through(process_runtime) -> None:
+    """What the watchdog is for: a scheduler that runs no jobs ends its process (status 1), so that
+    `sophia up` or the container runtime starts a fresh one."""
+    proc, log = start_jobs_process(process_runtime, heartbeat_interval_s="0.5", heartbeat_stale_s="3")
+    try:
+        assert wait_for(lambda: beat_after(process_runtime, 0)), "".join(log)[-3000:]
+        with write_lock(process_runtime.settings.data_dir / "sophia.db"):  # every heartbeat now waits 30 s
+            assert proc.wait(WAIT_S) == 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(WAIT_S)
+    assert wait_for(lambda: any("exiting so that it is restarted" in line for line in log), timeout_s=5)
+
+
+def _write_failed(line: str) -> bool:
+    return "job store write failed" in line or ('"job failed"' in line and '"heartbeat"' in line)
+
+
+def test_jobs_process_runs_again_after_its_database_refused_writes(process_runtime) -> None:
+    """The real `python -m jobs.scheduler` on SQLite, its database locked by another process past the busy
+    timeout (30 s) until a job-store write has failed: the heartbeat resumes once the lock is gone."""
+    db = process_runtime.settings.data_dir / "sophia.db"
+    # recovery in the process itself here, not by the watchdog's exit
+    proc, log = start_jobs_process(process_runtime, heartbeat_interval_s="1", heartbeat_stale_s="600")
+    try:
+        assert wait_for(lambda: beat_after(process_runtime, 0)), "".join(log)[-3000:]
+        with write_lock(db):  # held until a write has failed (the busy timeout is 30 s; the old heartbeat 30 s)
+            failed = wait_for(lambda: any(_write_failed(line) for line in log), timeout_s=90)
+            time.sleep(2)  # the scheduler's own write, begun with the job's, fails as well
+        released = time.time()
+        assert wait_for(lambda: beat_after(process_runtime, released)), "no heartbeat after the lock was released"
+        assert failed, "the lock was released before a job-store write failed: it tested nothing"
+        assert proc.poll() is None  # the same process, recovered
+    finally:
+        proc.terminate()
+        proc.wait(WAIT_S)
