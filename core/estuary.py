@@ -431,7 +431,7 @@ def _upsert_all(
 def _upsert_each(
     session: Session, target: _Target, upserts: list[Mapping[str, Any]], failures: list[Failure]
 ) -> tuple[int, list[str]]:
-    written, ids = 0, []
+    written, ids = 0, list[str]()
     for record in upserts:
         try:
             with session.begin_nested():

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import math
 import time
+from collections.abc import Callable
+from typing import Any
 
 from limits import RateLimitItem, parse
 from limits.storage import Storage
@@ -114,7 +116,7 @@ class LoginThrottle:
         return pairs
 
     @staticmethod
-    def _safely(call, item: RateLimitItem, who: str, *, default):  # noqa: ANN001, ANN205
+    def _safely(call: Callable[..., Any], item: RateLimitItem, who: str, *, default: Any) -> Any:
         """The cache being down must not lock everyone out: sign-in goes on unthrottled, and says so."""
         try:
             return call(item, KEY_PREFIX, who)

@@ -20,13 +20,13 @@ SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 
 def make_private_file(path: Path) -> None:
     """Create an SQLite file readable by its owner only, before SQLite opens it (SQLite creates its
-    -wal and -shm files with the database file's mode), and tighten one made earlier with a wider mode."""
+    -wal and -shm files with the database file's mode), and tighten one made earlier with a wider mode.
+    Best effort: a folder or file we cannot write is left for SQLite to report in its own words."""
     path = Path(path)
-    if not path.parent.is_dir():
-        return  # SQLite reports a folder that is not there, in its own words
-    os.close(os.open(path, os.O_CREAT | os.O_RDWR, PRIVATE_FILE_MODE))
+    with suppress(OSError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, PRIVATE_FILE_MODE))
     for each in (path, *(path.with_name(path.name + suffix) for suffix in SQLITE_COMPANIONS)):
-        with suppress(FileNotFoundError, PermissionError):  # another owner's file: leave it as it is
+        with suppress(OSError):  # absent, or another owner's file: leave it as it is
             if stat.S_IMODE(each.stat().st_mode) & 0o077:
                 each.chmod(PRIVATE_FILE_MODE)
 

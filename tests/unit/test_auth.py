@@ -298,3 +298,13 @@ def test_tokens_of_another_issuer_or_purpose_are_refused(runtime) -> None:
             with pytest.raises(AuthError, match="invalid token"):
                 auth.identity_from_token(session=s, settings=settings, token=token, purpose=purpose)
         assert auth.identity_from_token(session=s, settings=settings, token=cookie, purpose="streamlit-sign-in-cookie")
+
+
+def test_sign_in_goes_on_when_the_throttles_cache_is_down(runtime, tmp_path) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    broken = auth.LoginThrottle(EmbeddedCache(tmp_path / "a-file" / "bus.sqlite3"))  # cannot be opened
+    with runtime.session() as s:
+        for _ in range(7):
+            with pytest.raises(AuthError):
+                sign_in(s, broken, "admin", "not-the-password")
+        assert sign_in(s, broken, "admin", ADMIN_PASSWORD).username == "admin"
