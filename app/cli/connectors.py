@@ -62,6 +62,34 @@ def connectors_list(json_: JsonOpt = False) -> None:
         out.print(f"    {settings}", markup=False)
 
 
+@connectors_app.command("show")
+def connectors_show(name: str, json_: JsonOpt = False) -> None:
+    """One connector: its settings (secrets masked) and, for a CRM, how its deal stages map to ours."""
+    from dataclasses import asdict
+
+    from core.pipelines.manage import stage_mappings
+
+    rt = open_product(machine_output=json_)
+    with rt.session() as session:
+        item = pipelines.describe(
+            row=pipelines.get_connector(session=session, name=name),
+            box=SecretBox.from_settings(rt.settings),
+            kinds=KINDS,
+        )
+    item["stage_mappings"] = [asdict(r) for r in stage_mappings(runtime=rt, kinds=KINDS, name=name)]
+    if json_:
+        print_json(item)
+        return
+    out.print(
+        f"{item['name']} ({item['kind']}): " + " ".join(f"{k}={v}" for k, v in item["config"].items()), markup=False
+    )
+    for r in item["stage_mappings"]:
+        ours = r["stage"] or "UNMAPPED: set stage_map." + r["stage_id"]
+        out.print(
+            f"  {r['pipeline'] or '-':<24} {r['label']:<28} {r['stage_id']:<14} -> {ours} ({r['source']})", markup=False
+        )
+
+
 @connectors_app.command("add")
 def connectors_add(
     kind: Annotated[str, typer.Argument(help=" | ".join(KINDS))],

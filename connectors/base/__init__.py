@@ -19,7 +19,7 @@ from connectors.base.http import BearerAuth, HttpClient
 from connectors.base.policy import CallPolicy, RetrySettings
 from connectors.base.ratelimit import RateLimit
 from connectors.base.redact import SecretFilter
-from core.pipelines.contract import Checkpoint, Failure, FailureBudget, Page, StreamSpec
+from core.pipelines.contract import Checkpoint, Failure, FailureBudget, Page, StageMapping, StreamSpec
 
 __all__ = [
     "DEFAULT_RULES",
@@ -44,6 +44,7 @@ __all__ = [
     "RetrySettings",
     "Rule",
     "SecretFilter",
+    "StageMapping",
     "StreamSpec",
     "default_detail",
     "parse_retry_after",

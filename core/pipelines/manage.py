@@ -37,7 +37,7 @@ from core.pipelines.configured import (
     read_env_secret,
     secret_fields,
 )
-from core.pipelines.contract import KindInfo
+from core.pipelines.contract import KindInfo, StageMapping
 from core.pipelines.health import StreamHealth, _one
 from core.pipelines.runner import build_source
 from core.runtime import Runtime
@@ -152,6 +152,20 @@ def _stand_in(stored: Any) -> Any:
     if isinstance(stored, dict) and ENV in stored:
         return read_env_secret(stored[ENV]) or "set-at-run-time"
     return KEPT_SECRET
+
+
+# ---- what the vendor's values become ---------------------------------------------------------------
+
+
+def stage_mappings(*, runtime: Runtime, kinds: Mapping[str, KindInfo], name: str) -> list[StageMapping]:
+    """How a CRM connector's deal stages become ours, each with where that came from (its ``stage_map``
+    override, the vendor's default pipeline, or inferred from the pipeline's own metadata) and those left
+    unmapped (their deals are quarantined until a ``stage_map`` entry names them). Asks the vendor."""
+    source = build_source(runtime=runtime, kinds=kinds, name=name)
+    try:
+        return list(source.stage_mappings())
+    finally:
+        source.close()
 
 
 # ---- delete ---------------------------------------------------------------------------------

@@ -71,6 +71,14 @@ def test_connectors_add_list_test_sync_runs(env: dict[str, str], fake: FakeHubSp
     one = sophia("sync", "crm", "--stream", "deals", env=env)
     assert one.returncode == 0 and one.stdout.startswith("deals ")
 
+    shown = json.loads(sophia("connectors", "show", "crm", "--json", env=env).stdout)
+    assert shown["config"]["token"] == "••••" + fake.token[-4:]
+    mapped = {r["stage_id"]: (r["pipeline"], r["stage"], r["source"]) for r in shown["stage_mappings"]}
+    assert mapped["closedwon"] == ("Sales Pipeline", "closed_won", "default")
+    assert mapped["1131911"] == ("Renewals & Expansion", "qualified", "inferred")
+    plain = sophia("connectors", "show", "crm", env=env).stdout
+    assert "Verbal commit" in plain and "-> negotiation (inferred)" in plain
+
     runs = json.loads(sophia("runs", "--connector", "crm", "--json", env=env).stdout)
     assert [r["stream"] for r in runs][:2] == ["deals", "calls"] and runs[0]["status"] == "succeeded"
     assert sophia("runs", "--connector", "nope", env=env).returncode == 1
