@@ -181,9 +181,11 @@ class SlackClient:
             cursor=cursor,
         )
 
-    def replies(self, *, channel: str, ts: str, limit: int, cursor: str | None = None) -> dict[str, Any] | None:
-        """A page of ``conversations.replies`` (the parent first, then replies oldest first); None when the
-        thread or its channel is gone."""
+    def replies(
+        self, *, channel: str, ts: str, limit: int, cursor: str | None = None, oldest: str | None = None
+    ) -> dict[str, Any] | None:
+        """A page of ``conversations.replies`` (the parent first, then replies oldest first; only those after
+        ``oldest`` when given); None when the thread or its channel is gone."""
         return self._call(
             "conversations_replies",
             rate=self._tier3,
@@ -192,6 +194,7 @@ class SlackClient:
             ts=ts,
             limit=limit,
             cursor=cursor,
+            oldest=oldest,
         )
 
     def close(self) -> None:
