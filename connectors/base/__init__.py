@@ -10,9 +10,11 @@ from connectors.base.errors import (
     ConnectorError,
     ErrorTable,
     Kind,
+    NetworkError,
     Problem,
     Rule,
     default_detail,
+    network_detail,
     parse_retry_after,
 )
 from connectors.base.http import BearerAuth, HttpClient
@@ -37,6 +39,7 @@ __all__ = [
     "FailureBudget",
     "HttpClient",
     "Kind",
+    "NetworkError",
     "Page",
     "Problem",
     "RateLimit",
@@ -47,5 +50,6 @@ __all__ = [
     "StageMapping",
     "StreamSpec",
     "default_detail",
+    "network_detail",
     "parse_retry_after",
 ]

@@ -208,6 +208,21 @@ def load_config(*, row: ConfiguredConnector, box: SecretBox, kinds: Mapping[str,
         raise ConfigError(f"connector {row.name!r}: {_validation_line(exc, row.kind, model)}") from None
 
 
+# A connection test answers fast: one attempt (a check that fails is not retried) and a short timeout.
+CHECK_SETTINGS: dict[str, float] = {"max_attempts": 1, "timeout_s": 10.0}
+
+
+def check_settings(config: BaseModel) -> BaseModel:
+    """The settings a connection test runs with: ``CHECK_SETTINGS`` over the connector's own (a timeout
+    only ever shortened), for the fields its kind has."""
+    fields = type(config).model_fields
+    update: dict[str, Any] = {k: v for k, v in CHECK_SETTINGS.items() if k in fields}
+    if "timeout_s" in update:
+        current = getattr(config, "timeout_s")  # noqa: B009 - a field of the kind's model, not of BaseModel
+        update["timeout_s"] = min(update["timeout_s"], current)
+    return config.model_copy(update=update)
+
+
 def _reveal(row: ConfiguredConnector, field: str, value: Any, box: SecretBox) -> str:
     if isinstance(value, dict) and SECRET in value:
         return box.decrypt(value[SECRET], what=f"the {field} of connector {row.name!r}")

@@ -11,6 +11,7 @@ from core.runtime import Runtime
 from tests.contract.fake_hubspot import FakeHubSpot
 from tests.contract.helpers import kill_when_hanging, set_args, sophia
 from tests.contract.hubspot_utils import TEST_SETTINGS, add_hubspot, snapshot, sync
+from tests.contract.sync_helpers import unused_port
 
 
 def settings_args(fake: FakeHubSpot) -> list[str]:
@@ -103,6 +104,14 @@ def test_a_failed_sync_exits_non_zero_and_says_why(env: dict[str, str], fake: Fa
     tested = sophia("connectors", "test", "crm", env=env)
     assert tested.returncode == 1
     assert tested.stderr.startswith("error: HubSpot refused the credentials (401)") and tested.stderr.count("\n") == 1
+
+    port = unused_port()
+    down = ["--set", "token=pat-na1-down-token-000", "--set", f"base_url=http://127.0.0.1:{port}"]
+    assert sophia("connectors", "add", "hubspot", "--name", "down", *down, env=env).returncode == 0
+    unreachable = sophia("connectors", "test", "down", env=env)
+    assert unreachable.returncode == 1 and unreachable.stderr == (
+        f"error: could not reach HubSpot: 127.0.0.1:{port} refused the connection; check base_url and the network\n"
+    )
 
     failed = sophia("sync", "crm", "--json", env=env)
     assert failed.returncode == 1

@@ -7,15 +7,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from connectors.base import ConnectorError
 from connectors.registry import KINDS
 from core.bus import make_bus
 from core.crypto import SecretBox
 from core.db import models as m
+from core.pipelines import check_connector
 from core.pipelines.manage import stage_mappings, update_settings
 from core.runtime import Runtime
 from tests.contract.fake_hubspot import EPOCH, RENEWAL_STAGES, FakeHubSpot, ms, pipeline, populate
 from tests.contract.hubspot_utils import add_hubspot, counts, cursor, snapshot, sync
-from tests.contract.sync_helpers import FAULTS, fail_forever, refused_and_retry
+from tests.contract.sync_helpers import FAULTS, fail_forever, refused_and_retry, unused_port
 
 STREAMS = ["companies", "contacts", "deals", "notes", "emails", "meetings", "calls"]
 
@@ -339,3 +341,22 @@ def test_the_modified_window_is_bounded_by_the_search_lag(runtime: Runtime, fake
         # modified within the lag: the search index may not have it yet, so this pass leaves it to a later one
         assert s.scalar(select(m.Account).where(m.Account.external_id == fresh)) is None
         assert s.scalar(select(func.count()).select_from(m.Account)) == 11
+
+
+def test_a_connection_test_fails_at_once_and_says_why_plainly(runtime: Runtime, fake: FakeHubSpot) -> None:
+    add_hubspot(runtime, fake)  # max_attempts=3: a sync would try three times
+    fake.fail(status=503, times=None)
+
+    with pytest.raises(ConnectorError) as failed:
+        check_connector(runtime=runtime, kinds=KINDS, name="hs")
+
+    assert len(fake.requests) == 1  # a check is not retried
+    assert failed.value.message.startswith("HubSpot had a server error (503)") and "gave up" not in failed.value.message
+
+    port = unused_port()
+    add_hubspot(runtime, fake, name="down", base_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(ConnectorError) as refused:
+        check_connector(runtime=runtime, kinds=KINDS, name="down")
+    assert refused.value.message == (
+        f"could not reach HubSpot: 127.0.0.1:{port} refused the connection; check base_url and the network"
+    )

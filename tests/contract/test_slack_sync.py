@@ -10,13 +10,14 @@ from functools import partial
 import pytest
 from sqlalchemy import select
 
+from connectors.base import ConnectorError
 from connectors.registry import KINDS
 from core import pipelines
 from core.db import models as m
 from core.runtime import Runtime
 from tests.contract import sync_helpers
 from tests.contract.fake_slack import FakeSlack, Planted, populate
-from tests.contract.sync_helpers import configure, refused_and_retry, rows
+from tests.contract.sync_helpers import configure, refused_and_retry, rows, unused_port
 
 # small pages (keyset paging over several pages per channel), no look-back unless a test asks, tiny backoff
 TEST_SETTINGS = {
@@ -361,6 +362,13 @@ def test_check_names_the_workspace_or_the_refusal(runtime: Runtime, fake: FakeSl
     with pytest.raises(Exception, match=r"Slack refused the token \(invalid_auth\)") as info:
         pipelines.check_connector(runtime=runtime, kinds=KINDS, name="wrong")
     assert "not-the-token" not in str(info.value)
+    port = unused_port()
+    add_slack(runtime, fake, name="down", base_url=f"http://127.0.0.1:{port}/api")
+    with pytest.raises(ConnectorError) as refused:
+        pipelines.check_connector(runtime=runtime, kinds=KINDS, name="down")
+    assert refused.value.message == (
+        f"could not reach Slack: 127.0.0.1:{port} refused the connection; check base_url and the network"
+    )
 
 
 def test_without_users_read_messages_land_without_user_names(runtime: Runtime, workspace) -> None:
