@@ -290,7 +290,8 @@ class SlackConnector(Connector):
         new = {rts: r for rts, r in thread.replies.items() if ts_key(rts) > ts_key(since)}
         if not new:
             return since, []
-        head = [thread.parent] if thread.parent and thread.parent.get("subtype") is None else []
+        skip = mapping.HOUSEKEEPING | {mapping.TOMBSTONE, mapping.DELETED}
+        head = [thread.parent] if thread.parent and thread.parent.get("subtype") not in skip else []
         return _newest(since, *new), head + list(new.values())
 
     def _next_channel(
