@@ -293,7 +293,9 @@ def map_contact(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
 
 
 def stage_history(obj: Mapping[str, Any], ctx: MappingContext) -> list[dict[str, Any]] | None:
-    """``propertiesWithHistory.dealstage`` as our stages in time order, repeats of one stage collapsed."""
+    """``propertiesWithHistory.dealstage`` as our stages in time order, repeats of one stage collapsed. An
+    entry in a stage that maps to none of ours (a stage since deleted, or of a pipeline since archived) is
+    left out: the deal's current stage must map, its past need not."""
     entries = (obj.get("propertiesWithHistory") or {}).get("dealstage")
     if entries is None:
         return None
@@ -301,9 +303,9 @@ def stage_history(obj: Mapping[str, Any], ctx: MappingContext) -> list[dict[str,
     for entry in entries:
         value = text(entry.get("value"))
         at = parse_time(entry.get("timestamp"), "dealstage history timestamp")
-        if value is None or at is None:
-            continue
-        timed.append((at, our_stage(value, ctx)))
+        stage = resolve_stage(value, ctx)[0] if value is not None else None
+        if stage is not None and at is not None:
+            timed.append((at, stage))
     # repeats collapse: two HubSpot stages that are one of ours, or the same stage set twice
     return collapse_stages(timed)
 

@@ -228,7 +228,17 @@ def test_the_first_sync_of_a_portal_with_pipelines_of_its_own_succeeds_and_shows
     loose = [("2201", "Intro", None, False), ("2202", "Pilot", None, False), ("2203", "Parked", None, True)]
     fake.pipelines.append(pipeline("2200", "Partner deals", loose, order=2))
     at = EPOCH + timedelta(days=400)
-    pilot = fake.add("deals", {"dealname": "Pilot", "dealstage": "2202", "amount": "", "x_custom": "?"}, modified=at)
+    moved = [
+        ("retired-77", at - timedelta(days=9)),
+        ("2201", at - timedelta(days=5)),
+        ("2202", at),
+    ]  # a stage since deleted
+    pilot = fake.add(
+        "deals",
+        {"dealname": "Pilot", "dealstage": "2202", "amount": "", "x_custom": "?"},
+        modified=at,
+        history={"dealstage": moved},
+    )
     parked = fake.add("deals", {"dealname": "Parked", "dealstage": "2203", "pipeline": "2200"}, modified=at)
     # a strict failure budget: more than one deal quarantined fails the run
     add_hubspot(runtime, fake, quarantine_max_count="1", quarantine_max_ratio="0.05")
@@ -250,6 +260,9 @@ def test_the_first_sync_of_a_portal_with_pipelines_of_its_own_succeeds_and_shows
     renewals = [d for d in fake.live("deals") if d.properties.get("pipeline") == "1131900"]
     assert len(renewals) == 4 and all(stored[d.id] == ours[d.properties["dealstage"]] for d in renewals)
     assert stored[pilot] == "negotiation"  # the last of its pipeline's two open stages
+    with runtime.session() as s:
+        pilot_history = s.scalar(select(m.Deal).where(m.Deal.external_id == pilot)).stage_history
+        assert [(h.stage, h.entered_at) for h in pilot_history] == [("lead", moved[1][1]), ("negotiation", at)]
     assert [(q.external_id, "stage_map.2203" in q.error) for q in quarantined] == [(parked, True)]
 
     rows = {r.stage_id: r for r in stage_mappings(runtime=runtime, kinds=KINDS, name="hs")}
