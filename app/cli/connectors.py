@@ -11,7 +11,7 @@ from connectors.registry import KINDS
 from core import pipelines
 from core.bus import make_bus
 from core.crypto import SecretBox
-from core.errors import InvalidInput
+from core.errors import InvalidInput, SophiaError
 from core.pipelines import SyncFailed, SyncResult
 
 connectors_app = typer.Typer(help="Configure the sources Sophia reads from.", no_args_is_help=True)
@@ -76,13 +76,18 @@ def connectors_show(name: str, json_: JsonOpt = False) -> None:
             box=SecretBox.from_settings(rt.settings),
             kinds=KINDS,
         )
-    item["stage_mappings"] = [asdict(r) for r in stage_mappings(runtime=rt, kinds=KINDS, name=name)]
+    try:
+        item["stage_mappings"] = [asdict(r) for r in stage_mappings(runtime=rt, kinds=KINDS, name=name)]
+    except SophiaError as exc:  # settings unreadable, vendor unreachable: the settings still show
+        item["stage_mappings"], item["stage_mappings_error"] = [], exc.message
     if json_:
         print_json(item)
         return
     out.print(
         f"{item['name']} ({item['kind']}): " + " ".join(f"{k}={v}" for k, v in item["config"].items()), markup=False
     )
+    if "stage_mappings_error" in item:
+        err.print(f"stage mappings unavailable: {item['stage_mappings_error']}", markup=False)
     for r in item["stage_mappings"]:
         ours = r["stage"] or "UNMAPPED: set stage_map." + r["stage_id"]
         out.print(

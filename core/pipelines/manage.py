@@ -127,8 +127,9 @@ def update_settings(
 def stage_mappings(*, runtime: Runtime, kinds: Mapping[str, KindInfo], name: str) -> list[StageMapping]:
     """How a CRM connector's deal stages become ours, each with where that came from (its ``stage_map``
     override, the vendor's default pipeline, or inferred from the pipeline's own metadata) and those left
-    unmapped (their deals are quarantined until a ``stage_map`` entry names them). Asks the vendor."""
-    source = build_source(runtime=runtime, kinds=kinds, name=name)
+    unmapped (their deals are quarantined until a ``stage_map`` entry names them). Asks the vendor, as a
+    connection test does: one attempt, a short timeout (a page or a command waits on it)."""
+    source = build_source(runtime=runtime, kinds=kinds, name=name, for_check=True)
     try:
         return list(source.stage_mappings())
     finally:

@@ -112,6 +112,9 @@ def test_a_failed_sync_exits_non_zero_and_says_why(env: dict[str, str], fake: Fa
     assert unreachable.returncode == 1 and unreachable.stderr == (
         f"error: could not reach HubSpot: 127.0.0.1:{port} refused the connection; check base_url and the network\n"
     )
+    shown = json.loads(sophia("connectors", "show", "down", "--json", env=env).stdout)
+    assert shown["config"]["base_url"] == f"http://127.0.0.1:{port}" and shown["stage_mappings"] == []
+    assert shown["stage_mappings_error"].endswith("refused the connection; check base_url and the network")
 
     failed = sophia("sync", "crm", "--json", env=env)
     assert failed.returncode == 1
