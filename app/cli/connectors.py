@@ -11,7 +11,7 @@ from connectors.registry import KINDS
 from core import pipelines
 from core.bus import make_bus
 from core.crypto import SecretBox
-from core.errors import InvalidInput
+from core.errors import InvalidInput, SophiaError
 from core.pipelines import SyncFailed, SyncResult
 
 connectors_app = typer.Typer(help="Configure the sources Sophia reads from.", no_args_is_help=True)
@@ -53,6 +53,39 @@ def connectors_list(json_: JsonOpt = False) -> None:
         last_run = f"last run {run['status']} {run['started_at'][:19]}" if run else "never run"
         out.print(f"  {item['name']:<16} {item['kind']:<10} {state}, every {item['interval_minutes']} min, {last_run}")
         out.print(f"    {settings}", markup=False)
+
+
+@connectors_app.command("show")
+def connectors_show(name: str, json_: JsonOpt = False) -> None:
+    """One connector: its settings (secrets masked) and, for a CRM, how its deal stages map to ours."""
+    from dataclasses import asdict
+
+    from core.pipelines.manage import stage_mappings
+
+    rt = open_product(machine_output=json_)
+    with rt.session() as session:
+        item = pipelines.describe(
+            row=pipelines.get_connector(session=session, name=name),
+            box=SecretBox.from_settings(rt.settings),
+            kinds=KINDS,
+        )
+    try:
+        item["stage_mappings"] = [asdict(r) for r in stage_mappings(runtime=rt, kinds=KINDS, name=name)]
+    except SophiaError as exc:  # settings unreadable, vendor unreachable: the settings still show
+        item["stage_mappings"], item["stage_mappings_error"] = [], exc.message
+    if json_:
+        print_json(item)
+        return
+    out.print(
+        f"{item['name']} ({item['kind']}): " + " ".join(f"{k}={v}" for k, v in item["config"].items()), markup=False
+    )
+    if "stage_mappings_error" in item:
+        err.print(f"stage mappings unavailable: {item['stage_mappings_error']}", markup=False)
+    for r in item["stage_mappings"]:
+        ours = r["stage"] or "UNMAPPED: set stage_map." + r["stage_id"]
+        out.print(
+            f"  {r['pipeline'] or '-':<24} {r['label']:<28} {r['stage_id']:<14} -> {ours} ({r['source']})", markup=False
+        )
 
 
 @connectors_app.command("add")

@@ -10,16 +10,18 @@ from connectors.base.errors import (
     ConnectorError,
     ErrorTable,
     Kind,
+    NetworkError,
     Problem,
     Rule,
     default_detail,
+    network_detail,
     parse_retry_after,
 )
 from connectors.base.http import BearerAuth, HttpClient
 from connectors.base.policy import CallPolicy, RetrySettings
 from connectors.base.ratelimit import RateLimit
 from connectors.base.redact import SecretFilter
-from core.pipelines.contract import Checkpoint, Failure, FailureBudget, Page, StreamSpec
+from core.pipelines.contract import Checkpoint, Failure, FailureBudget, Page, StageMapping, StreamSpec
 
 __all__ = [
     "DEFAULT_RULES",
@@ -37,6 +39,7 @@ __all__ = [
     "FailureBudget",
     "HttpClient",
     "Kind",
+    "NetworkError",
     "Page",
     "Problem",
     "RateLimit",
@@ -44,7 +47,9 @@ __all__ = [
     "RetrySettings",
     "Rule",
     "SecretFilter",
+    "StageMapping",
     "StreamSpec",
     "default_detail",
+    "network_detail",
     "parse_retry_after",
 ]

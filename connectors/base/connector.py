@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base.policy import RetrySettings
 from core.clock import SYSTEM_CLOCK, Clock
-from core.pipelines.contract import Failure, FailureBudget, Page, StreamSpec
+from core.pipelines.contract import Failure, FailureBudget, Page, StageMapping, StreamSpec
 
 
 class ConnectorConfig(BaseModel):
@@ -97,6 +97,10 @@ class Connector(ABC):
     @abstractmethod
     def check(self) -> str:
         """Verify credentials and reachability; one line saying what was verified."""
+
+    def stage_mappings(self) -> list[StageMapping]:
+        """How the vendor's deal stages become ours, for a CRM; empty for other kinds."""
+        return []
 
     def transform(self, stream: StreamSpec, record: Mapping[str, Any]) -> Mapping[str, Any] | Failure:
         try:

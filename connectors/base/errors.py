@@ -7,7 +7,11 @@ A connector puts its vendor's quirks in front of ``DEFAULT_RULES`` (first match 
 
 from __future__ import annotations
 
+import http.client
 import json
+import re
+import socket
+import ssl
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -136,11 +140,78 @@ DEFAULT_RULES: tuple[Rule, ...] = (
 FALLBACK = Rule(Action.FAIL, Kind.OUR_BUG, "calling {vendor} failed: {detail}")
 
 
+class NetworkError(ConnectionError):
+    """A transport failure a client has already put in plain words (``network_detail``)."""
+
+
+NETWORK_HINT = "check base_url and the network"
+_OBJECT_REPR = re.compile(r"<[^<>]* at 0x[0-9a-f]+>")
+_SHORT_CHARS = 160
+
+
+def network_detail(exc: BaseException, *, address: str | None = None) -> str:
+    """A failure to talk to the vendor at all, in plain words: who refused, what did not resolve, what timed
+    out; never the exception's repr. ``address`` (host:port) when the exception does not carry it."""
+    if isinstance(exc, NetworkError):
+        return str(exc)
+    chain = _chain(exc)
+    where = address or _address(chain) or "the server"
+    said = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "connection refused" in said:
+        return f"{where} refused the connection; {NETWORK_HINT}"
+    if any(isinstance(e, socket.gaierror) for e in chain) or "resolve" in said or "name or service" in said:
+        return f"the host name of {where} does not resolve; {NETWORK_HINT}"
+    if any(isinstance(e, TimeoutError | httpx.TimeoutException | urllib3.exceptions.TimeoutError) for e in chain):
+        return f"no answer from {where} in time; {NETWORK_HINT}"
+    if any(isinstance(e, ssl.SSLError) for e in chain) or "certificate" in said:
+        return f"the TLS handshake with {where} failed ({_short(chain[-1])})"
+    if isinstance(exc, json.JSONDecodeError):
+        return "the answer was cut off or is not JSON"
+    if any(isinstance(e, ConnectionError | httpx.RemoteProtocolError | http.client.HTTPException) for e in chain):
+        return f"{where} closed the connection without an answer"
+    return f"{type(exc).__name__}: {_short(exc)}"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and those it wraps (cause, context, a urllib ``reason``, exceptions among its args)."""
+    found: list[BaseException] = []
+    todo = [exc]
+    while todo and len(found) < 12:
+        e = todo.pop(0)
+        if e in found:
+            continue
+        found.append(e)
+        nested = [e.__cause__, e.__context__, getattr(e, "reason", None), *getattr(e, "args", ())]
+        todo += [n for n in nested if isinstance(n, BaseException)]
+    return found
+
+
+def _address(chain: list[BaseException]) -> str | None:
+    """host:port of the failed connection, from httpx's request or urllib3's connection or pool."""
+    for e in chain:
+        try:
+            url = e.request.url if isinstance(e, httpx.RequestError) else None
+        except RuntimeError:  # httpx raises it for an error with no request attached
+            url = None
+        if url is not None:
+            return f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        conn = getattr(e, "conn", None) or getattr(e, "pool", None)
+        if getattr(conn, "host", None):
+            return f"{conn.host}:{conn.port}"
+    return None
+
+
+def _short(exc: BaseException) -> str:
+    text = _OBJECT_REPR.sub("", str(exc)).strip() or type(exc).__name__
+    return " ".join(text.split())[:_SHORT_CHARS]
+
+
 def default_detail(p: Problem) -> str:
     """What the vendor (or the transport) said, short: the ``message`` of a JSON body, else its text."""
     if p.exc is not None:
-        text = str(p.exc)
-        return f"{type(p.exc).__name__}: {text}" if text else type(p.exc).__name__
+        return (
+            network_detail(p.exc) if isinstance(p.exc, NETWORK_ERRORS) else f"{type(p.exc).__name__}: {_short(p.exc)}"
+        )
     body = p.json()
     if isinstance(body, Mapping):
         for key in ("message", "error_description", "error", "detail"):

@@ -15,7 +15,7 @@ from typing import Any
 
 from connectors.base.connector import RecordError
 from core.db import models as m
-from core.metrics.stages import BY_NAME
+from core.metrics.stages import BY_NAME, LOST, OPEN_STAGES, WON
 
 # Our segments by units managed (core.db.models.business.SEGMENTS): <2,000 / <15,000 / more.
 SEGMENT_LIMITS: tuple[tuple[int, str], ...] = ((2_000, "smb"), (15_000, "mid_market"))
@@ -153,6 +153,42 @@ def check_stage_map(stage_map: Mapping[str, str]) -> None:
     bad = sorted({s for s in stage_map.values() if s not in BY_NAME})
     if bad:
         raise ValueError(f"unknown stage {bad[0]!r}; ours are {', '.join(BY_NAME)}")
+
+
+# Words in a closed stage's label that say how it closed, when its probability does not.
+LOST_WORDS = ("lost", "churn", "cancel", "declin", "dead", "disqualif")
+WON_WORDS = ("won", "signed", "renewed")
+
+
+def infer_stage(*, label: str, is_closed: bool, probability: float | None, rank: float) -> str | None:
+    """Our stage for a vendor pipeline stage, read from what the vendor says about it: a label that is one of
+    ours; a closed stage by its probability (>= 0.5 won, else lost) or its label's words; an open stage by
+    the nearest forecast probability, else by its place among the pipeline's open stages (``rank``: 0 for the
+    first, 1 for the last). None when it says too little (a closed stage with no probability and plain words)."""
+    by_label = label.strip().lower().replace(" ", "_")
+    if by_label in BY_NAME:
+        return by_label
+    if is_closed:
+        return _closed_stage(label.lower(), probability)
+    if probability is not None:
+        return nearest_open_stage(probability)
+    return OPEN_STAGES[round(min(max(rank, 0.0), 1.0) * (len(OPEN_STAGES) - 1))]
+
+
+def nearest_open_stage(probability: float) -> str:
+    """The open stage whose forecast probability is nearest (the lower one on a tie): the weighted pipeline
+    then counts a deal about as the vendor's own forecast does."""
+    return min(OPEN_STAGES, key=lambda s: (abs(BY_NAME[s].probability - probability), BY_NAME[s].probability))
+
+
+def _closed_stage(label: str, probability: float | None) -> str | None:
+    if probability is not None:
+        return WON if probability >= 0.5 else LOST
+    if any(word in label for word in LOST_WORDS):
+        return LOST
+    if any(word in label for word in WON_WORDS):
+        return WON
+    return None
 
 
 def collapse_stages(timed: Iterable[tuple[datetime, str]]) -> list[dict[str, Any]]:

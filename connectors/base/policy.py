@@ -55,7 +55,7 @@ class CallPolicy:
                         limit.acquire()
                     return self._once(fn)
         except ConnectorError as err:
-            if err.action is Action.FAIL:
+            if err.action is Action.FAIL or self.retry.max_attempts == 1:  # one attempt: nothing was given up
                 raise
             raise ConnectorError(
                 f"{err.message} (gave up after {self.retry.max_attempts} attempts)",

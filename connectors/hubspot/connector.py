@@ -23,7 +23,16 @@ from typing import Any, Literal
 import structlog
 from pydantic import Field, SecretStr, field_validator
 
-from connectors.base import Checkpoint, Connector, ConnectorConfig, ConnectorError, Kind, Page, StreamSpec
+from connectors.base import (
+    Checkpoint,
+    Connector,
+    ConnectorConfig,
+    ConnectorError,
+    Kind,
+    Page,
+    StageMapping,
+    StreamSpec,
+)
 from connectors.base.mapping import check_stage_map
 from connectors.hubspot import mapping
 from connectors.hubspot.client import DEFAULT_BASE_URL, LIST_PAGE_MAX, SEARCH_PAGE_MAX, HubSpotClient, next_after
@@ -42,7 +51,8 @@ class HubSpotConfig(ConnectorConfig):
     search_lag_s: float = Field(DEFAULT_SEARCH_LAG_S, ge=0, le=3600)
     requests_per_10s: int = Field(100, ge=1, le=1000)  # 100 on Free/Starter, 150 on Professional/Enterprise
     search_requests_per_s: int = Field(4, ge=1, le=100)
-    stage_map: dict[str, str] = Field(default_factory=dict)  # tenant deal stage id -> our stage
+    # tenant deal stage id -> our stage: overrides what the stage's pipeline metadata implies
+    stage_map: dict[str, str] = Field(default_factory=dict)
     units_property: str | None = None  # a company property holding units managed
 
     @field_validator("stage_map")
@@ -204,6 +214,11 @@ class HubSpotConnector(Connector):
             self.client.list_page(obj.object_type, limit=1)
         kinds = ", ".join(s.object_type for s in STREAMS)
         return f"HubSpot at {self.config.base_url} accepted the token; it can read {kinds}"
+
+    def stage_mappings(self) -> list[StageMapping]:
+        """Every deal stage of the portal's pipelines and the stage of ours its deals get (and why)."""
+        self._load_stages()
+        return mapping.stage_mappings(self._context())
 
     def close(self) -> None:
         self.client.close()

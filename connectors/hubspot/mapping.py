@@ -2,17 +2,19 @@
 ``{"id", "properties": {name: string|null}, "createdAt", "updatedAt", "propertiesWithHistory"?,
 "associations"?}``. A record that cannot be mapped raises RecordError and is quarantined.
 
-Deal stages map through ONE table: ``core.metrics.stages`` (HubSpot's default pipeline ids), in front
-of which a connector's ``stage_map`` setting puts the tenant's own pipeline stage ids; a stage found in
-neither falls back to its pipeline metadata (a closed stage with probability 1 or 0), else the deal is
-quarantined with a message saying which ``stage_map`` entry to add.
+Deal stages: a connector's ``stage_map`` setting (the tenant's stage id -> ours) overrides; then HubSpot's
+default pipeline ids (``core.metrics.stages``); then what the stage's own pipeline says of it
+(``GET /crm/v3/pipelines/deals``: closed or open, probability, display order; ``infer_stage``), so a portal
+with pipelines of its own syncs on its first run. A stage none of these maps quarantines its deals with a
+message saying which ``stage_map`` entry to add. ``stage_mappings`` lists the result for people to check.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -22,6 +24,7 @@ from connectors.base.mapping import (
     as_utc,
     collapse_stages,
     fit,
+    infer_stage,
     parse_number,
     record_envelope,
     text,
@@ -29,7 +32,8 @@ from connectors.base.mapping import (
     us_state,
 )
 from core.db import models as m
-from core.metrics.stages import BY_NAME, LOST, WON, canonical_stage
+from core.metrics.stages import BY_NAME, canonical_stage
+from core.pipelines.contract import StageMapping
 
 SOURCE = "hubspot"
 
@@ -60,10 +64,12 @@ NOTE_SUBJECT_CHARS = 120
 
 @dataclass(frozen=True)
 class PipelineStage:
-    pipeline: str
+    pipeline: str  # the pipeline's label
     label: str
     is_closed: bool
     probability: float | None
+    inferred: str | None = None  # our stage, read from the stage's metadata (``infer_stage``); None: too little
+    display_order: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,46 +81,91 @@ class MappingContext:
 
 
 def pipeline_stages(pipelines: list[Mapping[str, Any]]) -> dict[str, PipelineStage]:
-    """``GET /crm/v3/pipelines/deals`` results -> stage id -> metadata (metadata values are strings)."""
+    """``GET /crm/v3/pipelines/deals`` results -> stage id -> metadata (metadata values are strings), each
+    stage's inferred stage of ours with it."""
     found: dict[str, PipelineStage] = {}
     for pipe in pipelines:
-        for stage in pipe.get("stages", []):
-            meta = stage.get("metadata") or {}
-            prob = meta.get("probability")
-            try:
-                probability = float(prob) if prob not in (None, "") else None
-            except ValueError:
-                probability = None
-            found[str(stage["id"])] = PipelineStage(
-                pipeline=str(pipe.get("label") or pipe.get("id")),
-                label=str(stage.get("label") or stage["id"]),
-                is_closed=str(meta.get("isClosed", "")).lower() == "true",
-                probability=probability,
-            )
+        found.update(_pipeline(pipe))
     return found
+
+
+def _pipeline(pipe: Mapping[str, Any]) -> dict[str, PipelineStage]:
+    name = str(pipe.get("label") or pipe.get("id"))
+    stages = sorted(
+        (s for s in pipe.get("stages") or [] if isinstance(s, Mapping) and s.get("id") is not None),
+        key=lambda s: _number(s.get("displayOrder")) or 0,
+    )
+    read = {str(s["id"]): _stage(name, s) for s in stages}
+    open_ids = [sid for sid, st in read.items() if not st.is_closed]
+    out: dict[str, PipelineStage] = {}
+    for sid, st in read.items():
+        rank = open_ids.index(sid) / (len(open_ids) - 1) if sid in open_ids and len(open_ids) > 1 else 0.0
+        inferred = infer_stage(label=st.label, is_closed=st.is_closed, probability=st.probability, rank=rank)
+        out[sid] = replace(st, inferred=inferred)
+    return out
+
+
+def _stage(pipeline: str, stage: Mapping[str, Any]) -> PipelineStage:
+    meta = stage.get("metadata") if isinstance(stage.get("metadata"), Mapping) else {}
+    return PipelineStage(
+        pipeline=pipeline,
+        label=str(stage.get("label") or stage["id"]),
+        is_closed=str(meta.get("isClosed", "")).lower() == "true",
+        probability=_number(meta.get("probability")),
+        display_order=int(_number(stage.get("displayOrder")) or 0),
+    )
+
+
+def _number(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        found = float(value)
+    except (TypeError, ValueError):
+        return None
+    return found if math.isfinite(found) else None
+
+
+def resolve_stage(stage_id: str, ctx: MappingContext) -> tuple[str | None, str]:
+    """A HubSpot deal stage id as (our stage or None, where that came from): the connector's ``stage_map``
+    (override), HubSpot's default pipeline ids (default), the stage's pipeline metadata (inferred)."""
+    if stage_id in ctx.stage_map:
+        return ctx.stage_map[stage_id], "override"
+    found = canonical_stage(stage_id, source=SOURCE)
+    if found:
+        return found, "default"
+    info = ctx.pipeline_stages.get(stage_id)
+    if info is not None and info.inferred is not None:
+        return info.inferred, "inferred"
+    return None, "unmapped"
 
 
 def our_stage(stage_id: str, ctx: MappingContext) -> str:
     """A HubSpot deal stage id as one of our stages (lead ... closed_lost)."""
-    if stage_id in ctx.stage_map:
-        return ctx.stage_map[stage_id]
-    found = canonical_stage(stage_id, source=SOURCE)
-    if found:
-        return found
+    stage, _ = resolve_stage(stage_id, ctx)
+    if stage is not None:
+        return stage
     info = ctx.pipeline_stages.get(stage_id)
-    if info is not None:
-        by_label = info.label.strip().lower().replace(" ", "_")
-        if by_label in BY_NAME:
-            return by_label
-        if info.is_closed and info.probability == 1.0:
-            return WON
-        if info.is_closed and info.probability == 0.0:
-            return LOST
     where = f" ({info.label!r} in pipeline {info.pipeline!r})" if info else ""
     raise RecordError(
         f"deal stage {stage_id!r}{where} maps to none of our stages; "
         f"set stage_map.{stage_id}=<{'|'.join(BY_NAME)}> on the connector"
     )
+
+
+def stage_mappings(ctx: MappingContext) -> list[StageMapping]:
+    """Every stage of every pipeline, in pipeline and display order, with the stage of ours its deals get;
+    then the ``stage_map`` entries no pipeline lists (an archived stage's deals)."""
+    rows = []
+    for stage_id, info in ctx.pipeline_stages.items():
+        stage, source = resolve_stage(stage_id, ctx)
+        rows.append(StageMapping(info.pipeline, stage_id, info.label, stage, source))
+    rows += [
+        StageMapping("", stage_id, stage_id, stage, "override")
+        for stage_id, stage in ctx.stage_map.items()
+        if stage_id not in ctx.pipeline_stages
+    ]
+    return rows
 
 
 # ---- value parsing ----------------------------------------------------------------------------
@@ -242,7 +293,9 @@ def map_contact(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
 
 
 def stage_history(obj: Mapping[str, Any], ctx: MappingContext) -> list[dict[str, Any]] | None:
-    """``propertiesWithHistory.dealstage`` as our stages in time order, repeats of one stage collapsed."""
+    """``propertiesWithHistory.dealstage`` as our stages in time order, repeats of one stage collapsed. An
+    entry in a stage that maps to none of ours (a stage since deleted, or of a pipeline since archived) is
+    left out: the deal's current stage must map, its past need not."""
     entries = (obj.get("propertiesWithHistory") or {}).get("dealstage")
     if entries is None:
         return None
@@ -250,9 +303,9 @@ def stage_history(obj: Mapping[str, Any], ctx: MappingContext) -> list[dict[str,
     for entry in entries:
         value = text(entry.get("value"))
         at = parse_time(entry.get("timestamp"), "dealstage history timestamp")
-        if value is None or at is None:
-            continue
-        timed.append((at, our_stage(value, ctx)))
+        stage = resolve_stage(value, ctx)[0] if value is not None else None
+        if stage is not None and at is not None:
+            timed.append((at, stage))
     # repeats collapse: two HubSpot stages that are one of ours, or the same stage set twice
     return collapse_stages(timed)
 

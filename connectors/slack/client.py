@@ -15,8 +15,8 @@ How the official client is used, and why:
 - Errors that concern one channel or one thread (``not_in_channel``, ``channel_not_found``, ``is_archived``,
   ``thread_not_found``) are not failures of the run: the call returns ``None`` and the connector skips it.
   So is a missing ``users:read`` when reading names: messages then keep their user ids only.
-- Transport failures (urllib's ``URLError``, a connection cut mid-response) become ``ConnectionError`` so
-  the table retries them as network errors.
+- Transport failures (urllib's ``URLError``, a connection cut mid-response) become a ``NetworkError`` (a
+  ``ConnectionError``) in plain words naming the host, so the table retries them as network errors.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 from urllib.error import URLError
+from urllib.parse import urlsplit
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -40,11 +41,13 @@ from connectors.base import (
     ConnectorConfig,
     ErrorTable,
     Kind,
+    NetworkError,
     Problem,
     RateLimit,
     Rule,
     SecretFilter,
     default_detail,
+    network_detail,
 )
 
 VENDOR = "Slack"
@@ -136,6 +139,8 @@ class SlackClient:
     def __init__(
         self, *, config: ConnectorConfig, token: str, name: str, tier2_per_minute: int, tier3_per_minute: int
     ) -> None:
+        parts = urlsplit(config.base_url)
+        self._address = f"{parts.hostname}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
         self._sdk = WebClient(
             token=token, base_url=config.base_url + "/", timeout=math.ceil(config.timeout_s), retry_handlers=[]
         )
@@ -181,9 +186,11 @@ class SlackClient:
             cursor=cursor,
         )
 
-    def replies(self, *, channel: str, ts: str, limit: int, cursor: str | None = None) -> dict[str, Any] | None:
-        """A page of ``conversations.replies`` (the parent first, then replies oldest first); None when the
-        thread or its channel is gone."""
+    def replies(
+        self, *, channel: str, ts: str, limit: int, cursor: str | None = None, oldest: str | None = None
+    ) -> dict[str, Any] | None:
+        """A page of ``conversations.replies`` (the parent first, then replies oldest first; only those after
+        ``oldest`` when given); None when the thread or its channel is gone."""
         return self._call(
             "conversations_replies",
             rate=self._tier3,
@@ -192,6 +199,7 @@ class SlackClient:
             ts=ts,
             limit=limit,
             cursor=cursor,
+            oldest=oldest,
         )
 
     def close(self) -> None:
@@ -216,8 +224,7 @@ class SlackClient:
                 body = json.dumps(data) if data is not None else _text(resp.data)
                 raise BadResponse(Problem(resp.status_code, dict(resp.headers or {}), body)) from None
             except (URLError, http.client.HTTPException, OSError) as exc:
-                reason = getattr(exc, "reason", None) or exc
-                raise ConnectionError(f"{type(exc).__name__}: {reason}") from None
+                raise NetworkError(network_detail(exc, address=self._address)) from None
             return response.data if isinstance(response.data, dict) else {}
 
         return self.policy.call(once, limits=(rate,), what=method.replace("_", ".", 1))

@@ -12,6 +12,15 @@ exclusive), so the checkpoint holds ``ts`` values only, never a Slack cursor. Ev
 (``reply_count > 0``) has its replies read whole (``conversations.replies``) in the same page. When a channel
 is done its mark moves to the newest ``ts`` seen.
 
+Threads (slack.md 4). History lists top-level messages only, and only newer than the mark: a new reply to a
+thread whose parent is older is seen nowhere in it. So each channel's mark also keeps the threads active
+within ``thread_lookback_days`` (parent ``ts`` -> the latest reply read), and after the channel's history the
+pass re-checks those it did not just read whole: ``conversations.replies`` with ``oldest`` = that latest
+reply, which returns only what came after (with the parent, whose ``latest_reply`` and ``reply_count`` are
+then stored too). One call per watched thread per pass; a thread quiet for longer than the window is no
+longer watched. Not covered: the first reply to a message older than ``lookback_hours`` (it was no thread
+when last read).
+
 Deletes (slack.md 6): Slack signals them to pollers only by a ``tombstone`` placeholder for a deleted thread
 parent that still has replies; that message is deleted here. Other deleted messages simply vanish, so each
 pass remembers the messages (and their thread replies) it saw in its look-back zone, the part of the window
@@ -22,10 +31,12 @@ or Socket Mode and is out of scope for a polling sync). With ``lookback_hours=0`
 
 from __future__ import annotations
 
+import time as clock
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
@@ -40,6 +51,9 @@ log = structlog.get_logger(__name__)
 MESSAGES = StreamSpec("messages", "slack_messages", "Slack channel messages with their thread replies")
 RECENT_MAX = 5_000  # messages remembered per channel for deletes (the cursor stays small); the rest go unseen
 MICRO = Decimal("0.000001")
+DEFAULT_THREAD_LOOKBACK_DAYS = 30.0
+THREADS_MAX = 2_000  # active threads remembered per channel (the most recently active); the rest go unwatched
+THREAD_CHECKS_PER_PAGE = 20  # threads re-checked per committed page
 _TYPE = "(public_channel|private_channel|mpim|im)"  # conversations.list `types` (slack.md 3.1)
 
 
@@ -51,6 +65,8 @@ class SlackConfig(ConnectorConfig):
     member_only: bool = True  # a bot token reads only channels it is a member of (slack.md 1)
     start_date: date | None = None  # the first pass reads history from this day; None: all of it
     lookback_hours: float = Field(24.0, ge=0, le=24 * 90)
+    # threads whose latest reply is this recent are checked for new replies on each pass (0: never)
+    thread_lookback_days: float = Field(DEFAULT_THREAD_LOOKBACK_DAYS, ge=0, le=365)
     page_size: int = Field(200, ge=1, le=PAGE_MAX)
     tier2_per_minute: int = Field(20, ge=1, le=10_000)  # conversations.list, users.list
     tier3_per_minute: int = Field(50, ge=1, le=10_000)  # conversations.history, conversations.replies
@@ -68,6 +84,7 @@ class ChannelRef(_Frozen):
 class ChannelMark(_Frozen):
     newest: str | None = None  # the newest ts read in this channel: the next pass starts there, minus look-back
     recent: list[str] = Field(default_factory=list)  # ts the last pass saw in its look-back zone
+    threads: dict[str, str] = Field(default_factory=dict)  # active thread parent ts -> the latest reply ts read
 
 
 class MessagesCheckpoint(Checkpoint):
@@ -78,6 +95,15 @@ class MessagesCheckpoint(Checkpoint):
     newest: str | None = None  # that channel's newest ts, as far as this pass knows
     seen: list[str] = Field(default_factory=list)  # of the channel's remembered ts, those listed again
     zone: list[str] = Field(default_factory=list)  # ts this pass saw in the channel's new look-back zone
+    threads: dict[str, str] = Field(default_factory=dict)  # threads this pass read in the channel: parent -> latest
+    checked: list[str] = Field(default_factory=list)  # of the channel's watched threads, those re-checked (or gone)
+    phase: Literal["history", "threads"] = "history"  # the channel's history, then its watched threads
+
+
+@dataclass(frozen=True)
+class Thread:
+    parent: dict[str, Any] | None  # the parent as Slack shows it now (its latest_reply, reply_count)
+    replies: dict[str, dict[str, Any]]  # by ts, channel housekeeping left out
 
 
 class SlackConnector(Connector):
@@ -113,7 +139,10 @@ class SlackConnector(Connector):
         self._load_users()
         if cp.index >= len(cp.channels):
             return Page(records=[], next_cursor=MessagesCheckpoint(marks=cp.marks), done=True)
-        return self._channel_page(cp, cp.channels[cp.index])
+        ch = cp.channels[cp.index]
+        if cp.phase == "threads":
+            return self._thread_page(cp, ch, records=[], deletes=[])
+        return self._channel_page(cp, ch)
 
     def map_record(self, stream: StreamSpec, record: Mapping[str, Any]) -> Mapping[str, Any]:
         return mapping.map_message(record, MappingContext(users=self._users or {}, channels=self._channel_names))
@@ -183,6 +212,7 @@ class SlackConnector(Connector):
 
         records: dict[str, dict[str, Any]] = {}
         deletes: list[str] = []
+        threads = dict(cp.threads)
         for msg in messages:
             item = {**msg, "channel": ch.id}
             ts = valid_ts(msg.get("ts"))
@@ -201,25 +231,68 @@ class SlackConnector(Connector):
             elif subtype not in mapping.HOUSEKEEPING:
                 records.setdefault(ts, item)
             if _is_parent(msg, ts):
-                for reply in self._replies(ch.id, ts):
-                    rts = valid_ts(reply.get("ts"))
-                    if rts is None or rts == ts or reply.get("subtype") in mapping.HOUSEKEEPING | {mapping.DELETED}:
-                        continue
+                thread = self._thread(ch.id, ts)
+                replies = thread.replies if thread else {}
+                for rts, reply in replies.items():
                     note(rts, in_zone=in_zone)
-                    records[rts] = {**reply, "channel": ch.id}  # a broadcast reply is read twice: once is kept
+                    records[rts] = reply  # a broadcast reply is read twice: once is kept
+                threads[ts] = _newest(ts, *replies) or ts
         more = next_cursor(data) is not None or bool(data.get("has_more"))
+        update = {"newest": newest, "seen": sorted(seen), "zone": sorted(zone), "threads": threads}
         if more and stamps:
-            nxt = cp.model_copy(
-                update={
-                    "before": _oldest_ts(messages),
-                    "newest": newest,
-                    "seen": sorted(seen),
-                    "zone": sorted(zone),
-                }
-            )
+            nxt = cp.model_copy(update={**update, "before": _oldest_ts(messages)})
             return Page(records=list(records.values()), deletes=deletes, next_cursor=nxt, done=False)
-        done = cp.model_copy(update={"newest": newest, "seen": sorted(seen), "zone": sorted(zone)})
-        return self._next_channel(done, ch, mark, records=list(records.values()), deletes=deletes)
+        done = cp.model_copy(update={**update, "phase": "threads"})
+        return self._thread_page(done, ch, records=list(records.values()), deletes=deletes)
+
+    # ---- watched threads: new replies to threads whose parent is older than the history read ------------
+
+    def _thread_page(
+        self, cp: MessagesCheckpoint, ch: ChannelRef, *, records: list[dict[str, Any]], deletes: list[str]
+    ) -> Page:
+        """Re-check some of the channel's watched threads (active within ``thread_lookback_days`` and not read
+        with the history this pass) for replies newer than the latest one read: ``conversations.replies`` with
+        ``oldest`` = that reply. History lists only top-level messages, so a reply to an old thread is seen
+        nowhere else. When none is left, the channel is done."""
+        mark = cp.marks.get(ch.id, ChannelMark())
+        pending = self._pending_threads(cp, mark)
+        threads, checked = dict(cp.threads), list(cp.checked)
+        found: list[dict[str, Any]] = []
+        for parent in pending[:THREAD_CHECKS_PER_PAGE]:
+            checked.append(parent)
+            latest, new = self._new_replies(ch.id, parent, mark.threads[parent])
+            if latest is not None:
+                threads[parent] = latest
+                found += new
+        nxt = cp.model_copy(update={"threads": threads, "checked": checked})
+        if len(pending) > THREAD_CHECKS_PER_PAGE:
+            return Page(records=records + found, deletes=deletes, next_cursor=nxt, done=False)
+        return self._next_channel(nxt, ch, mark, records=records + found, deletes=deletes)
+
+    def _pending_threads(self, cp: MessagesCheckpoint, mark: ChannelMark) -> list[str]:
+        done = set(cp.threads) | set(cp.checked)
+        cutoff = self._thread_cutoff()
+        return sorted(
+            (p for p, latest in mark.threads.items() if p not in done and ts_key(latest) >= cutoff), key=ts_key
+        )
+
+    def _thread_cutoff(self) -> Decimal:
+        """Threads whose latest reply is older than this ts are no longer watched."""
+        days = self.config.thread_lookback_days
+        return Decimal(str(clock.time() - days * 86_400)) if days else Decimal("Infinity")
+
+    def _new_replies(self, channel: str, parent: str, since: str) -> tuple[str | None, list[dict[str, Any]]]:
+        """The thread's replies after ``since`` (with the parent, whose ``latest_reply`` then changed), and the
+        latest reply ts now; (None, []) when the thread is gone."""
+        thread = self._thread(channel, parent, oldest=since)
+        if thread is None:
+            return None, []
+        new = {rts: r for rts, r in thread.replies.items() if ts_key(rts) > ts_key(since)}
+        if not new:
+            return since, []
+        skip = mapping.HOUSEKEEPING | {mapping.TOMBSTONE, mapping.DELETED}
+        head = [thread.parent] if thread.parent and thread.parent.get("subtype") not in skip else []
+        return _newest(since, *new), head + list(new.values())
 
     def _next_channel(
         self,
@@ -238,7 +311,10 @@ class SlackConnector(Connector):
         else:
             seen = set(cp.seen)
             gone = [mapping.message_id(ch.id, ts) for ts in mark.recent if ts not in seen]
-            marks = {**cp.marks, ch.id: ChannelMark(newest=cp.newest or mark.newest, recent=cp.zone)}
+            marks = {
+                **cp.marks,
+                ch.id: ChannelMark(newest=cp.newest or mark.newest, recent=cp.zone, threads=self._watched(cp, mark)),
+            }
         last = cp.index + 1 >= len(cp.channels)
         nxt = (
             MessagesCheckpoint(marks=marks)
@@ -246,6 +322,14 @@ class SlackConnector(Connector):
             else MessagesCheckpoint(marks=marks, channels=cp.channels, index=cp.index + 1)
         )
         return Page(records=records, deletes=sorted(set(deletes) | set(gone)), next_cursor=nxt, done=last)
+
+    def _watched(self, cp: MessagesCheckpoint, mark: ChannelMark) -> dict[str, str]:
+        """The channel's threads to watch on the next pass: those read or re-checked this pass (a thread gone
+        is dropped), active within ``thread_lookback_days``, at most ``THREADS_MAX`` most recently active."""
+        known = {**{p: t for p, t in mark.threads.items() if p not in cp.checked}, **cp.threads}
+        cutoff = self._thread_cutoff()
+        active = sorted(((p, t) for p, t in known.items() if ts_key(t) >= cutoff), key=lambda i: ts_key(i[1]))
+        return dict(active[-THREADS_MAX:])
 
     # ---- reads ----------------------------------------------------------------------------------
 
@@ -258,14 +342,32 @@ class SlackConnector(Connector):
             )
         return data
 
-    def _replies(self, channel: str, ts: str) -> list[Mapping[str, Any]]:
-        """Every reply of a thread (the parent, first on each page, is left out by the caller)."""
+    def _thread(self, channel: str, parent: str, *, oldest: str | None = None) -> Thread | None:
+        """A thread as ``conversations.replies`` shows it now (replies after ``oldest``); None when it is gone."""
+        found = self._replies(channel, parent, oldest=oldest)
+        if found is None:
+            return None
+        head: dict[str, Any] | None = None
+        replies: dict[str, dict[str, Any]] = {}
+        for msg in found:
+            ts = valid_ts(msg.get("ts"))
+            if ts == parent:
+                head = head or {**msg, "channel": channel}
+            elif ts is not None and msg.get("subtype") not in mapping.HOUSEKEEPING | {mapping.DELETED}:
+                replies[ts] = {**msg, "channel": channel}
+        return Thread(parent=head, replies=replies)
+
+    def _replies(self, channel: str, ts: str, *, oldest: str | None = None) -> list[Mapping[str, Any]] | None:
+        """Every reply of a thread (after ``oldest``; the parent, first on each page, is left out by the caller);
+        None when the thread is gone."""
         found: list[Mapping[str, Any]] = []
         cursor: str | None = None
         while True:
-            data = self.client.replies(channel=channel, ts=ts, limit=self.config.page_size, cursor=cursor)
+            data = self.client.replies(
+                channel=channel, ts=ts, limit=self.config.page_size, cursor=cursor, oldest=oldest
+            )
             if data is None:  # the thread went away meanwhile
-                return found
+                return found or None
             found += [msg for msg in data.get("messages") or [] if isinstance(msg, Mapping)]
             cursor = next_cursor(data)
             if not cursor:

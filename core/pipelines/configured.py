@@ -6,6 +6,9 @@ and never stored in clear; each is stored as one of
 - ``{"$secret": "<Fernet token>"}``: the value, encrypted with a key derived from SOPHIA_SECRET_KEY;
 - ``{"$env": "SOPHIA_HUBSPOT_TOKEN"}``: the name of an environment variable read when the connector runs.
 
+Adding (here) and updating (``manage.update_settings``) store secrets, fill them from the environment and
+validate the result through the same public helpers: ``store_secret``, ``env_secrets``, ``validate_stored``.
+
 Environment secrets are read here, in ``read_env_secret``, and nowhere else. They are not Settings fields
 because their names depend on the configured kinds; to keep a connector's settings from pointing a
 token at an unrelated variable (``SOPHIA_SECRET_KEY``, cloud credentials), the variable must be named
@@ -17,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -71,11 +74,52 @@ def read_env_secret(var: str) -> str | None:
     return value or None
 
 
-def _check_env_name(kind: str, field: str, var: str) -> str:
+def check_env_name(kind: str, field: str, var: str) -> str:
     prefix = f"SOPHIA_{kind.upper()}_"
     if not re.fullmatch(r"[A-Z][A-Z0-9_]*", var) or not var.startswith(prefix):
         raise InvalidInput(f"{field}: an environment variable for a {kind} secret must be named {prefix}...")
     return var
+
+
+# ---- storing secrets: the one way, for adding and updating alike ---------------------------------
+
+KEPT_SECRET = "kept"  # what a stored secret stands for while settings are validated
+
+
+def store_secret(*, box: SecretBox, kind: str, field: str, value: Any) -> dict[str, str]:
+    """A secret as it is stored: ``{"$secret": <encrypted>}``, or ``{"$env": "SOPHIA_<KIND>_..."}`` for a
+    value given as ``env:VARIABLE``."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"{field} is a secret: give it as text, or as env:VARIABLE")
+    if value.startswith(ENV_REF_PREFIX):
+        return {ENV: check_env_name(kind, field, value.removeprefix(ENV_REF_PREFIX))}
+    return {SECRET: box.encrypt(value)}
+
+
+def env_secrets(*, kind: str, missing: Iterable[str]) -> dict[str, dict[str, str]]:
+    """For secrets not given: a reference to ``SOPHIA_<KIND>_<FIELD>`` where that variable is set."""
+    found = {field: env_var_for(kind, field) for field in sorted(missing)}
+    return {field: {ENV: var} for field, var in found.items() if read_env_secret(var) is not None}
+
+
+def validate_stored(
+    *, kind: str, model: type[BaseModel], stored: Mapping[str, Any], clear: Mapping[str, str] | None = None
+) -> None:
+    """Settings about to be stored, validated as a whole by the kind's model: each secret by its clear value
+    when given now (``clear``), else by a stand-in (a variable's value, or ``KEPT_SECRET``)."""
+    secrets = secret_fields(model)
+    clear = clear or {}
+    candidate = {f: ((clear.get(f) or _stand_in(v)) if f in secrets else v) for f, v in stored.items()}
+    try:
+        model.model_validate(candidate)
+    except ValidationError as exc:
+        raise InvalidInput(validation_line(exc, kind, model)) from None
+
+
+def _stand_in(stored: Any) -> str:
+    if isinstance(stored, dict) and ENV in stored:
+        return read_env_secret(stored[ENV]) or "set-at-run-time"
+    return KEPT_SECRET
 
 
 # ---- parsing what a person typed ------------------------------------------------------------
@@ -91,8 +135,9 @@ def _parse_value(raw: Any) -> Any:
     return raw
 
 
-def _nest(values: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"stage_map.123": "demo"}`` -> ``{"stage_map": {"123": "demo"}}``."""
+def parse_settings(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings as a person typed them: ``{"stage_map.123": "demo"}`` -> ``{"stage_map": {"123": "demo"}}``,
+    JSON text decoded."""
     out: dict[str, Any] = {}
     for key, raw in values.items():
         if not key:
@@ -109,7 +154,7 @@ def _nest(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _validation_line(exc: ValidationError, kind: str, model: type[BaseModel]) -> str:
+def validation_line(exc: ValidationError, kind: str, model: type[BaseModel]) -> str:
     err = exc.errors()[0]
     loc = ".".join(str(p) for p in err["loc"]) or "settings"
     if err["type"] == "extra_forbidden":
@@ -145,33 +190,15 @@ def add_connector(
 
     model = info.config_model
     secrets = secret_fields(model)
-    given = _nest(values)
-    stored: dict[str, Any] = {}
-    candidate: dict[str, Any] = {}
-    for field, value in given.items():
-        if field not in secrets:
-            stored[field] = candidate[field] = value
-            continue
-        if not isinstance(value, str) or not value:
-            raise InvalidInput(f"{field} is a secret: give it as text, or as env:VARIABLE")
-        if value.startswith(ENV_REF_PREFIX):
-            var = _check_env_name(kind, field, value.removeprefix(ENV_REF_PREFIX))
-            stored[field] = {ENV: var}
-            candidate[field] = read_env_secret(var) or "set-at-run-time"
-        else:
-            stored[field] = {SECRET: box.encrypt(value)}
-            candidate[field] = value
-    for field in secrets - given.keys():
-        var = env_var_for(kind, field)
-        if read_env_secret(var) is not None:
-            stored[field] = {ENV: var}
-            candidate[field] = "from-environment"
-        elif model.model_fields[field].is_required():
+    given = parse_settings(values)
+    stored = {f: store_secret(box=box, kind=kind, field=f, value=v) if f in secrets else v for f, v in given.items()}
+    stored.update(env_secrets(kind=kind, missing=secrets - given.keys()))
+    for field in sorted(secrets - stored.keys()):
+        if model.model_fields[field].is_required():
+            var = env_var_for(kind, field)
             raise InvalidInput(f"{kind} needs {field}: --set {field}=VALUE, --set {field}=env:{var}, or set {var}")
-    try:
-        model.model_validate(candidate)
-    except ValidationError as exc:
-        raise InvalidInput(_validation_line(exc, kind, model)) from None
+    clear = {f: v for f, v in given.items() if f in secrets and ENV not in stored[f]}
+    validate_stored(kind=kind, model=model, stored=stored, clear=clear)
 
     row = ConfiguredConnector(name=name, kind=kind, config=stored, enabled=enabled, interval_minutes=interval_minutes)
     session.add(row)
@@ -205,7 +232,22 @@ def load_config(*, row: ConfiguredConnector, box: SecretBox, kinds: Mapping[str,
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise ConfigError(f"connector {row.name!r}: {_validation_line(exc, row.kind, model)}") from None
+        raise ConfigError(f"connector {row.name!r}: {validation_line(exc, row.kind, model)}") from None
+
+
+# A connection test answers fast: one attempt (a check that fails is not retried) and a short timeout.
+CHECK_SETTINGS: dict[str, float] = {"max_attempts": 1, "timeout_s": 10.0}
+
+
+def check_settings(config: BaseModel) -> BaseModel:
+    """The settings a connection test runs with: ``CHECK_SETTINGS`` over the connector's own (a timeout
+    only ever shortened), for the fields its kind has."""
+    fields = type(config).model_fields
+    update: dict[str, Any] = {k: v for k, v in CHECK_SETTINGS.items() if k in fields}
+    if "timeout_s" in update:
+        current = getattr(config, "timeout_s")  # noqa: B009 - a field of the kind's model, not of BaseModel
+        update["timeout_s"] = min(update["timeout_s"], current)
+    return config.model_copy(update=update)
 
 
 def _reveal(row: ConfiguredConnector, field: str, value: Any, box: SecretBox) -> str:

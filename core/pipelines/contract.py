@@ -16,7 +16,16 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from core.errors import ConfigError
 from core.ingest import Failure
 
-__all__ = ["Checkpoint", "Failure", "FailureBudget", "KindInfo", "Page", "StreamSpec", "SyncSource"]
+__all__ = [
+    "Checkpoint",
+    "Failure",
+    "FailureBudget",
+    "KindInfo",
+    "Page",
+    "StageMapping",
+    "StreamSpec",
+    "SyncSource",
+]
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,17 @@ class FailureBudget:
         return quarantined > self.max_count and quarantined > self.max_ratio * max(read, 1)
 
 
+@dataclass(frozen=True)
+class StageMapping:
+    """How one of a vendor's deal stages becomes one of ours (``core.metrics.stages``), for people to check."""
+
+    pipeline: str  # the vendor pipeline's label ("" for a stage_map entry no pipeline lists)
+    stage_id: str  # the vendor's stage id
+    label: str  # the vendor's stage label
+    stage: str | None  # our stage; None: unmapped, its deals are quarantined
+    source: str  # override (the connector's stage_map) | default (the vendor's default pipeline) | inferred | unmapped
+
+
 class SyncSource(Protocol):
     """What the runner needs from a connector (``connectors.base.Connector`` implements it)."""
 
@@ -87,6 +107,9 @@ class SyncSource(Protocol):
 
     def check(self) -> str:
         """Check credentials and reachability; returns one line saying what was verified."""
+
+    def stage_mappings(self) -> list[StageMapping]:
+        """How the vendor's deal stages become ours (a CRM); empty for other sources."""
 
     def close(self) -> None: ...
 

@@ -1,8 +1,9 @@
 """Managing configured connectors after they are added: enable or disable, change the interval, update the
 settings, delete; and a per-connector roll-up of their streams' health for the admin page.
 
-Settings are updated with the same rules as ``add_connector`` (``configured.py``): validated by the kind's
-pydantic model, secrets encrypted or kept as ``SOPHIA_<KIND>_...`` variable references. A secret given
+Settings are updated through the same helpers as ``add_connector`` (``configured.py``: ``parse_settings``,
+``store_secret``, ``env_secrets``, ``validate_stored``): validated by the kind's pydantic model, secrets
+encrypted or kept as ``SOPHIA_<KIND>_...`` variable references. A secret given
 blank keeps the stored one, so a form can show it masked and leave it alone. Every change is audited.
 """
 
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -23,27 +23,20 @@ from core.db.models import ConfiguredConnector, PipelineRun, QuarantinedRecord, 
 from core.db.types import utcnow
 from core.errors import Conflict, InvalidInput, SophiaError
 from core.pipelines.configured import (
-    ENV,
-    ENV_REF_PREFIX,
     MAX_INTERVAL_MINUTES,
-    SECRET,
-    _check_env_name,
-    _nest,
-    _validation_line,
-    env_var_for,
+    env_secrets,
     get_connector,
     get_kind,
     list_connectors,
-    read_env_secret,
+    parse_settings,
     secret_fields,
+    store_secret,
+    validate_stored,
 )
-from core.pipelines.contract import KindInfo
+from core.pipelines.contract import KindInfo, StageMapping
 from core.pipelines.health import StreamHealth, _one
 from core.pipelines.runner import build_source
 from core.runtime import Runtime
-
-KEPT_SECRET = "kept"  # what a stored secret stands for while the new settings are validated
-
 
 # ---- schedule -------------------------------------------------------------------------------
 
@@ -93,10 +86,9 @@ def update_settings(
     secret); a secret given blank keeps the stored one. ``reset`` names settings to return to their
     default. The result is validated as a whole before anything is stored."""
     row = get_connector(session=session, name=name)
-    info = get_kind(kinds, row.kind)
-    model = info.config_model
+    model = get_kind(kinds, row.kind).config_model
     secrets = secret_fields(model)
-    given = _nest(values)
+    given = parse_settings(values)
     reset = [f for f in dict.fromkeys(reset) if f not in given]
     for field in reset:
         if field not in model.model_fields:
@@ -105,26 +97,16 @@ def update_settings(
     stored = {f: v for f, v in row.config.items() if f not in reset}
     changed: list[str] = []
     for field, value in given.items():
-        if field in secrets:
-            if value is None or value == "":
-                continue  # blank keeps the stored secret
-            new = _stored_secret(box, row.kind, field, value)
-        else:
-            new = value
+        if field in secrets and value in (None, ""):
+            continue  # blank keeps the stored secret
+        new = store_secret(box=box, kind=row.kind, field=field, value=value) if field in secrets else value
         if stored.get(field) != new:
             stored[field] = new
             changed.append(field)
-    for field in secrets - stored.keys():  # like add_connector: a SOPHIA_<KIND>_<FIELD> that is set fills in
-        var = env_var_for(row.kind, field)
-        if read_env_secret(var) is not None:
-            stored[field] = {ENV: var}
-            changed.append(field)
-
-    candidate = {f: (_stand_in(v) if f in secrets else v) for f, v in stored.items()}
-    try:
-        model.model_validate(candidate)
-    except ValidationError as exc:
-        raise InvalidInput(_validation_line(exc, row.kind, model)) from None
+    filled = env_secrets(kind=row.kind, missing=secrets - stored.keys())  # as add_connector: a set variable fills in
+    stored.update(filled)
+    changed += list(filled)
+    validate_stored(kind=row.kind, model=model, stored=stored)
 
     dropped = [f for f in reset if f in row.config]
     if changed or dropped:
@@ -139,19 +121,19 @@ def update_settings(
     return row
 
 
-def _stored_secret(box: SecretBox, kind: str, field: str, value: Any) -> dict[str, str]:
-    """A secret as add_connector stores it: encrypted, or the name of a SOPHIA_<KIND>_... variable."""
-    if not isinstance(value, str):
-        raise InvalidInput(f"{field} is a secret: give it as text, or as env:VARIABLE")
-    if value.startswith(ENV_REF_PREFIX):
-        return {ENV: _check_env_name(kind, field, value.removeprefix(ENV_REF_PREFIX))}
-    return {SECRET: box.encrypt(value)}
+# ---- what the vendor's values become ---------------------------------------------------------------
 
 
-def _stand_in(stored: Any) -> Any:
-    if isinstance(stored, dict) and ENV in stored:
-        return read_env_secret(stored[ENV]) or "set-at-run-time"
-    return KEPT_SECRET
+def stage_mappings(*, runtime: Runtime, kinds: Mapping[str, KindInfo], name: str) -> list[StageMapping]:
+    """How a CRM connector's deal stages become ours, each with where that came from (its ``stage_map``
+    override, the vendor's default pipeline, or inferred from the pipeline's own metadata) and those left
+    unmapped (their deals are quarantined until a ``stage_map`` entry names them). Asks the vendor, as a
+    connection test does: one attempt, a short timeout (a page or a command waits on it)."""
+    source = build_source(runtime=runtime, kinds=kinds, name=name, for_check=True)
+    try:
+        return list(source.stage_mappings())
+    finally:
+        source.close()
 
 
 # ---- delete ---------------------------------------------------------------------------------

@@ -58,6 +58,17 @@ DEFAULT_STAGES = [
     "closedwon",
     "closedlost",
 ]
+# A second pipeline as portals set one up: numeric stage ids, its own labels and probabilities, in the same
+# order as the default one's (so a deal's path can be drawn in either).
+RENEWAL_STAGES = [  # (id, label, probability); the last two are closed
+    ("1131911", "Renewal due", "0.1"),
+    ("1131912", "Usage review", "0.2"),
+    ("1131913", "Renewal in discussion", "0.4"),
+    ("1131914", "Expansion proposal sent", "0.6"),
+    ("1131915", "Verbal commit", "0.8"),
+    ("1131916", "Renewed", "1.0"),
+    ("1131917", "Churned", "0.0"),
+]
 EPOCH = datetime(2024, 1, 1, tzinfo=UTC)
 
 
@@ -134,7 +145,7 @@ class FakeHubSpot(WireFake):
             tuple[str, str, str], dict[str, bool]
         ] = {}  # (from type, from id, to type) -> {to id: primary}
         self.owners: list[dict[str, Any]] = []
-        self.pipelines: list[dict[str, Any]] = [default_pipeline()]
+        self.pipelines: list[dict[str, Any]] = [default_pipeline(), renewals_pipeline()]
         self._next_id = 1000
 
     # ---- data -----------------------------------------------------------------------------------
@@ -469,11 +480,42 @@ def default_pipeline() -> dict[str, Any]:
     }
 
 
+def renewals_pipeline() -> dict[str, Any]:
+    return pipeline(
+        "1131900",
+        "Renewals & Expansion",
+        [(sid, label, prob, i >= 5) for i, (sid, label, prob) in enumerate(RENEWAL_STAGES)],
+    )
+
+
+def pipeline(
+    pid: str, label: str, stages: list[tuple[str, str, str | None, bool]], *, order: int = 1
+) -> dict[str, Any]:
+    """A pipeline as ``GET /crm/v3/pipelines/deals`` lists it, from (id, label, probability, closed) per stage."""
+    return {
+        "id": pid,
+        "label": label,
+        "displayOrder": order,
+        "archived": False,
+        "stages": [
+            {
+                "id": sid,
+                "label": name,
+                "displayOrder": i,
+                "archived": False,
+                "metadata": {"isClosed": str(closed).lower(), **({"probability": prob} if prob is not None else {})},
+            }
+            for i, (sid, name, prob, closed) in enumerate(stages)
+        ],
+    }
+
+
 # ---- a believable portal ------------------------------------------------------------------------
 
 
 def populate(fake: FakeHubSpot, *, companies: int, seed: int = 7, engagements: bool = True) -> None:
-    """Companies with contacts, deals (stage history) and engagements, all modified in the past."""
+    """Companies with contacts, deals (stage history; every third in the second pipeline) and engagements, all
+    modified in the past."""
     rnd = random.Random(seed)
     fake.owners = [
         {
@@ -526,6 +568,9 @@ def populate(fake: FakeHubSpot, *, companies: int, seed: int = 7, engagements: b
         path = DEFAULT_STAGES[: rnd.randint(1, 5)] + (
             [rnd.choice(["closedwon", "closedlost"])] if rnd.random() < 0.4 else []
         )
+        renewal = c % 3 == 2  # every third deal is in the second pipeline
+        if renewal:
+            path = [RENEWAL_STAGES[DEFAULT_STAGES.index(sid)][0] for sid in path]
         history = [(sid, at + timedelta(days=i)) for i, sid in enumerate(path)]
         did = fake.add(
             "deals",
@@ -533,7 +578,7 @@ def populate(fake: FakeHubSpot, *, companies: int, seed: int = 7, engagements: b
                 "dealname": f"Property Co {c} - payments",
                 "amount": str(rnd.randint(5, 90) * 1000),
                 "dealstage": path[-1],
-                "pipeline": "default",
+                "pipeline": "1131900" if renewal else "default",
                 "closedate": iso(at + timedelta(days=60)),
                 "dealtype": rnd.choice(["newbusiness", "existingbusiness"]),
                 "hubspot_owner_id": owner,

@@ -4,6 +4,7 @@ the rows it stored in a form two databases can be compared by, and the usual fau
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -109,3 +110,10 @@ def refused_and_retry(asked: list[Any]) -> tuple[Any, Any]:
     """The first of ``asked`` (requests, in order) answered 429, and the request after it: its retry."""
     refused = next(i for i, r in enumerate(asked) if r.status == 429)
     return asked[refused], asked[refused + 1]
+
+
+def unused_port() -> int:
+    """A local TCP port nothing listens on (bound once by the OS, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

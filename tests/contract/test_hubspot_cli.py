@@ -11,6 +11,7 @@ from core.runtime import Runtime
 from tests.contract.fake_hubspot import FakeHubSpot
 from tests.contract.helpers import kill_when_hanging, set_args, sophia
 from tests.contract.hubspot_utils import TEST_SETTINGS, add_hubspot, snapshot, sync
+from tests.contract.sync_helpers import unused_port
 
 
 def settings_args(fake: FakeHubSpot) -> list[str]:
@@ -71,6 +72,14 @@ def test_connectors_add_list_test_sync_runs(env: dict[str, str], fake: FakeHubSp
     one = sophia("sync", "crm", "--stream", "deals", env=env)
     assert one.returncode == 0 and one.stdout.startswith("deals ")
 
+    shown = json.loads(sophia("connectors", "show", "crm", "--json", env=env).stdout)
+    assert shown["config"]["token"] == "••••" + fake.token[-4:]
+    mapped = {r["stage_id"]: (r["pipeline"], r["stage"], r["source"]) for r in shown["stage_mappings"]}
+    assert mapped["closedwon"] == ("Sales Pipeline", "closed_won", "default")
+    assert mapped["1131911"] == ("Renewals & Expansion", "qualified", "inferred")
+    plain = sophia("connectors", "show", "crm", env=env).stdout
+    assert "Verbal commit" in plain and "-> negotiation (inferred)" in plain
+
     runs = json.loads(sophia("runs", "--connector", "crm", "--json", env=env).stdout)
     assert [r["stream"] for r in runs][:2] == ["deals", "calls"] and runs[0]["status"] == "succeeded"
     assert sophia("runs", "--connector", "nope", env=env).returncode == 1
@@ -95,6 +104,17 @@ def test_a_failed_sync_exits_non_zero_and_says_why(env: dict[str, str], fake: Fa
     tested = sophia("connectors", "test", "crm", env=env)
     assert tested.returncode == 1
     assert tested.stderr.startswith("error: HubSpot refused the credentials (401)") and tested.stderr.count("\n") == 1
+
+    port = unused_port()
+    down = ["--set", "token=pat-na1-down-token-000", "--set", f"base_url=http://127.0.0.1:{port}"]
+    assert sophia("connectors", "add", "hubspot", "--name", "down", *down, env=env).returncode == 0
+    unreachable = sophia("connectors", "test", "down", env=env)
+    assert unreachable.returncode == 1 and unreachable.stderr == (
+        f"error: could not reach HubSpot: 127.0.0.1:{port} refused the connection; check base_url and the network\n"
+    )
+    shown = json.loads(sophia("connectors", "show", "down", "--json", env=env).stdout)
+    assert shown["config"]["base_url"] == f"http://127.0.0.1:{port}" and shown["stage_mappings"] == []
+    assert shown["stage_mappings_error"].endswith("refused the connection; check base_url and the network")
 
     failed = sophia("sync", "crm", "--json", env=env)
     assert failed.returncode == 1

@@ -7,12 +7,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
+from connectors.base import ConnectorError
+from connectors.registry import KINDS
 from core.bus import make_bus
+from core.crypto import SecretBox
 from core.db import models as m
+from core.pipelines import check_connector
+from core.pipelines.manage import stage_mappings, update_settings
 from core.runtime import Runtime
-from tests.contract.fake_hubspot import EPOCH, FakeHubSpot, ms, populate
+from tests.contract.fake_hubspot import EPOCH, RENEWAL_STAGES, FakeHubSpot, ms, pipeline, populate
 from tests.contract.hubspot_utils import add_hubspot, counts, cursor, snapshot, sync
-from tests.contract.sync_helpers import FAULTS, fail_forever, refused_and_retry
+from tests.contract.sync_helpers import FAULTS, fail_forever, refused_and_retry, unused_port
 
 STREAMS = ["companies", "contacts", "deals", "notes", "emails", "meetings", "calls"]
 
@@ -215,6 +220,75 @@ def test_malformed_records_are_quarantined_and_the_rest_land(runtime: Runtime, f
     assert counts(runtime)["deals"] == 12 and counts(runtime)["accounts"] == 12
 
 
+def test_the_first_sync_of_a_portal_with_pipelines_of_its_own_succeeds_and_shows_its_stage_mapping(
+    runtime: Runtime, fake: FakeHubSpot
+) -> None:
+    # besides the default pipeline and "Renewals & Expansion" (every third deal), one set up loosely: no
+    # probabilities, and a closed stage whose label says neither won nor lost
+    loose = [("2201", "Intro", None, False), ("2202", "Pilot", None, False), ("2203", "Parked", None, True)]
+    fake.pipelines.append(pipeline("2200", "Partner deals", loose, order=2))
+    at = EPOCH + timedelta(days=400)
+    moved = [
+        ("retired-77", at - timedelta(days=9)),
+        ("2201", at - timedelta(days=5)),
+        ("2202", at),
+    ]  # a stage since deleted
+    pilot = fake.add(
+        "deals",
+        {"dealname": "Pilot", "dealstage": "2202", "amount": "", "x_custom": "?"},
+        modified=at,
+        history={"dealstage": moved},
+    )
+    parked = fake.add("deals", {"dealname": "Parked", "dealstage": "2203", "pipeline": "2200"}, modified=at)
+    # a strict failure budget: more than one deal quarantined fails the run
+    add_hubspot(runtime, fake, quarantine_max_count="1", quarantine_max_ratio="0.05")
+
+    result = sync(runtime)
+
+    assert result.status == "succeeded", result.error
+    assert {r.stream: r.tally.quarantined for r in result.runs if r.tally.quarantined} == {"deals": 1}
+    ours = dict(
+        zip(
+            [sid for sid, _, _ in RENEWAL_STAGES],
+            ["qualified", "discovery", "demo", "proposal", "negotiation", "closed_won", "closed_lost"],
+            strict=True,
+        )
+    )
+    with runtime.session() as s:
+        stored = dict(s.execute(select(m.Deal.external_id, m.Deal.stage)).all())
+        quarantined = s.scalars(select(m.QuarantinedRecord)).all()
+    renewals = [d for d in fake.live("deals") if d.properties.get("pipeline") == "1131900"]
+    assert len(renewals) == 4 and all(stored[d.id] == ours[d.properties["dealstage"]] for d in renewals)
+    assert stored[pilot] == "negotiation"  # the last of its pipeline's two open stages
+    with runtime.session() as s:
+        pilot_history = s.scalar(select(m.Deal).where(m.Deal.external_id == pilot)).stage_history
+        assert [(h.stage, h.entered_at) for h in pilot_history] == [("lead", moved[1][1]), ("negotiation", at)]
+    assert [(q.external_id, "stage_map.2203" in q.error) for q in quarantined] == [(parked, True)]
+
+    rows = {r.stage_id: r for r in stage_mappings(runtime=runtime, kinds=KINDS, name="hs")}
+    assert (rows["1131913"].pipeline, rows["1131913"].label) == ("Renewals & Expansion", "Renewal in discussion")
+    assert {sid: (rows[sid].stage, rows[sid].source) for sid in ("closedwon", "1131913", "2201", "2203")} == {
+        "closedwon": ("closed_won", "default"),
+        "1131913": ("demo", "inferred"),
+        "2201": ("lead", "inferred"),
+        "2203": (None, "unmapped"),
+    }
+    with runtime.session() as s:  # the stage_map overrides what was inferred
+        update_settings(
+            session=s,
+            box=SecretBox.from_settings(runtime.settings),
+            kinds=KINDS,
+            name="hs",
+            values={"stage_map": '{"2203": "closed_lost", "1131913": "proposal"}'},
+            actor="test",
+        )
+    rows = {r.stage_id: r for r in stage_mappings(runtime=runtime, kinds=KINDS, name="hs")}
+    assert [(rows[sid].stage, rows[sid].source) for sid in ("1131913", "2203")] == [
+        ("proposal", "override"),
+        ("closed_lost", "override"),
+    ]
+
+
 def test_too_many_malformed_records_fail_the_run_before_the_page_that_crossed_the_limit(
     runtime: Runtime, fake: FakeHubSpot
 ) -> None:
@@ -280,3 +354,22 @@ def test_the_modified_window_is_bounded_by_the_search_lag(runtime: Runtime, fake
         # modified within the lag: the search index may not have it yet, so this pass leaves it to a later one
         assert s.scalar(select(m.Account).where(m.Account.external_id == fresh)) is None
         assert s.scalar(select(func.count()).select_from(m.Account)) == 11
+
+
+def test_a_connection_test_fails_at_once_and_says_why_plainly(runtime: Runtime, fake: FakeHubSpot) -> None:
+    add_hubspot(runtime, fake)  # max_attempts=3: a sync would try three times
+    fake.fail(status=503, times=None)
+
+    with pytest.raises(ConnectorError) as failed:
+        check_connector(runtime=runtime, kinds=KINDS, name="hs")
+
+    assert len(fake.requests) == 1  # a check is not retried
+    assert failed.value.message.startswith("HubSpot had a server error (503)") and "gave up" not in failed.value.message
+
+    port = unused_port()
+    add_hubspot(runtime, fake, name="down", base_url=f"http://127.0.0.1:{port}")
+    with pytest.raises(ConnectorError) as refused:
+        check_connector(runtime=runtime, kinds=KINDS, name="down")
+    assert refused.value.message == (
+        f"could not reach HubSpot: 127.0.0.1:{port} refused the connection; check base_url and the network"
+    )

@@ -10,13 +10,14 @@ from functools import partial
 import pytest
 from sqlalchemy import select
 
+from connectors.base import ConnectorError
 from connectors.registry import KINDS
 from core import pipelines
 from core.db import models as m
 from core.runtime import Runtime
 from tests.contract import sync_helpers
 from tests.contract.fake_slack import FakeSlack, Planted, populate
-from tests.contract.sync_helpers import configure, refused_and_retry, rows
+from tests.contract.sync_helpers import configure, refused_and_retry, rows, unused_port
 
 # small pages (keyset paging over several pages per channel), no look-back unless a test asks, tiny backoff
 TEST_SETTINGS = {
@@ -159,6 +160,55 @@ def test_look_back_picks_up_edits_and_late_replies(runtime: Runtime, workspace) 
     assert rows[f"{sales}:{recent['ts']}"].updated_at > rows[f"{sales}:{recent['ts']}"].posted_at
     assert rows[f"{sales}:{late}"].thread_ts == recent["ts"] and rows[f"{sales}:{late}"].user_name == "Cat Nguyen"
     assert result.runs[0].tally.read < planted.stored  # only the look-back window was read again
+
+
+def test_a_new_reply_to_an_old_thread_is_synced(runtime: Runtime, workspace) -> None:
+    fake, planted = workspace
+    add_slack(runtime, fake)  # no message look-back: history alone would never show this thread again
+    assert sync(runtime).status == "succeeded"
+    sales = planted.channels["sales"]
+    parent = min((m for m in fake.top_level(sales) if m.get("reply_count")), key=lambda m: Decimal(m["ts"]))
+    seen = parent["latest_reply"]  # the thread is ten days old
+    before = len(fake.requests)
+    reply = fake.post(sales, "any news on this?", user="U02BEN", at=datetime.now(UTC), thread=parent["ts"])
+
+    result = sync(runtime)
+
+    assert result.status == "succeeded", result.error
+    rows = stored(runtime)
+    assert rows[f"{sales}:{reply}"].thread_ts == parent["ts"] and rows[f"{sales}:{reply}"].user_name == "Ben Okafor"
+    assert rows[f"{sales}:{parent['ts']}"].raw["latest_reply"] == reply  # the parent as Slack shows it now
+    assert result.runs[0].tally.read == 2  # the reply and its parent: the quiet threads bring nothing
+    asked = [s.args for s in fake.requests[before:] if s.method == "conversations.replies"]
+    assert len(asked) == planted.threads  # every watched thread, once
+    assert next(a for a in asked if a["ts"] == parent["ts"])["oldest"] == seen  # only what came after
+    assert cursor(runtime)["marks"][sales]["threads"][parent["ts"]] == reply
+
+    again = len(fake.requests)
+    assert sync(runtime).runs[0].tally.read == 0
+    rechecked = [s.args for s in fake.requests[again:] if s.method == "conversations.replies"]
+    assert next(a for a in rechecked if a["ts"] == parent["ts"])["oldest"] == reply
+
+
+def test_only_threads_active_within_the_window_are_watched(runtime: Runtime, workspace) -> None:
+    fake, planted = workspace
+    add_slack(runtime, fake, thread_lookback_days="5")
+    assert sync(runtime).status == "succeeded"
+    sales = planted.channels["sales"]
+    cutoff = Decimal(str((datetime.now(UTC) - timedelta(days=5)).timestamp()))
+    threads = [
+        m for c in (sales, planted.channels["cs-escalations"]) for m in fake.top_level(c) if m.get("reply_count")
+    ]
+    active = {m["ts"] for m in threads if Decimal(m["latest_reply"]) >= cutoff}
+    assert 0 < len(active) < len(threads)
+    old = min(threads, key=lambda m: Decimal(m["ts"]))
+    late = fake.post(sales, "too late", user="U02BEN", at=datetime.now(UTC), thread=old["ts"])
+    before = len(fake.requests)
+
+    assert sync(runtime).status == "succeeded"
+
+    assert {s.args["ts"] for s in fake.requests[before:] if s.method == "conversations.replies"} == active
+    assert f"{sales}:{late}" not in stored(runtime)  # quiet for longer than the window: no longer watched
 
 
 @pytest.mark.parametrize("fault", ["500 forever", "dropped connections"])
@@ -312,6 +362,13 @@ def test_check_names_the_workspace_or_the_refusal(runtime: Runtime, fake: FakeSl
     with pytest.raises(Exception, match=r"Slack refused the token \(invalid_auth\)") as info:
         pipelines.check_connector(runtime=runtime, kinds=KINDS, name="wrong")
     assert "not-the-token" not in str(info.value)
+    port = unused_port()
+    add_slack(runtime, fake, name="down", base_url=f"http://127.0.0.1:{port}/api")
+    with pytest.raises(ConnectorError) as refused:
+        pipelines.check_connector(runtime=runtime, kinds=KINDS, name="down")
+    assert refused.value.message == (
+        f"could not reach Slack: 127.0.0.1:{port} refused the connection; check base_url and the network"
+    )
 
 
 def test_without_users_read_messages_land_without_user_names(runtime: Runtime, workspace) -> None:

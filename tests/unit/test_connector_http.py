@@ -145,3 +145,23 @@ def test_the_rate_limit_spaces_calls_out() -> None:
     for _ in range(7):
         http.get("/things")
     assert time.monotonic() - started >= 0.9  # five in the first second, the rest wait for the window
+
+
+@pytest.mark.parametrize(
+    ("raised", "said"),
+    [
+        (lambda rq: httpx.ConnectError("[Errno 111] Connection refused", request=rq), "api.acme.test:443 refused"),
+        (lambda rq: httpx.ConnectError("[Errno -2] Name or service not known", request=rq), "does not resolve"),
+        (lambda rq: httpx.ConnectTimeout("timed out", request=rq), "no answer from api.acme.test:443 in time"),
+        (lambda rq: httpx.RemoteProtocolError("Server disconnected", request=rq), "closed the connection"),
+    ],
+)
+def test_transport_failures_are_told_in_plain_words_naming_the_address(raised, said) -> None:
+    def vendor(request, n):
+        raise raised(request)
+
+    http, seen = client(vendor, retry=RetrySettings(max_attempts=1))
+    with pytest.raises(ConnectorError) as err:
+        http.get("/things")
+    assert len(seen) == 1 and err.value.message.startswith("could not reach Acme: ") and said in err.value.message
+    assert "Error" not in err.value.message and "gave up" not in err.value.message  # no exception names

@@ -87,8 +87,50 @@ def test_custom_stages_come_from_stage_map_then_pipeline_metadata() -> None:
     with pytest.raises(RecordError, match=r"'905' maps to none of our stages; set stage_map.905="):
         mapping.our_stage("905", ctx)
     no_map = MappingContext(pipeline_stages=stages)
-    with pytest.raises(RecordError, match=r"'904' \('Verbal yes' in pipeline 'Renewals'\)"):
-        mapping.our_stage("904", no_map)
+    assert mapping.our_stage("904", no_map) == "negotiation"  # probability 0.8: the nearest of ours (0.75)
+
+
+def test_a_second_pipeline_is_read_from_its_own_metadata() -> None:
+    stages = mapping.pipeline_stages(
+        [
+            {
+                "id": "77",
+                "label": "Renewals & Expansion",
+                "stages": [  # listed out of order: displayOrder decides
+                    {"id": "5", "label": "Closed", "displayOrder": 4, "metadata": {"isClosed": "true"}},
+                    {"id": "3", "label": "Renewal talks", "displayOrder": 2, "metadata": {"isClosed": "false"}},
+                    {"id": "1", "label": "Renewal due", "displayOrder": 0, "metadata": {"isClosed": "false"}},
+                    {"id": "2", "label": "Usage review", "displayOrder": 1, "metadata": {"isClosed": "false"}},
+                    {"id": "4", "label": "Churned", "displayOrder": 3, "metadata": {"isClosed": "true"}},
+                    {"id": "6", "label": "Sent", "displayOrder": 5, "metadata": {"probability": "0.6"}},
+                ],
+            }
+        ]
+    )
+    ctx = MappingContext(pipeline_stages=stages, stage_map={"5": "closed_won", "gone": "closed_lost"})
+    # no probability: an open stage by its place among the pipeline's 4 open ones; a closed one by its words
+    assert {s: mapping.our_stage(s, ctx) for s in ("1", "2", "3", "4", "6")} == {
+        "1": "lead",
+        "2": "discovery",
+        "3": "demo",
+        "4": "closed_lost",
+        "6": "proposal",
+    }
+    rows = mapping.stage_mappings(ctx)
+    assert [(r.stage_id, r.stage, r.source) for r in rows] == [
+        ("1", "lead", "inferred"),
+        ("2", "discovery", "inferred"),
+        ("3", "demo", "inferred"),
+        ("4", "closed_lost", "inferred"),
+        ("5", "closed_won", "override"),
+        ("6", "proposal", "inferred"),
+        ("gone", "closed_lost", "override"),
+    ]
+    assert rows[0].pipeline == "Renewals & Expansion" and rows[0].label == "Renewal due" and rows[-1].pipeline == ""
+    unmapped = MappingContext(pipeline_stages=stages)  # "Closed" says neither won nor lost
+    assert [(r.stage, r.source) for r in mapping.stage_mappings(unmapped) if r.stage_id == "5"] == [(None, "unmapped")]
+    with pytest.raises(RecordError, match=r"'5' \('Closed' in pipeline 'Renewals & Expansion'\) maps to none"):
+        mapping.our_stage("5", unmapped)
 
 
 def test_deal_with_history_in_time_order_and_repeats_collapsed() -> None:
@@ -242,4 +284,4 @@ def test_pipeline_metadata_strings() -> None:
             }
         ]
     )
-    assert stages == {"a": PipelineStage("Sales", "A", False, None)}
+    assert stages == {"a": PipelineStage("Sales", "A", False, None, inferred="lead")}

@@ -3,14 +3,14 @@
 ``SOPHIA_VECTOR_BACKENDS`` is a comma list of ``embedded``, ``pinecone``, ``weaviate`` (default
 ``embedded``). Each backend module is imported only when it is enabled, so the vendor SDKs are needed only
 by installations that use them. Building a backend makes no network call: one that is down is found (and
-recorded) by the sync engine, never at start-up.
+recorded) by the sync engine, never at start-up. Each backend reads its settings from ``Settings``, where
+each is declared (and validated) once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from core.config import VECTOR_BACKENDS
 from core.errors import ConfigError
@@ -19,50 +19,13 @@ if TYPE_CHECKING:
     from core.config import Settings
     from core.search.backends.base import VectorBackend
 
-__all__ = ["KNOWN_BACKENDS", "VectorSettings", "enabled_backends", "make_backend", "make_backends", "vector_settings"]
+__all__ = ["KNOWN_BACKENDS", "enabled_backends", "make_backend", "make_backends"]
 
 KNOWN_BACKENDS = VECTOR_BACKENDS
-DEFAULT_WEAVIATE_GRPC_PORT = 50051
-
-
-@dataclass(frozen=True)
-class VectorSettings:
-    """The vector-backend settings, read from the one Settings object."""
-
-    backends: tuple[str, ...]
-    pinecone_api_key: str | None = None
-    pinecone_index: str | None = None
-    pinecone_host: str | None = None
-    pinecone_control_url: str | None = None  # the control plane's base URL; default Pinecone's public API
-    weaviate_url: str | None = None
-    weaviate_grpc_port: int = DEFAULT_WEAVIATE_GRPC_PORT
-    weaviate_api_key: str | None = None
-
-
-def _secret(value: Any) -> str | None:
-    if value is None:
-        return None
-    if hasattr(value, "get_secret_value"):  # pydantic SecretStr
-        value = value.get_secret_value()
-    return str(value) or None
-
-
-def vector_settings(settings: Settings) -> VectorSettings:
-    """The vector-backend fields of Settings (validated there, at start-up)."""
-    return VectorSettings(
-        backends=tuple(settings.vector_backend_names),
-        pinecone_api_key=_secret(settings.pinecone_api_key),
-        pinecone_index=settings.pinecone_index or None,
-        pinecone_host=settings.pinecone_host or None,
-        pinecone_control_url=settings.pinecone_control_url,
-        weaviate_url=settings.weaviate_url or None,
-        weaviate_grpc_port=int(settings.weaviate_grpc_port or DEFAULT_WEAVIATE_GRPC_PORT),
-        weaviate_api_key=_secret(settings.weaviate_api_key),
-    )
 
 
 def enabled_backends(settings: Settings) -> tuple[str, ...]:
-    return vector_settings(settings).backends
+    return tuple(settings.vector_backend_names)
 
 
 def make_backends(settings: Settings) -> list[VectorBackend]:
@@ -77,7 +40,7 @@ def make_backend(settings: Settings, name: str) -> VectorBackend:
         raise ConfigError(f"unknown vector backend {name!r} (choose from {', '.join(KNOWN_BACKENDS)})")
     if name not in enabled:
         raise ConfigError(f"vector backend {name!r} is not enabled (SOPHIA_VECTOR_BACKENDS={','.join(enabled)})")
-    return _FACTORIES[name](settings, vector_settings(settings))
+    return _FACTORIES[name](settings)
 
 
 def _dim(settings: Settings) -> int:
@@ -86,7 +49,7 @@ def _dim(settings: Settings) -> int:
     return make_embedder(settings).dim
 
 
-def _embedded(settings: Settings, vs: VectorSettings) -> VectorBackend:
+def _embedded(settings: Settings) -> VectorBackend:
     from core.search.backends import embedded
 
     cls = embedded.EmbeddedBackend
@@ -94,32 +57,32 @@ def _embedded(settings: Settings, vs: VectorSettings) -> VectorBackend:
     return factory(settings) if factory is not None else cls(settings=settings)
 
 
-def _pinecone(settings: Settings, vs: VectorSettings) -> VectorBackend:
+def _pinecone(settings: Settings) -> VectorBackend:
     from core.search.backends.pinecone import PineconeBackend
 
     return PineconeBackend(
-        api_key=vs.pinecone_api_key or "",
+        api_key=settings.pinecone_api_key or "",
         dim=_dim(settings),
-        index_name=vs.pinecone_index,
-        host=vs.pinecone_host,
-        control_url=vs.pinecone_control_url,
+        index_name=settings.pinecone_index or None,
+        host=settings.pinecone_host or None,
+        control_url=settings.pinecone_control_url,
     )
 
 
-def _weaviate(settings: Settings, vs: VectorSettings) -> VectorBackend:
+def _weaviate(settings: Settings) -> VectorBackend:
     from core.search.backends.weaviate import WeaviateBackend
 
-    if not vs.weaviate_url:
+    if not settings.weaviate_url:
         raise ConfigError("SOPHIA_WEAVIATE_URL: required when SOPHIA_VECTOR_BACKENDS includes weaviate")
     return WeaviateBackend(
-        url=vs.weaviate_url,
+        url=settings.weaviate_url,
         dim=_dim(settings),
-        grpc_port=vs.weaviate_grpc_port,
-        api_key=vs.weaviate_api_key,
+        grpc_port=settings.weaviate_grpc_port,
+        api_key=settings.weaviate_api_key or None,
     )
 
 
-_FACTORIES: dict[str, Callable[[Settings, VectorSettings], VectorBackend]] = {
+_FACTORIES: dict[str, Callable[[Settings], VectorBackend]] = {
     "embedded": _embedded,
     "pinecone": _pinecone,
     "weaviate": _weaviate,
