@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from redis.typing import EncodableT, FieldT, XReadResponse
 
 from core.bus.base import (
     Event,
@@ -72,7 +73,7 @@ class RedisCache:
     def get(self, key: str) -> bytes | None:
         with _reachable(self._r):
             value = self._r.get(self._prefix + key)
-        return None if value is None else bytes(value)
+        return None if value is None else _bytes(value)
 
     def set(self, key: str, value: bytes, ttl_s: float | None = None) -> None:
         check_ttl(ttl_s)
@@ -127,10 +128,10 @@ class RedisEventBus:
 
     def publish(self, stream: str, event: dict[str, Any]) -> str:
         check_stream(stream)
-        fields = {DATA_FIELD: encode_event(event)}
+        fields: dict[FieldT, EncodableT] = {DATA_FIELD: encode_event(event)}
         with _reachable(self._r):
             event_id = self._r.xadd(self._prefix + stream, fields, maxlen=self._maxlen, approximate=True)
-        return event_id.decode()
+        return _bytes(event_id).decode()
 
     def read(self, stream: str, after_id: str | None = None, *, count: int = 100, block_s: float = 0) -> list[Event]:
         check_read(stream, count, block_s)
@@ -164,13 +165,24 @@ class RedisEventBus:
                 reply = self._r.xread({key: after}, count=count, block=block)
         except redis.ResponseError:
             raise InvalidInput(f"{after!r} is not a Redis stream id") from None
-        entries = reply.get(key.encode(), [[]])[0] if isinstance(reply, dict) else _entries(reply)
-        return [_event(stream, raw_id, fields) for raw_id, fields in entries]
+        return [_event(stream, raw_id, fields) for raw_id, fields in _entries(reply, key.encode())]
 
 
-def _entries(reply: list[Any] | None) -> list[tuple[bytes, dict[bytes, bytes]]]:
-    """The entries of the single stream asked for, from a RESP2 XREAD reply."""
+def _entries(reply: XReadResponse, key: bytes) -> list[Any]:
+    """The entries (id, fields) of the single stream asked for: a RESP3 XREAD reply maps the key to
+    [entries], a RESP2 one lists [key, entries] pairs. Typed loosely: redis-py's reply type is a union
+    over both protocols, and the entries of a client that does not decode are (bytes, {bytes: bytes})."""
+    if isinstance(reply, dict):
+        found: list[Any] = reply.get(key, [[]])
+        return list(found[0])
     return list(reply[0][1]) if reply else []
+
+
+def _bytes(value: bytes | str) -> bytes:
+    """A reply as the bytes our clients receive (redis-py types replies bytes | str, by decode_responses)."""
+    if isinstance(value, str):
+        raise TypeError("the Redis client decodes responses (decode_responses=True); the cache and bus read bytes")
+    return value
 
 
 def _event(stream: str, raw_id: bytes, fields: dict[bytes, bytes]) -> Event:

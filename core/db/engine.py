@@ -7,9 +7,12 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from core.config import Settings
 
@@ -31,7 +34,7 @@ def make_private_file(path: Path) -> None:
                 each.chmod(PRIVATE_FILE_MODE)
 
 
-def make_engine(settings: Settings, *, url: str | None = None, **kwargs) -> Engine:
+def make_engine(settings: Settings, *, url: str | None = None, **kwargs: Any) -> Engine:
     url = url or settings.sqlalchemy_url
     # a failed statement's message must not carry its parameters: they are record payloads and secrets
     kwargs.setdefault("hide_parameters", True)
@@ -43,7 +46,7 @@ def make_engine(settings: Settings, *, url: str | None = None, **kwargs) -> Engi
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+        def _sqlite_pragmas(dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")

@@ -9,6 +9,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.schema import SchemaItem
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 FOREIGN_TABLES = {"apscheduler_jobs"}  # owned by APScheduler's job store, not by our migrations
@@ -19,7 +20,9 @@ def unmodelled(name: str) -> bool:
     return name in FOREIGN_TABLES or name.startswith(RAW_SQL_PREFIXES)
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+def include_object(
+    obj: SchemaItem, name: str | None, type_: str, reflected: bool, compare_to: SchemaItem | None
+) -> bool:
     """Autogenerate's filter: compare our modelled tables only."""
     return not (type_ in ("table", "index") and name is not None and unmodelled(name))
 

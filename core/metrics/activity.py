@@ -43,7 +43,7 @@ def calls_this_week(*, session: Session, filters: DashboardFilters) -> CallsWeek
     stmt = scope_by_account_segment(stmt, filters)
     owners = Counter(owner or NO_OWNER for owner in session.scalars(stmt))
     by_owner = pd.DataFrame(
-        sorted(({"owner": o, "calls": n} for o, n in owners.items()), key=lambda r: (-r["calls"], r["owner"])),
+        [{"owner": o, "calls": n} for o, n in sorted(owners.items(), key=lambda on: (-on[1], on[0]))],
         columns=CALLS_BY_OWNER_COLUMNS,
     )
     return CallsWeek(count=sum(owners.values()), start=start, end=filters.as_of, by_owner=by_owner)

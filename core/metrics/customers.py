@@ -6,11 +6,13 @@ All of these are scoped through the account: its owner and its segment.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 from sqlalchemy.orm import Session
 
 from core.db.models import HEALTH, Account, Invoice, RentPaymentVolume
@@ -36,7 +38,7 @@ RENT_TREND_COLUMNS = ["month", "payments", "failed", "volume", "success_rate"]
 RENT_CUSTOMER_COLUMNS = ["account_id", "account", "owner", "segment", "payments", "failed", "volume", "success_rate"]
 
 
-def _success_rate(payments: int, failed: int) -> float | None:
+def _success_rate(payments: float, failed: float) -> float | None:
     """1 − failed ÷ payments; None when there were no payments."""
     return 1 - failed / payments if payments > 0 else None
 
@@ -78,7 +80,7 @@ def stuck_accounts(*, session: Session, filters: DashboardFilters, after_days: i
         ),
         filters,
     )
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "account_id": id_,
             "account": name,
@@ -89,6 +91,7 @@ def stuck_accounts(*, session: Session, filters: DashboardFilters, after_days: i
             "arr": float(arr or 0),
         }
         for id_, name, owner, segment, changed, arr in session.execute(stmt)
+        if changed is not None  # the WHERE clause already leaves out accounts without one
     ]
     rows.sort(key=lambda r: (-r["days_stuck"], r["account"]))
     return pd.DataFrame(rows, columns=STUCK_COLUMNS)
@@ -124,7 +127,7 @@ def overdue_invoices(*, session: Session, filters: DashboardFilters) -> Overdue:
         .where(Invoice.status == "open", Invoice.due_on < filters.as_of),
         filters,
     )
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "invoice_id": id_,
             "number": number,
@@ -151,7 +154,9 @@ def overdue_invoices(*, session: Session, filters: DashboardFilters) -> Overdue:
 # ---- rent payment volume ------------------------------------------------------------------
 
 
-def _rent_rows(session: Session, filters: DashboardFilters, first: date, last: date):  # noqa: ANN202
+def _rent_rows(
+    session: Session, filters: DashboardFilters, first: date, last: date
+) -> Sequence[Row[int | None, str, str | None, str | None, date, int, int, float]]:
     stmt = scope_accounts(
         select(
             RentPaymentVolume.account_id,

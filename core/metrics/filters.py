@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select
 
@@ -16,6 +16,9 @@ from core.db.models import Account
 from core.errors import InvalidInput
 
 PERIODS: tuple[int, ...] = (30, 90, 180, 365)
+
+# Any select statement; the scoping helpers hand back the same statement type they were given
+SelectT = TypeVar("SelectT", bound="Select[*tuple[Any, ...]]")
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class DashboardFilters:
         object.__setattr__(self, "segment", self.segment or None)
 
 
-def scope_accounts(stmt: Select[Any], filters: DashboardFilters) -> Select[Any]:
+def scope_accounts(stmt: SelectT, filters: DashboardFilters) -> SelectT:
     """Apply the owner and segment filters to a statement that has ``Account`` in its FROM."""
     if filters.owner:
         stmt = stmt.where(Account.owner == filters.owner)
@@ -55,7 +58,7 @@ def scope_accounts(stmt: Select[Any], filters: DashboardFilters) -> Select[Any]:
     return stmt
 
 
-def scope_by_account_segment(stmt: Select[Any], filters: DashboardFilters) -> Select[Any]:
+def scope_by_account_segment(stmt: SelectT, filters: DashboardFilters) -> SelectT:
     """Apply only the segment filter (for records whose owner is their own, e.g. deals and calls)."""
     if filters.segment:
         stmt = stmt.where(Account.segment == filters.segment)

@@ -17,6 +17,7 @@ from core.db.models import Account, Deal
 from core.metrics import stages
 from core.metrics.filters import (
     DashboardFilters,
+    SelectT,
     add_months,
     last_complete_month,
     money,
@@ -30,7 +31,7 @@ PIPELINE_COLUMNS = ["stage", "label", "probability", "deals", "amount", "weighte
 BOOKINGS_COLUMNS = ["month", "bookings", "deals"]
 
 
-def _scoped_deals(stmt, filters: DashboardFilters):  # noqa: ANN001, ANN202
+def _scoped_deals(stmt: SelectT, filters: DashboardFilters) -> SelectT:
     stmt = stmt.select_from(Deal).outerjoin(Account, Deal.account_id == Account.id)
     if filters.owner:
         stmt = stmt.where(Deal.owner == filters.owner)

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 import structlog
 import structlog.tracebacks
+from structlog.typing import EventDict, Processor, WrappedLogger
 
 _configured = False
 
@@ -20,12 +21,12 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None, process:
     if json is None:
         json = not sys.stderr.isatty()
 
-    def add_process(_logger, _name, event: dict) -> dict:
+    def add_process(_logger: WrappedLogger, _name: str, event: EventDict) -> EventDict:
         if process:
             event.setdefault("process", process)
         return event
 
-    shared = [
+    shared: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         add_process,
         structlog.processors.add_log_level,

@@ -7,16 +7,16 @@ Both are computed from the database, so every process (API metrics, admin page, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from core.db.models import ConfiguredConnector, PipelineRun
+from core.db.models import ConfiguredConnector, PipelineRun, SourceRecord
 from core.db.types import utcnow
 from core.ingest import ENTITIES
 from core.pipelines.contract import KindInfo
@@ -95,7 +95,7 @@ def _one(
             PipelineRun.started_at >= now - timedelta(hours=24),
         )
     )
-    model = ENTITIES[entity].model
+    model = _record_model(entity)
     newest = session.scalar(select(func.max(model.updated_at)).where(model.source == source))
     return StreamHealth(
         connector=row.name,
@@ -112,6 +112,14 @@ def _one(
         records_written=int(written or 0),
         failed_runs_24h=int(failed or 0),
     )
+
+
+def _record_model(entity: str) -> type[SourceRecord]:
+    """The entity's table: every ENTITIES model is a source record (source, external_id, updated_at)."""
+    model = ENTITIES[entity].model
+    if not issubclass(model, SourceRecord):
+        raise TypeError(f"entity {entity!r}: {model.__name__} is not a SourceRecord table")
+    return model
 
 
 def due_connectors(*, session: Session, now: datetime | None = None) -> list[str]:
@@ -141,7 +149,7 @@ class PipelineCollector(Collector):
     def __init__(self, runtime: Runtime, kinds: Mapping[str, KindInfo]) -> None:
         self.runtime, self.kinds = runtime, kinds
 
-    def collect(self):  # noqa: ANN201
+    def collect(self) -> Iterator[Metric]:
         runs = CounterMetricFamily(
             "sophia_pipeline_runs", "Pipeline runs by connector and status", labels=["connector", "status"]
         )
