@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -27,6 +28,9 @@ from core.db.models import Account
 from core.errors import SophiaError
 
 APP_SCRIPT = Path(__file__).resolve().parents[1] / "streamlit_app.py"
+# Streamlit reads .streamlit/config.toml only from the working directory; `up` passes it as flags so the
+# theme and the toolbar mode hold wherever it is started from.
+STREAMLIT_CONFIG = APP_SCRIPT.parents[1] / ".streamlit" / "config.toml"
 STOP_GRACE_S = 10.0
 MAX_RESTARTS = 5  # within RESTART_WINDOW_S, then give up
 RESTART_WINDOW_S = 120.0
@@ -84,6 +88,26 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
+def streamlit_flags(config: Path = STREAMLIT_CONFIG) -> list[str]:
+    """The settings of Streamlit's config file as command-line flags (``--theme.sidebar.primaryColor=…``)."""
+    with config.open("rb") as f:
+        return [f"--{name}={_flag_value(value)}" for name, value in _flatten(tomllib.load(f))]
+
+
+def _flatten(table: dict, prefix: str = "") -> list[tuple[str, object]]:
+    items: list[tuple[str, object]] = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            items += _flatten(value, f"{prefix}{key}.")
+        else:
+            items.append((f"{prefix}{key}", value))
+    return items
+
+
+def _flag_value(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _children(*, host: str, app_port: int, api_port: int, app: bool, api: bool, jobs: bool) -> list[Child]:
     py = sys.executable
     shown = "localhost" if host in ("0.0.0.0", "127.0.0.1") else host
@@ -98,6 +122,7 @@ def _children(*, host: str, app_port: int, api_port: int, app: bool, api: bool, 
                     "streamlit",
                     "run",
                     str(APP_SCRIPT),
+                    *streamlit_flags(),
                     "--server.port",
                     str(app_port),
                     "--server.address",
