@@ -353,8 +353,14 @@ def test_a_viewer_has_no_admin_page(app_db) -> None:
         auth.create_user(session=s, username="vera", role="viewer", password="viewer-pass-1", actor="test")
     at = signed_in("vera", "viewer-pass-1")
     assert any("vera" in m.value and "viewer" in m.value for m in at.sidebar.markdown)
-    with pytest.raises(ValueError, match="navigation page"):
-        at.switch_page("../pages/admin.py")  # not registered for a viewer
+    # opened by URL (registered, out of the menu): each admin page says it is for admins, not "page not found"
+    for path, name in (("../pages/admin.py", "admin"), ("../pages/connectors.py", "connectors")):
+        at.switch_page(path).run()
+        assert not at.exception, at.exception
+        assert [e.value for e in at.error] == [
+            f"The {name} page is for admins only. You are signed in as vera (viewer)."
+        ], at.error
+        assert not at.text_input and not at.dataframe and not at.tabs
 
     # opening the page's script directly, as that viewer: the page refuses by itself
     page = AppTest.from_file(str(ADMIN_PAGE), default_timeout=TIMEOUT)
