@@ -11,14 +11,15 @@ import math
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
 
+from core.db.types import utcnow
 from core.metrics import PERIODS, DashboardFilters, FilterOptions
 from core.runtime import Runtime, get_runtime, prepare
 
@@ -202,6 +203,67 @@ def month_label(month: date) -> str:
 
 def day_label(day: date) -> str:
     return f"{day:%b} {day.day}, {day.year}"
+
+
+def span(seconds: float | None) -> str:
+    """45 s, 4 min, 2 h 5 min, 3 d 4 h."""
+    if seconds is None:
+        return DASH
+    s = int(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86_400:
+        h, m = divmod(s // 60, 60)
+        return f"{h} h {m} min" if m else f"{h} h"
+    d, h = divmod(s // 3600, 24)
+    if d >= 365:
+        return f"{d / 365:.1f} years"
+    if d >= 10:
+        return f"{d} d"
+    return f"{d} d {h} h" if h else f"{d} d"
+
+
+def ago(when: datetime | None) -> str:
+    if when is None:
+        return DASH
+    seconds = (utcnow() - when).total_seconds()
+    return "just now" if seconds < 5 else f"{span(seconds)} ago"
+
+
+def stamp(when: datetime | None) -> str:
+    return DASH if when is None else f"{when:%b} {when.day}, {when:%H:%M:%S} UTC"
+
+
+def short(text: str | None, limit: int = 90) -> str:
+    """One line of at most ``limit`` characters."""
+    if not text:
+        return ""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# ---- flash messages: set by an action's callback, shown once where the action is ------------
+
+FLASH_ICONS = {
+    "success": ":material/check_circle:",
+    "error": ":material/error:",
+    "info": ":material/info:",
+    "warning": ":material/warning:",
+}
+
+
+def flash(area: str, level: Literal["success", "error", "info", "warning"], text: str) -> None:
+    st.session_state[f"flash_{area}"] = (level, text)
+
+
+def show_flash(area: str) -> None:
+    item = st.session_state.pop(f"flash_{area}", None)
+    if item is None:
+        return
+    level, text = item
+    getattr(st, level)(text, icon=FLASH_ICONS[level])
 
 
 # ---- layout pieces ------------------------------------------------------------------------
