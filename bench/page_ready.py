@@ -160,14 +160,14 @@ def main() -> None:
         url = f"http://127.0.0.1:{port}"
         up = _start(data, ["--demo", "--demo-size", args.size, "--no-jobs"], port)
         try:
-            idle = _measure(url, pages, args.rounds)
+            idle, idle_load = _measure(url, pages, args.rounds), os.getloadavg()[0]
         finally:
             _stop(up)
         up = _start(data, [], port)
         try:
             _wait_for_indexing(data)
             busy = _measure(url, pages, args.rounds, keep_going=lambda: _indexing(data))
-            still = _indexing(data)
+            still, busy_load = _indexing(data), os.getloadavg()[0]
         finally:
             _stop(up)
     print(f"Page ready time, {args.size} demo, median of {args.rounds} opens (seconds; headless Chromium, 1440 px)")
@@ -177,6 +177,10 @@ def main() -> None:
         ratio = f"{b / a:.1f}x" if a and b else "-"
         print(f"{name:<12}{_fmt(a):>8}{_fmt(b):>16}{ratio:>8}   (n={len(idle[name])}/{len(busy[name])})")
     print("indexing was still running at the end" if still else "indexing finished during the run")
+    # the machine's own load (other work than this bench) moves both figures: say what it was
+    print(
+        f"load average (1 min) after each phase: idle {idle_load:.1f}, while indexing {busy_load:.1f}, {os.cpu_count()} cores"
+    )
 
 
 def _median(values: list[float]) -> float | None:
