@@ -202,23 +202,7 @@ def tables(d: Dashboard, names: dict[str, str]) -> None:
     )
 
 
-def main() -> None:
-    rt = ui.runtime()
-    as_of = metrics.today()
-    ui.page_header("Dashboard", f"As of {ui.day_label(as_of)} (UTC) · amounts in USD")
-    with rt.session() as session:
-        has_data = metrics.has_business_data(session=session)
-        options = metrics.filter_options(session=session)
-    if not has_data:
-        ui.empty_state("No data yet", EMPTY_BODY)
-        return
-    filters = ui.filters_bar(options, as_of)
-    with rt.session() as session:
-        d = metrics.load_dashboard(session=session, filters=filters)
-    names = {o.email: o.name for o in options.owners}
-
-    kpi_grid(d)
-
+def chart_rows(d: Dashboard, names: dict[str, str]) -> None:
     left, right = st.columns(2)
     with left:
         p = d.pipeline
@@ -271,6 +255,24 @@ def main() -> None:
                 caption="By rep, last 7 days",
             )
 
+
+def main() -> None:
+    rt = ui.runtime()
+    as_of = metrics.today()
+    ui.page_header("Dashboard", f"As of {ui.day_label(as_of)} (UTC) · amounts in USD")
+    with rt.session() as session:
+        has_data = metrics.has_business_data(session=session)
+        options = metrics.filter_options(session=session)
+    if not has_data:
+        ui.empty_state("No data yet", EMPTY_BODY)
+        return
+    filters = ui.filters_bar(options, as_of)
+    with rt.session() as session:
+        d = metrics.load_dashboard(session=session, filters=filters)
+    names = {o.email: o.name for o in options.owners}
+
+    kpi_grid(d)
+    chart_rows(d, names)
     tables(d, names)
 
 
