@@ -7,6 +7,20 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from core.auth.views import ApiKeyPublic, UserPublic, UsersPublic
+
+__all__ = [  # the user and API-key views live in core (the Admin page shows the same ones)
+    "AccountPublic",
+    "AccountsPublic",
+    "ApiKeyPublic",
+    "Health",
+    "IdentityPublic",
+    "Readiness",
+    "Token",
+    "UserPublic",
+    "UsersPublic",
+]
+
 
 class _FromRow(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -33,20 +47,6 @@ class AccountPublic(_FromRow):
 
 class AccountsPublic(BaseModel):
     items: list[AccountPublic]
-    total: int
-
-
-class UserPublic(_FromRow):
-    username: str
-    display_name: str
-    role: str
-    active: bool
-    created_at: datetime
-    last_login_at: datetime | None
-
-
-class UsersPublic(BaseModel):
-    items: list[UserPublic]
     total: int
 
 

@@ -30,10 +30,13 @@ identity = login_gate(runtime, auth)
 if identity is not None:
     identity = sidebar_account(runtime, identity, auth)
 
+# Admin pages are registered for everyone, in the menu only for admins: a viewer who opens /admin by URL
+# sees the page say it is for admins (it checks the role itself) rather than "Page not found".
+admin_menu = "visible" if identity is not None and identity.can("admin") else "hidden"
 dashboard = st.Page(PAGES_DIR / "dashboard.py", title="Dashboard", icon=":material/monitoring:", default=True)
-admin = st.Page(PAGES_DIR / "admin.py", title="Admin", icon=":material/admin_panel_settings:")
+admin = st.Page(PAGES_DIR / "admin.py", title="Admin", icon=":material/admin_panel_settings:", visibility=admin_menu)
 search = st.Page(PAGES_DIR / "search.py", title="Search", icon=":material/search:")
-connectors = st.Page(PAGES_DIR / "connectors.py", title="Connectors", icon=":material/cable:")
+connectors = st.Page(PAGES_DIR / "connectors.py", title="Connectors", icon=":material/cable:", visibility=admin_menu)
 # opened from search results (?doc=<id>), not from the menu
 record = st.Page(
     PAGES_DIR / "record.py", title="Record", icon=":material/description:", url_path="record", visibility="hidden"
@@ -46,6 +49,4 @@ if identity is None:
     st.navigation([dashboard, search, admin, connectors, record], position="hidden")
     st.stop()
 
-st.navigation(
-    [dashboard, search, admin, connectors, record] if identity.can("admin") else [dashboard, search, record]
-).run()
+st.navigation([dashboard, search, admin, connectors, record]).run()

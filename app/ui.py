@@ -9,14 +9,17 @@ from __future__ import annotations
 import html
 import math
 import sys
-from datetime import date
-from typing import Any
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime
+from typing import Any, Literal
 
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 import streamlit as st
 
+from core.db.types import utcnow
 from core.metrics import PERIODS, DashboardFilters, FilterOptions
 from core.runtime import Runtime, get_runtime, prepare
 
@@ -99,6 +102,24 @@ _CSS = f"""
   .sophia-empty h3 {{ color: {NAVY}; margin-bottom: .3rem; }}
   .sophia-empty p {{ color: #5A6B7F; }}
   .sophia-muted {{ color: #5A6B7F; font-size: .9rem; padding: 1.2rem 0; text-align: center; }}
+  /* narrow screens (a 1024-1360 px window with the sidebar open): less side padding for the content */
+  @media (max-width: 1360px) {{
+    [data-testid="stMainBlockContainer"] {{ padding-left: 2rem; padding-right: 2rem; }}
+  }}
+  /* the KPI grid: four cards a row, two when the content is narrower than four readable cards */
+  div[class*="st-key-kpi_wrap"] {{ container-type: inline-size; }}
+  div[class*="st-key-kpi_grid"] {{ display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 1rem;
+      align-items: stretch; }}
+  @container (max-width: 900px) {{
+    div[class*="st-key-kpi_grid"] {{ grid-template-columns: repeat(2, minmax(0, 1fr)); }}
+  }}
+  div[class*="st-key-kpi_grid"] > div {{ width: auto !important; min-width: 0; }}
+  div[class*="st-key-kpi_grid"] div[data-testid="stMetric"] {{ height: 100%; }}
+  /* a value never ends in "…": it shrinks with the card; labels and deltas wrap rather than cut */
+  div[data-testid="stMetricValue"] > div {{ font-size: clamp(1.5rem, 2.3vw, 2.1rem); overflow: visible; }}
+  div[class*="st-key-kpi_grid"] :is([data-testid="stMetricLabel"], [data-testid="stMetricValue"],
+      [data-testid="stMetricDelta"], [data-testid="stMetricDeltaDescription"]) :is(p, div) {{
+      white-space: normal; overflow: visible; text-overflow: clip; }}
   /* metrics inside a card: give the container a key starting with "compact" */
   div[class*="st-key-compact"] div[data-testid="stMetricValue"] {{ font-size: 1.45rem; }}
 </style>
@@ -184,6 +205,67 @@ def day_label(day: date) -> str:
     return f"{day:%b} {day.day}, {day.year}"
 
 
+def span(seconds: float | None) -> str:
+    """45 s, 4 min, 2 h 5 min, 3 d 4 h."""
+    if seconds is None:
+        return DASH
+    s = int(seconds)
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min"
+    if s < 86_400:
+        h, m = divmod(s // 60, 60)
+        return f"{h} h {m} min" if m else f"{h} h"
+    d, h = divmod(s // 3600, 24)
+    if d >= 365:
+        return f"{d / 365:.1f} years"
+    if d >= 10:
+        return f"{d} d"
+    return f"{d} d {h} h" if h else f"{d} d"
+
+
+def ago(when: datetime | None) -> str:
+    if when is None:
+        return DASH
+    seconds = (utcnow() - when).total_seconds()
+    return "just now" if seconds < 5 else f"{span(seconds)} ago"
+
+
+def stamp(when: datetime | None) -> str:
+    return DASH if when is None else f"{when:%b} {when.day}, {when:%H:%M:%S} UTC"
+
+
+def short(text: str | None, limit: int = 90) -> str:
+    """One line of at most ``limit`` characters."""
+    if not text:
+        return ""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+# ---- flash messages: set by an action's callback, shown once where the action is ------------
+
+FLASH_ICONS = {
+    "success": ":material/check_circle:",
+    "error": ":material/error:",
+    "info": ":material/info:",
+    "warning": ":material/warning:",
+}
+
+
+def flash(area: str, level: Literal["success", "error", "info", "warning"], text: str) -> None:
+    st.session_state[f"flash_{area}"] = (level, text)
+
+
+def show_flash(area: str) -> None:
+    item = st.session_state.pop(f"flash_{area}", None)
+    if item is None:
+        return
+    level, text = item
+    getattr(st, level)(text, icon=FLASH_ICONS[level])
+
+
 # ---- layout pieces ------------------------------------------------------------------------
 
 
@@ -219,7 +301,7 @@ def filters_bar(options: FilterOptions, as_of: date) -> DashboardFilters:
             list(PERIODS),
             default=90,
             required=True,
-            format_func=lambda d: f"{d} days",
+            format_func=lambda d: f"{d}d",  # short: four choices must fit a third of a 1024 px window
             key="filter_period",
             help="The horizon of the weighted forecast and the window of the bookings total.",
         )
@@ -234,8 +316,11 @@ def kpi(
     delta_color: str = "off",
     delta_arrow: str = "off",
     description: str | None = None,
+    chart_data: Sequence[float | None] | None = None,
     help: str | None = None,  # noqa: A002 (Streamlit's own name)
 ) -> None:
+    """A bordered KPI card; ``chart_data`` draws its trend as a small line (None points are left out)."""
+    points = [x for x in chart_data or () if not _missing(x)]
     st.metric(
         label,
         value,
@@ -243,14 +328,34 @@ def kpi(
         delta_color=delta_color,  # type: ignore[arg-type]
         delta_arrow=delta_arrow,  # type: ignore[arg-type]
         delta_description=description if delta else None,
+        chart_data=points if len(points) > 1 else None,
         help=help,
         border=True,
     )
 
 
+@contextmanager
+def kpi_grid() -> Iterator[None]:
+    """KPI cards in a grid that keeps each card readable: four a row, two on a narrow screen."""
+    with st.container(key="kpi_wrap"), st.container(key="kpi_grid", gap=None):
+        yield
+
+
+def points_delta(now: float | None, before: float | None) -> tuple[str | None, str]:
+    """The change of a ratio in percentage points ("+1.2 pts", "-0.4 pts") and the arrow to draw; no delta
+    when either end is unknown, no arrow when it did not move (at the precision shown)."""
+    if _missing(now) or _missing(before):
+        return None, "off"
+    points = round((now - before) * 100, 1)
+    if points == 0:
+        return "0.0 pts", "off"
+    return f"{points:+.1f} pts", "auto"
+
+
 def month_axis(fig: go.Figure) -> None:
-    """A monthly x axis labelled every other month ("Nov '25")."""
-    fig.update_xaxes(type="date", dtick="M1", tickformat="%b '%y", tickangle=0, ticklabelstep=2)
+    """A monthly x axis: at most six labels of two short lines ("Nov" over "2025"), which fit side by side
+    even in a chart a quarter of a 1024 px window wide."""
+    fig.update_xaxes(type="date", tickformat="%b<br>%Y", tickangle=0, nticks=6)
 
 
 def chart_card(

@@ -1,259 +1,143 @@
-"""Dashboard: revenue, pipeline, retention, rent processing, customer health and what needs attention."""
+"""Dashboard: revenue, pipeline, retention, rent processing, customer health and what needs attention.
+
+Each figure says what it is and where it comes from: the ARR card is the CRM's contracted ARR, the chart's
+ARR line is billed (12 × subscription MRR from invoices); the forecast card counts deals closing within the
+period, the pipeline chart every open deal."""
 
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
-from app import ui
+from app import charts, ui
 from core import metrics
-from core.metrics import Dashboard
+from core.metrics import Dashboard, Retention
 
 EMPTY_BODY = (
     "Run `sophia demo load` to explore a believable demo business, or configure a connector "
     "(HubSpot, Salesforce, Gong, NetSuite, …) and let its first sync finish. "
     "The dashboard fills in as soon as accounts, deals or invoices arrive."
 )
+INVOICES = "subscription invoices (finance)"
 
 
-def kpi_rows(d: Dashboard) -> None:
-    r, fc, rent, od = d.retention, d.forecast, d.rent_last_month, d.overdue
-    top = st.columns(4)
-    with top[0]:
-        ui.kpi(
-            "Current ARR",
-            ui.money(d.arr.arr),
-            delta=ui.plural(d.arr.live_accounts, "live customer"),
-            help=f"Σ ARR of live customers (CRM): {ui.money_exact(d.arr.arr)}.",
-        )
-    with top[1]:
-        ui.kpi(
-            "Net revenue retention",
-            ui.pct(r.nrr),
-            delta=f"{ui.month_label(r.month)} vs {ui.month_label(r.base_month)}" if r.cohort_accounts else None,
-            help=(
-                f"MRR in {ui.month_label(r.month)} of the {r.cohort_accounts} accounts billed in "
-                f"{ui.month_label(r.base_month)}, ÷ their MRR then ({ui.money_exact(r.current_mrr)} ÷ "
-                f"{ui.money_exact(r.base_mrr)}). Gross revenue retention: {ui.pct(r.grr)}."
-            ),
-        )
-    with top[2]:
-        ui.kpi(
-            "Logo churn (12 mo)",
-            ui.pct(r.logo_churn),
-            delta=f"{r.churned_accounts} of {ui.plural(r.cohort_accounts, 'account')}" if r.cohort_accounts else None,
-            help=(
-                f"Accounts billed in {ui.month_label(r.base_month)} with no subscription MRR in "
-                f"{ui.month_label(r.month)}. Revenue churn: {ui.pct(r.revenue_churn)} "
-                f"({ui.money_exact(r.churned_mrr)} of MRR)."
-            ),
-        )
-    with top[3]:
-        ui.kpi(
-            f"Weighted forecast · {d.filters.period_days}d",
-            ui.money(fc.weighted_amount),
-            delta=f"{ui.plural(fc.deals, 'deal')} · {ui.money(fc.pipeline_amount)} unweighted",
-            help=(
-                f"Σ amount × stage probability of open deals closing {ui.day_label(fc.start)} – "
-                f"{ui.day_label(fc.end)}: {ui.money_exact(fc.weighted_amount)}."
-            ),
-        )
-    bottom = st.columns(4)
-    with bottom[0]:
-        ui.kpi(
-            f"Rent volume · {rent.month:%b}",
-            ui.money(rent.volume),
-            delta=f"{ui.pct(rent.success_rate)} success" if rent.payments else None,
-            delta_color="green" if (rent.success_rate or 0) >= metrics.PAYMENT_ISSUE_SUCCESS_RATE else "red",
-            help=(
-                f"Rent collected in {ui.month_label(rent.month)}: {ui.money_exact(rent.volume)} from "
-                f"{rent.payments:,} payments, {rent.failed:,} failed (success = 1 − failed ÷ payments). "
-                f"{ui.month_label(metrics.add_months(rent.month, -1))}: {ui.money_exact(rent.previous_volume)}, "
-                f"{ui.pct(rent.previous_success_rate)} success."
-            ),
-        )
-    with bottom[1]:
-        ui.kpi(
-            "Overdue invoices",
-            ui.money(od.amount),
-            delta=f"{ui.plural(od.count, 'invoice')} · {ui.plural(od.accounts, 'account')}"
-            if od.count
-            else "none overdue",
-            delta_color="red" if od.count else "green",
-            help=f"Open invoices past their due date: {ui.money_exact(od.amount)}.",
-        )
-    with bottom[2]:
-        ui.kpi(
-            "Calls this week",
-            ui.count(d.calls.count),
-            delta=f"by {ui.plural(len(d.calls.by_owner), 'rep')}" if d.calls.count else "no calls",
-            description=f"{d.calls.start:%b} {d.calls.start.day} – {d.calls.end:%b} {d.calls.end.day}",
-            help="Calls started in the 7 days ending today (UTC).",
-        )
-    with bottom[3]:
-        ui.kpi(
-            "Stuck onboardings",
-            ui.count(len(d.stuck)),
-            delta=f"onboarding > {metrics.STUCK_AFTER_DAYS} days" if len(d.stuck) else "none stuck",
-            delta_color="orange" if len(d.stuck) else "green",
-            help=f"Accounts in onboarding whose stage last changed more than {metrics.STUCK_AFTER_DAYS} days ago.",
-        )
+def billed_arr(d: Dashboard) -> float | None:
+    """12 × the subscription MRR of the last complete month: the ARR line's last point."""
+    return float(d.arr_trend["arr"].iloc[-1]) if len(d.arr_trend) else None
 
 
-def pipeline_chart(d: Dashboard) -> go.Figure | None:
-    p = d.pipeline
-    if p["deals"].sum() == 0:
-        return None
-    fig = go.Figure()
-    fig.add_bar(
-        x=p["label"],
-        y=p["amount"],
-        name="Amount",
-        marker_color=ui.NAVY,
-        text=[ui.plural(int(n), "deal") for n in p["deals"]],
-        textposition="outside",
-        textfont={"size": 12, "color": "#5A6B7F"},
-        hovertemplate="%{x}<br>%{y:$,.0f} · %{text}<extra></extra>",
+def arr_kpi(d: Dashboard) -> None:
+    billed = billed_arr(d)
+    ui.kpi(
+        "Current ARR · CRM",
+        ui.money(d.arr.arr),
+        delta=ui.plural(d.arr.live_accounts, "live customer"),
+        description=f"billed {ui.money(billed)}",
+        help=(
+            f"Contracted ARR: Σ of the ARR field of the {d.arr.live_accounts:,} live customers in the CRM, "
+            f"{ui.money_exact(d.arr.arr)}. The Bookings and ARR chart shows billed ARR instead: 12 × the MRR "
+            f"of {INVOICES}, {ui.money_exact(billed)} in {ui.month_label(d.retention.month)}."
+        ),
     )
-    fig.add_bar(
-        x=p["label"],
-        y=p["weighted_amount"],
-        name="Weighted",
-        marker_color=ui.TEAL,
-        hovertemplate="%{x}<br>weighted %{y:$,.0f}<extra></extra>",
-    )
-    fig.update_layout(barmode="group", yaxis_tickprefix="$", yaxis_tickformat=".3~s")
-    fig.update_traces(cliponaxis=False, constraintext="none")
-    return fig
 
 
-def trend_chart(d: Dashboard) -> go.Figure | None:
-    b, a = d.bookings_trend, d.arr_trend
-    if b["bookings"].sum() == 0 and a["arr"].sum() == 0:
-        return None
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_bar(
-        x=b["month"],
-        y=b["bookings"],
-        name="Bookings",
-        marker_color=ui.TEAL,
-        customdata=b["deals"],
-        hovertemplate="%{x|%b %Y}<br>bookings %{y:$,.0f} (%{customdata} deals)<extra></extra>",
+def retention_kpis(d: Dashboard) -> None:
+    r, before = d.retention, d.retention_trend[-2] if len(d.retention_trend) > 1 else None
+    cohort = f"the {r.cohort_accounts:,} accounts billed in {ui.month_label(r.base_month)}"
+    nrr_delta, nrr_arrow = ui.points_delta(r.nrr, before.nrr if before else None)
+    ui.kpi(
+        "Net revenue retention",
+        ui.pct(r.nrr),
+        delta=nrr_delta,
+        delta_color="normal",  # up is good
+        delta_arrow=nrr_arrow,
+        description=_versus(before),
+        chart_data=[x.nrr for x in d.retention_trend],
+        help=(
+            f"Trailing 12 months, from {INVOICES}: MRR in {ui.month_label(r.month)} of {cohort}, ÷ their MRR "
+            f"then ({ui.money_exact(r.current_mrr)} ÷ {ui.money_exact(r.base_mrr)}). Gross revenue retention: "
+            f"{ui.pct(r.grr)}. The delta and the line: the same measure a month earlier, and over six months."
+        ),
     )
-    fig.add_scatter(
-        x=a["month"],
-        y=a["arr"],
-        name="ARR",
-        mode="lines+markers",
-        line={"color": ui.NAVY, "width": 3},
-        marker={"size": 6},
-        hovertemplate="%{x|%b %Y}<br>ARR %{y:$,.0f}<extra></extra>",
-        secondary_y=True,
+    churn_delta, churn_arrow = ui.points_delta(r.logo_churn, before.logo_churn if before else None)
+    ui.kpi(
+        "Logo churn (12 mo)",
+        ui.pct(r.logo_churn),
+        delta=churn_delta,
+        delta_color="inverse",  # up is bad
+        delta_arrow=churn_arrow,
+        description=_versus(before),
+        chart_data=[x.logo_churn for x in d.retention_trend],
+        help=(
+            f"From {INVOICES}: {r.churned_accounts:,} of {cohort} have no subscription MRR in "
+            f"{ui.month_label(r.month)}. Revenue churn: {ui.pct(r.revenue_churn)} ({ui.money_exact(r.churned_mrr)} "
+            "of MRR). The delta and the line: the same measure a month earlier, and over six months."
+        ),
     )
-    ui.month_axis(fig)
-    fig.update_yaxes(tickprefix="$", tickformat=".3~s", rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(
-        tickprefix="$",
-        tickformat=".3~s",
-        rangemode="tozero",
-        secondary_y=True,
-        showgrid=False,
-        tickmode="auto",
-        nticks=5,
-    )
-    return fig
 
 
-def rent_chart(d: Dashboard) -> go.Figure | None:
-    t = d.rent_trend
-    if t["payments"].sum() == 0:
-        return None
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
-    fig.add_bar(
-        x=t["month"],
-        y=t["volume"],
-        name="Volume",
-        marker_color=ui.NAVY,
-        customdata=t["payments"],
-        hovertemplate="%{x|%b %Y}<br>%{y:$,.0f} from %{customdata:,} payments<extra></extra>",
-    )
-    fig.add_scatter(
-        x=t["month"],
-        y=t["success_rate"],
-        name="Success rate",
-        mode="lines+markers",
-        line={"color": ui.TEAL, "width": 3},
-        marker={"size": 6},
-        hovertemplate="%{x|%b %Y}<br>success %{y:.1%}<extra></extra>",
-        secondary_y=True,
-    )
-    ui.month_axis(fig)
-    rates = t["success_rate"].dropna()
-    low = max(0.0, min(float(rates.min()) - 0.02, metrics.PAYMENT_ISSUE_SUCCESS_RATE - 0.01)) if len(rates) else 0.9
-    fig.update_yaxes(tickprefix="$", tickformat=".3~s", rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(tickformat=".0%", range=[low, 1.0], secondary_y=True, showgrid=False, tickmode="auto", nticks=5)
-    return fig
+def _versus(before: Retention | None) -> str | None:
+    return f"vs {ui.month_label(before.month)}" if before is not None else None
 
 
-def health_chart(d: Dashboard) -> go.Figure | None:
-    h = d.health[d.health["accounts"] > 0]
-    if h.empty:
-        return None
-    labels = [str(x).replace("_", " ").capitalize() for x in h["health"]]
-    fig = go.Figure(
-        go.Pie(
-            labels=labels,
-            values=h["accounts"],
-            hole=0.62,
-            sort=False,
-            direction="clockwise",
-            marker={
-                "colors": [ui.HEALTH_COLORS.get(x, ui.SLATE) for x in h["health"]],
-                "line": {"color": "white", "width": 2},
-            },
-            customdata=h["arr"],
-            texttemplate="%{value}",
-            textfont={"size": 14, "color": "white"},
-            hovertemplate="%{label}: %{value} customers<br>ARR %{customdata:$,.0f}<extra></extra>",
-        )
+def forecast_kpi(d: Dashboard) -> None:
+    fc, open_weighted = d.forecast, float(d.pipeline["weighted_amount"].sum())
+    ui.kpi(
+        f"Weighted forecast · {d.filters.period_days}d",
+        ui.money(fc.weighted_amount),
+        delta=f"{ui.plural(fc.deals, 'deal')} · {ui.money(fc.pipeline_amount)} unweighted",
+        help=(
+            f"CRM deals still open with a close date from {ui.day_label(fc.start)} to {ui.day_label(fc.end)}: "
+            f"Σ amount × stage probability, {ui.money_exact(fc.weighted_amount)}. The pipeline chart weighs "
+            f"every open deal whatever its close date ({ui.money(open_weighted)})."
+        ),
     )
-    fig.update_layout(
-        showlegend=True,
-        legend={"orientation": "h", "x": 0.5, "xanchor": "center", "y": -0.05, "yanchor": "top"},
-        annotations=[
-            {
-                "text": f"<b>{int(h['accounts'].sum())}</b><br>live",
-                "showarrow": False,
-                "font": {"size": 18, "color": ui.NAVY},
-            }
-        ],
-    )
-    return fig
 
 
-def calls_chart(d: Dashboard, names: dict[str, str]) -> go.Figure | None:
-    by = d.calls.by_owner
-    if by.empty:
-        return None
-    by = by.head(8).iloc[::-1]
-    fig = go.Figure(
-        go.Bar(
-            x=by["calls"],
-            y=[ui.short_name(names.get(o, o)) for o in by["owner"]],
-            orientation="h",
-            marker_color=ui.TEAL,
-            customdata=[names.get(o, o) for o in by["owner"]],
-            text=by["calls"],
-            textposition="outside",
-            textfont={"size": 12},
-            hovertemplate="%{customdata}: %{x} calls<extra></extra>",
-        )
+def operations_kpis(d: Dashboard) -> None:
+    rent, od = d.rent_last_month, d.overdue
+    ui.kpi(
+        f"Rent volume · {rent.month:%b}",
+        ui.money(rent.volume),
+        delta=f"{ui.pct(rent.success_rate)} success" if rent.payments else None,
+        delta_color="green" if (rent.success_rate or 0) >= metrics.PAYMENT_ISSUE_SUCCESS_RATE else "red",
+        help=(
+            f"Rent collected in {ui.month_label(rent.month)} (PayReady's platform): {ui.money_exact(rent.volume)} "
+            f"from {rent.payments:,} payments, {rent.failed:,} failed (success = 1 − failed ÷ payments). "
+            f"{ui.month_label(metrics.add_months(rent.month, -1))}: {ui.money_exact(rent.previous_volume)}, "
+            f"{ui.pct(rent.previous_success_rate)} success."
+        ),
     )
-    fig.update_layout(xaxis={"showgrid": False, "showticklabels": False}, yaxis={"gridcolor": "rgba(0,0,0,0)"})
-    fig.update_traces(cliponaxis=False)
-    return fig
+    ui.kpi(
+        "Overdue invoices",
+        ui.money(od.amount),
+        delta=f"{ui.plural(od.count, 'invoice')} · {ui.plural(od.accounts, 'account')}" if od.count else "none overdue",
+        delta_color="red" if od.count else "green",
+        help=f"Open invoices (finance) past their due date: {ui.money_exact(od.amount)}.",
+    )
+    ui.kpi(
+        "Calls this week",
+        ui.count(d.calls.count),
+        delta=f"by {ui.plural(len(d.calls.by_owner), 'rep')}" if d.calls.count else "no calls",
+        description=f"{d.calls.start:%b} {d.calls.start.day} – {d.calls.end:%b} {d.calls.end.day}",
+        help="Calls (Gong) started in the 7 days ending today (UTC).",
+    )
+    ui.kpi(
+        "Stuck onboardings",
+        ui.count(len(d.stuck)),
+        delta=f"onboarding > {metrics.STUCK_AFTER_DAYS} days" if len(d.stuck) else "none stuck",
+        delta_color="orange" if len(d.stuck) else "green",
+        help=f"Accounts in onboarding whose stage last changed more than {metrics.STUCK_AFTER_DAYS} days ago.",
+    )
+
+
+def kpi_grid(d: Dashboard) -> None:
+    """Eight cards, four a row on a wide screen and two on a narrow one (the grid's CSS is in app.ui)."""
+    with ui.kpi_grid():
+        arr_kpi(d)
+        forecast_kpi(d)  # before the two cards with trend lines, which then share a row in the two-card layout
+        retention_kpis(d)
+        operations_kpis(d)
 
 
 def tables(d: Dashboard, names: dict[str, str]) -> None:
@@ -318,6 +202,60 @@ def tables(d: Dashboard, names: dict[str, str]) -> None:
     )
 
 
+def chart_rows(d: Dashboard, names: dict[str, str]) -> None:
+    left, right = st.columns(2)
+    with left:
+        p = d.pipeline
+        ui.chart_card(
+            "Open pipeline by stage",
+            charts.pipeline_chart(d),
+            key="c_pipeline",
+            empty="No open deals.",
+            caption=f"Every open deal in the CRM, any close date: {ui.plural(int(p['deals'].sum()), 'deal')} · "
+            f"{ui.money(p['amount'].sum())} total · {ui.money(p['weighted_amount'].sum())} weighted. "
+            f"The forecast card counts only those closing within {d.filters.period_days} days.",
+        )
+    with right:
+        ui.chart_card(
+            "Bookings and ARR",
+            charts.trend_chart(d),
+            key="c_trend",
+            empty="No bookings or subscription invoices yet.",
+            caption=f"Bookings: won CRM deals, {ui.money(d.bookings.amount)} in the last {d.filters.period_days} "
+            f"days. ARR line: billed, 12 × the MRR of {INVOICES}, {ui.money(billed_arr(d))} in "
+            f"{ui.month_label(d.retention.month)}; the ARR card is the CRM's contracted ARR.",
+        )
+    left, right = st.columns(2)
+    with left:
+        last = d.rent_last_month
+        ui.chart_card(
+            "Rent payment volume and success rate",
+            charts.rent_chart(d),
+            key="c_rent",
+            empty="No rent processed yet.",
+            caption=f"{ui.money(last.volume)} collected in {ui.month_label(last.month)} from "
+            f"{last.payments:,} payments · {ui.pct(last.success_rate)} success",
+        )
+    with right:
+        health_col, calls_col = st.columns([1.25, 1])
+        with health_col:
+            ui.chart_card(
+                "Customers by health",
+                charts.health_chart(d),
+                key="c_health",
+                empty="No live customers.",
+                caption="Live customers per health score",
+            )
+        with calls_col:
+            ui.chart_card(
+                "Calls this week",
+                charts.calls_chart(d, names),
+                key="c_calls",
+                empty="No calls this week.",
+                caption="By rep, last 7 days",
+            )
+
+
 def main() -> None:
     rt = ui.runtime()
     as_of = metrics.today()
@@ -333,58 +271,8 @@ def main() -> None:
         d = metrics.load_dashboard(session=session, filters=filters)
     names = {o.email: o.name for o in options.owners}
 
-    kpi_rows(d)
-
-    left, right = st.columns(2)
-    with left:
-        p = d.pipeline
-        ui.chart_card(
-            "Open pipeline by stage",
-            pipeline_chart(d),
-            key="c_pipeline",
-            empty="No open deals.",
-            caption=f"{ui.plural(int(p['deals'].sum()), 'open deal')} · {ui.money(p['amount'].sum())} total · "
-            f"{ui.money(p['weighted_amount'].sum())} weighted",
-        )
-    with right:
-        ui.chart_card(
-            "Bookings and ARR",
-            trend_chart(d),
-            key="c_trend",
-            empty="No bookings or subscription invoices yet.",
-            caption=f"{ui.money(d.bookings.amount)} booked in the last {d.filters.period_days} days · "
-            "ARR = 12 × subscription MRR",
-        )
-    left, right = st.columns(2)
-    with left:
-        last = d.rent_last_month
-        ui.chart_card(
-            "Rent payment volume and success rate",
-            rent_chart(d),
-            key="c_rent",
-            empty="No rent processed yet.",
-            caption=f"{ui.money(last.volume)} collected in {ui.month_label(last.month)} from "
-            f"{last.payments:,} payments · {ui.pct(last.success_rate)} success",
-        )
-    with right:
-        health_col, calls_col = st.columns([1.25, 1])
-        with health_col:
-            ui.chart_card(
-                "Customers by health",
-                health_chart(d),
-                key="c_health",
-                empty="No live customers.",
-                caption="Live customers per health score",
-            )
-        with calls_col:
-            ui.chart_card(
-                "Calls this week",
-                calls_chart(d, names),
-                key="c_calls",
-                empty="No calls this week.",
-                caption="By rep, last 7 days",
-            )
-
+    kpi_grid(d)
+    chart_rows(d, names)
     tables(d, names)
 
 

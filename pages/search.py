@@ -14,28 +14,13 @@ import streamlit as st
 from app import ui
 from app.auth import require_role
 from core.errors import SophiaError
-from core.search import service
+from core.search import facets, service
 from core.search.backends.registry import query_backend
 from core.search.embeddings import make_embedder
 from core.search.files import import_files
 from core.search.sync import sync_enabled
 from core.storage import make_object_store
 
-SOURCES = ["hubspot", "salesforce", "gong", "slack", "netsuite", "lattice", "apollo", "usergems", "platform", "file"]
-TYPES = [
-    "call",
-    "email",
-    "meeting",
-    "note",
-    "task",
-    "slack_thread",
-    "invoice",
-    "deal",
-    "account",
-    "review",
-    "goal",
-    "file",
-]
 UPLOAD_TYPES = ["txt", "md", "pdf", "docx", "csv"]
 RECORD_PAGE = Path(__file__).with_name("record.py")
 EXAMPLES = ["customers unhappy about failed ACH payments", "INV-2026", "Yardi integration questions", "eviction"]
@@ -53,8 +38,8 @@ def _escape(snippet: str) -> str:
 
 def _filters() -> tuple[service.SearchFilters, int]:
     c1, c2, c3, c4, c5, c6 = st.columns([1.1, 1.1, 1.1, 1.1, 1.4, 0.6])
-    sources = c1.multiselect("Source", SOURCES, placeholder="All sources", key="s_sources")
-    types = c2.multiselect("Type", TYPES, placeholder="All types", key="s_types")
+    sources = c1.multiselect("Source", facets.SOURCES, placeholder="All sources", key="s_sources")
+    types = c2.multiselect("Type", facets.DOCUMENT_TYPES, placeholder="All types", key="s_types")
     account = c3.text_input("Account", placeholder="name or id", key="s_account").strip()
     owner = c4.text_input("Owner", placeholder="owner's email", key="s_owner").strip()
     period = c5.date_input("Date range", value=(), max_value=date.today() + timedelta(days=365), key="s_dates")

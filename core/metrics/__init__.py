@@ -35,7 +35,7 @@ from core.metrics.pipeline import (
     pipeline_by_stage,
     weighted_forecast,
 )
-from core.metrics.revenue import CurrentArr, Retention, arr_trend, current_arr, retention
+from core.metrics.revenue import CurrentArr, Retention, arr_trend, current_arr, retention, retention_trend
 
 __all__ = [
     "PAYMENT_ISSUE_SUCCESS_RATE",
@@ -70,6 +70,7 @@ __all__ = [
     "rent_volume_by_customer",
     "rent_volume_trend",
     "retention",
+    "retention_trend",
     "stuck_accounts",
     "today",
     "weighted_forecast",

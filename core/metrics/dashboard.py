@@ -29,9 +29,10 @@ from core.metrics.pipeline import (
     pipeline_by_stage,
     weighted_forecast,
 )
-from core.metrics.revenue import CurrentArr, Retention, arr_trend, current_arr, retention
+from core.metrics.revenue import CurrentArr, Retention, arr_trend, current_arr, retention_trend
 
 TREND_MONTHS = 12
+RETENTION_TREND_MONTHS = 6  # NRR and churn as of each of the last six months: their trend on the cards
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Dashboard:
     filters: DashboardFilters
     arr: CurrentArr
     retention: Retention
+    retention_trend: list[Retention]  # oldest first; the last is ``retention``, the one before it the previous period
     forecast: Forecast
     bookings: Bookings
     rent_last_month: RentMonth
@@ -55,10 +57,12 @@ class Dashboard:
 
 def load_dashboard(*, session: Session, filters: DashboardFilters) -> Dashboard:
     kw = {"session": session, "filters": filters}
+    retentions = retention_trend(**kw, months=RETENTION_TREND_MONTHS)
     return Dashboard(
         filters=filters,
         arr=current_arr(**kw),
-        retention=retention(**kw),
+        retention=retentions[-1],
+        retention_trend=retentions,
         forecast=weighted_forecast(**kw),
         bookings=bookings_total(**kw),
         rent_last_month=rent_last_month(**kw),

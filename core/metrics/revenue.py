@@ -123,9 +123,20 @@ class Retention:
 
 
 def retention(*, session: Session, filters: DashboardFilters) -> Retention:
-    month = last_complete_month(filters.as_of)
+    return retention_trend(session=session, filters=filters, months=1)[-1]
+
+
+def retention_trend(*, session: Session, filters: DashboardFilters, months: int = 2) -> list[Retention]:
+    """Trailing-12-month retention as of each of the ``months`` months ending with the last complete month
+    before ``as_of``, oldest first: the last is :func:`retention`, the one before it is the previous period
+    (the dashboard's trend and good/bad signal). One query over ``months + 12`` months."""
+    buckets = months_ending(last_complete_month(filters.as_of), months)
+    mrr = mrr_by_account(session=session, filters=filters, first=add_months(buckets[0], -12), last=buckets[-1])
+    return [_retention(mrr, month) for month in buckets]
+
+
+def _retention(mrr: dict[date, dict[int | None, float]], month: date) -> Retention:
     base_month = add_months(month, -12)
-    mrr = mrr_by_account(session=session, filters=filters, first=base_month, last=month)
     then = {a: v for a, v in mrr.get(base_month, {}).items() if a is not None and v > 0}
     now = mrr.get(month, {})
     base = sum(then.values())
@@ -133,10 +144,6 @@ def retention(*, session: Session, filters: DashboardFilters) -> Retention:
     kept = sum(min(max(now.get(a, 0.0), 0.0), v) for a, v in then.items())
     churned = [a for a in then if now.get(a, 0.0) <= 0]
     churned_mrr = sum(then[a] for a in churned)
-
-    def ratio(num: float, den: float) -> float | None:
-        return num / den if den > 0 else None
-
     return Retention(
         month=month,
         base_month=base_month,
@@ -145,8 +152,12 @@ def retention(*, session: Session, filters: DashboardFilters) -> Retention:
         base_mrr=money(base),
         current_mrr=money(current),
         churned_mrr=money(churned_mrr),
-        nrr=ratio(current, base),
-        grr=ratio(kept, base),
-        logo_churn=ratio(len(churned), len(then)),
-        revenue_churn=ratio(churned_mrr, base),
+        nrr=_ratio(current, base),
+        grr=_ratio(kept, base),
+        logo_churn=_ratio(len(churned), len(then)),
+        revenue_churn=_ratio(churned_mrr, base),
     )
+
+
+def _ratio(num: float, den: float) -> float | None:
+    return num / den if den > 0 else None

@@ -155,7 +155,7 @@ def fast_hubspot(rt: Runtime, fake: FakeHubSpot, **overrides: str) -> None:
 # ---- who sees the page ----------------------------------------------------------------------
 
 
-def test_the_page_is_in_the_navigation_for_admins_and_not_for_viewers(app_db: Runtime) -> None:
+def test_the_page_is_for_admins_and_says_so_to_viewers(app_db: Runtime) -> None:
     at = open_page()
     assert at.title[0].value == "Connectors"
     assert any("No connectors yet" in md.value for md in at.markdown)  # the empty state says what to do first
@@ -164,8 +164,10 @@ def test_the_page_is_in_the_navigation_for_admins_and_not_for_viewers(app_db: Ru
     with app_db.session() as s:
         auth.create_user(session=s, username="vera", role="viewer", password="viewer-pass-1", actor="test")
     viewer = signed_in("vera", "viewer-pass-1")
-    with pytest.raises(ValueError, match="navigation page"):
-        viewer.switch_page(PAGE_LINK)
+    viewer.switch_page(PAGE_LINK).run()  # opened by URL: out of her menu, but the page says why it is closed
+    assert [e.value for e in viewer.error] == [
+        "The connectors page is for admins only. You are signed in as vera (viewer)."
+    ]
     # the page's own script, run as that viewer, refuses by itself
     page = AppTest.from_file(str(PAGE), default_timeout=TIMEOUT)
     page.session_state["authentication_status"] = True

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
+from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
 from app import ui
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ENTRY = ROOT / "app" / "streamlit_app.py"
 ADMIN_PAGE = ROOT / "pages" / "admin.py"
 TIMEOUT = 60
+MetricColor = MetricProto.MetricColor
 
 
 # ---- fixtures -----------------------------------------------------------------------------
@@ -345,6 +347,39 @@ def test_dashboard_period_changes_the_forecast(demo_app) -> None:
     assert re.match(rf"{deals} deals? ", delta), delta
 
 
+def _card(at: AppTest, prefix: str):  # noqa: ANN202
+    (card,) = [m for m in at.metric if m.label.startswith(prefix)]
+    return card
+
+
+def test_nrr_and_churn_show_their_trend_and_whether_it_is_good(demo_app) -> None:
+    """Finding 19: each ratio against the previous month, green when it got better (NRR up, churn down)."""
+    at = signed_in("admin", ADMIN_PASSWORD)
+    as_of = datetime.now(UTC).date()
+    now, before = expected_numbers(demo_app, as_of), expected_numbers(demo_app, add_months(as_of.replace(day=1), -1))
+    previous = add_months(as_of.replace(day=1), -2)
+    for prefix, key, good_when_up in (("Net revenue retention", "nrr", True), ("Logo churn", "logo_churn", False)):
+        card = _card(at, prefix)
+        points = round((now[key] - before[key]) * 100, 1)
+        assert card.delta == (f"{points:+.1f} pts" if points else "0.0 pts"), (prefix, card.delta)
+        assert card.proto.delta_description == f"vs {previous:%b %Y}"
+        better = points > 0 if good_when_up else points < 0
+        assert card.proto.color == (MetricColor.GREEN if better else MetricColor.RED if points else MetricColor.GRAY)
+        assert len(card.proto.chart_data) == 6 and card.proto.chart_data[-1] == pytest.approx(now[key])
+
+
+def test_each_arr_and_weighted_figure_says_what_it_is(demo_app) -> None:
+    """Finding 19: the CRM's ARR on the card and billed ARR on the chart; the forecast window and all open deals."""
+    at = signed_in("admin", ADMIN_PASSWORD)
+    arr = _card(at, "Current ARR")
+    assert "CRM" in arr.label and "live customers in the CRM" in arr.help and "billed ARR" in arr.help
+    assert arr.proto.delta_description.startswith("billed $")
+    assert "whatever its close date" in _card(at, "Weighted forecast").help
+    captions = " ".join(c.value for c in at.caption)
+    assert "Every open deal in the CRM, any close date" in captions
+    assert "ARR line: billed, 12 × the MRR of subscription invoices" in captions
+
+
 # ---- roles and the admin page -------------------------------------------------------------
 
 
@@ -353,8 +388,14 @@ def test_a_viewer_has_no_admin_page(app_db) -> None:
         auth.create_user(session=s, username="vera", role="viewer", password="viewer-pass-1", actor="test")
     at = signed_in("vera", "viewer-pass-1")
     assert any("vera" in m.value and "viewer" in m.value for m in at.sidebar.markdown)
-    with pytest.raises(ValueError, match="navigation page"):
-        at.switch_page("../pages/admin.py")  # not registered for a viewer
+    # opened by URL (registered, out of the menu): each admin page says it is for admins, not "page not found"
+    for path, name in (("../pages/admin.py", "admin"), ("../pages/connectors.py", "connectors")):
+        at.switch_page(path).run()
+        assert not at.exception, at.exception
+        assert [e.value for e in at.error] == [
+            f"The {name} page is for admins only. You are signed in as vera (viewer)."
+        ], at.error
+        assert not at.text_input and not at.dataframe and not at.tabs
 
     # opening the page's script directly, as that viewer: the page refuses by itself
     page = AppTest.from_file(str(ADMIN_PAGE), default_timeout=TIMEOUT)

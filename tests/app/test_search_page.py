@@ -164,3 +164,20 @@ def test_search_and_record_pages_refuse_without_a_session(app_env) -> None:
         at = AppTest.from_file(str(page), default_timeout=120).run()
         assert not at.exception, at.exception
         assert [e.value for e in at.error] == ["Sign in first."] and not at.text_input and not at.text
+
+
+def test_the_filters_offer_every_source_and_type_the_index_holds(app_env) -> None:
+    """The Source and Type lists come from core.search.facets; whatever the indexer made is among them."""
+    from sqlalchemy import distinct, select
+
+    from core.db.models import Document
+    from core.search import facets
+
+    with app_env.session() as s:
+        sources = set(s.scalars(select(distinct(Document.source))))
+        types = set(s.scalars(select(distinct(Document.type))))
+    assert sources and sources <= set(facets.SOURCES)
+    assert types and types <= set(facets.DOCUMENT_TYPES)
+    at = open_search("admin", ADMIN_PASSWORD)
+    assert at.multiselect(key="s_sources").options == list(facets.SOURCES)
+    assert at.multiselect(key="s_types").options == list(facets.DOCUMENT_TYPES)

@@ -106,11 +106,13 @@ def inv(ext, account, period, amount, *, status="paid", kind="subscription", due
 
 
 INVOICES = [
+    inv("I-A1-2404", "A1", date(2024, 4, 1), 1000),  # the cohort of the previous period (April 2024)
     inv("I-A1-2405", "A1", date(2024, 5, 1), 1000),
     inv("I-A1-2504", "A1", date(2025, 4, 1), 1000),
     inv("I-A1-2505", "A1", date(2025, 5, 1), 1000),
     inv("I-A1-2506", "A1", date(2025, 6, 1), 1000, status="open", due=date(2025, 6, 15)),  # due today: not overdue
     inv("S-A1-2504", "A1", None, 700, kind="services", due=date(2025, 4, 20)),  # not MRR
+    inv("I-A2-2404", "A2", date(2024, 4, 1), 2000),
     inv("I-A2-2405", "A2", date(2024, 5, 1), 4000),
     inv("I-A2-2504", "A2", date(2025, 4, 1), 5000),
     inv("I-A2-2505", "A2", date(2025, 5, 1), 5000, status="open", due=date(2025, 6, 1)),  # 14 days overdue
@@ -321,6 +323,16 @@ def test_retention(business) -> None:
         assert (ann.nrr, ann.logo_churn) == (pytest.approx(1000 / 1500), pytest.approx(0.5))
         none = mx.retention(session=s, filters=f(segment="enterprise"))  # Gale is newer than the base month
         assert none.cohort_accounts == 0 and none.nrr is None and none.logo_churn is None
+
+
+def test_retention_trend_gives_the_previous_period(business) -> None:
+    with business.session() as s:
+        before, now = mx.retention_trend(session=s, filters=f(), months=2)
+        assert now == mx.retention(session=s, filters=f())
+        # April 2025 against April 2024: Acme 1000 -> 1000, Birch 2000 -> 5000; nobody churned
+        assert (before.month, before.base_month, before.cohort_accounts) == (date(2025, 4, 1), date(2024, 4, 1), 2)
+        assert before.nrr == pytest.approx(6000 / 3000) and before.logo_churn == 0
+        assert [r.month for r in mx.retention_trend(session=s, filters=f(), months=6)][0] == date(2024, 12, 1)
 
 
 def test_rent_volume(business) -> None:
