@@ -19,6 +19,7 @@ from core.auth import Identity
 from core.auth.service import MIN_PASSWORD_LENGTH
 from core.auth.views import api_key_views, user_details
 from core.errors import SophiaError
+from core.jobs_health import scheduler_heartbeat
 from core.runtime import Runtime
 from pages.admin_tabs.search_index import index_tab
 
@@ -225,6 +226,16 @@ def keys_table(rt: Runtime) -> None:
     )
 
 
+def scheduler_status(rt: Runtime) -> None:
+    """The jobs process's heartbeat: syncs, indexing and housekeeping run only while it is fresh."""
+    beat = scheduler_heartbeat(runtime=rt)
+    line = f"Scheduler: {beat.describe()}."
+    if beat.state == "fresh":
+        st.caption(line)
+    else:
+        st.warning(f"{line} Scheduled syncs and indexing are not running; `sophia up` restarts the jobs process.")
+
+
 def main() -> None:
     rt = ui.runtime()
     ui.page_header(
@@ -232,6 +243,7 @@ def main() -> None:
         "Users, roles, API keys and the search index. Every change to users and keys is recorded in the audit log.",
     )
     me = require_role(rt, "admin", "admin")
+    scheduler_status(rt)
     users, keys, index = st.tabs(["Users and roles", "API keys", "Search index"])
     with users:
         users_tab(rt, me)
