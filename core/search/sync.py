@@ -23,7 +23,8 @@ transaction. Per backend, ``index_sync_state`` records how far that backend has 
   position is below the floor (one that was disabled meanwhile, or a full push that started before the rows
   it needed were pruned) cannot replay the log, so its next sync is a full push instead.
 
-Runs of one backend are serialised by a lease (a ``meta`` row renewed per batch): the scheduler, the CLI and
+Runs of one backend are serialised by a lease (``core.leases``, on its ``index_sync_state`` row, renewed
+per batch): the scheduler, the CLI and
 a rebuild never push the same backend at once, so an old upsert can never land after a newer delete.
 
 Change ids come from an auto-increment key, which on PostgreSQL is not in commit order: a change can be
@@ -35,11 +36,8 @@ id comparison and vector spot-check are the safety net for it.
 
 from __future__ import annotations
 
-import os
 import random
-import socket
 import time
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -53,6 +51,7 @@ from sqlalchemy.orm import Session
 from core.db.models import Chunk, ChunkChange, Document, IndexSyncState, Meta
 from core.db.types import utcnow
 from core.errors import Conflict, SophiaError
+from core.leases import Lease, LeaseSlot
 from core.observability.logging import get_logger
 from core.search.backends.base import ChunkVector, VectorBackend
 
@@ -90,7 +89,6 @@ DEFAULT_SAMPLE = 256
 VECTOR_ATOL = 1e-6
 ERROR_MAX = 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-LEASE_KEY = "index_sync_lease:{}"
 #: The ``meta`` row holding the highest chunk_changes id pruned (every id at or below it is gone).
 FLOOR_KEY = "chunk_changes_floor"
 #: Consumed changes are kept this long (what changed recently stays readable; a full push never races it).
@@ -160,7 +158,7 @@ def sync_backend(
     started = time.monotonic()
     report = SyncReport(backend.name)
     try:
-        lease = _Lease.take(runtime, backend.name)
+        lease = _take_lease(runtime, backend.name)
     except Conflict as exc:
         report.skipped = exc.message
         _finish(runtime, report, started)
@@ -213,7 +211,7 @@ def rebuild(
     """Clear the backend and push every chunk from the chunks table. Raises when the backend fails (the
     error is recorded too, and the next sync finishes the job with a full push)."""
     started = time.monotonic()
-    lease = _Lease.take(runtime, backend.name)  # Conflict when another run holds it
+    lease = _take_lease(runtime, backend.name)  # Conflict when another run holds it
     try:
         backend.ping()
         _ensure_state(runtime, backend.name)
@@ -251,7 +249,7 @@ def reconcile(
     if caught_up.error:
         raise SophiaError(f"{backend.name}: {caught_up.error}")
     report = ReconcileReport(backend.name)
-    lease = _Lease.take(runtime, backend.name)
+    lease = _take_lease(runtime, backend.name)
     try:
         if progress:
             progress(0, 0, "listing ids")
@@ -426,7 +424,7 @@ def _floor(session: Session) -> int:
 def _replay(
     runtime: Runtime,
     backend: VectorBackend,
-    lease: _Lease,
+    lease: Lease,
     position: int,
     batch: int,
     progress: Progress | None,
@@ -497,7 +495,7 @@ def _settled_max(session: Session) -> int:
 
 
 def _full_push(
-    runtime: Runtime, backend: VectorBackend, lease: _Lease, batch: int, progress: Progress | None, *, clear: bool
+    runtime: Runtime, backend: VectorBackend, lease: Lease, batch: int, progress: Progress | None, *, clear: bool
 ) -> tuple[int, int, int]:
     """Push every chunk with a vector; returns (pushed, deleted, the position recorded). The log position is
     read before the first chunk, so every change made during the push is replayed by the next sync. Without
@@ -708,64 +706,10 @@ def _finish(runtime: Runtime, report: SyncReport, started: float) -> None:
     report.seconds = round(time.monotonic() - started, 3)
 
 
-# ---- the lease ------------------------------------------------------------------------------------------------
-
-
-class _Lease:
-    """One run per backend at a time: a ``meta`` row whose ``updated_at`` is the holder's last renewal.
-    Taking it is one conditional UPDATE (or the INSERT of the row), atomic on SQLite and PostgreSQL."""
-
-    def __init__(self, runtime: Runtime, name: str, owner: str, stamp: datetime) -> None:
-        self.runtime, self.name, self.owner, self.stamp = runtime, name, owner, stamp
-
-    @classmethod
-    def take(cls, runtime: Runtime, name: str) -> _Lease:
-        key = LEASE_KEY.format(name)
-        owner = f"{uuid.uuid4().hex[:12]}:{os.getpid()}@{socket.gethostname()}"
-        now = utcnow()
-        with runtime.session() as session:
-            taken = (
-                session.execute(
-                    update(Meta)
-                    .where(Meta.key == key, Meta.updated_at < now - timedelta(seconds=LEASE_S))
-                    .values(value={"owner": owner}, updated_at=now)
-                ).rowcount
-                == 1
-            )
-            exists = taken or session.get(Meta, key) is not None
-        if not exists:
-            try:
-                with runtime.session() as session:
-                    session.add(Meta(key=key, value={"owner": owner}, updated_at=now))
-                taken = True
-            except IntegrityError:
-                taken = False
-        if not taken:
-            raise Conflict(f"{name}: another sync, rebuild or reconcile of this backend is running; try again later")
-        return cls(runtime, name, owner, now)
-
-    def renew(self) -> None:
-        now = utcnow()
-        with self.runtime.session() as session:
-            kept = (
-                session.execute(
-                    update(Meta)
-                    .where(Meta.key == LEASE_KEY.format(self.name), Meta.updated_at == self.stamp)
-                    .values(updated_at=now)
-                ).rowcount
-                == 1
-            )
-        if not kept:
-            raise Conflict(f"{self.name}: this run lost its lease (it stalled longer than {LEASE_S} s)")
-        self.stamp = now
-
-    def release(self) -> None:
-        try:
-            with self.runtime.session() as session:
-                session.execute(
-                    update(Meta)
-                    .where(Meta.key == LEASE_KEY.format(self.name), Meta.updated_at == self.stamp)
-                    .values(updated_at=EPOCH)
-                )
-        except Exception:  # noqa: BLE001 - it expires by itself
-            log.warning("could not release the vector sync lease", backend=self.name)
+def _take_lease(runtime: Runtime, name: str) -> Lease:
+    """One run per backend at a time (``core.leases``, on the backend's sync state row); ``Conflict`` when
+    another sync, rebuild or reconcile of it is running."""
+    _ensure_state(runtime, name)
+    slot = LeaseSlot(IndexSyncState, IndexSyncState.backend == name, name)
+    busy = f"{name}: another sync, rebuild or reconcile of this backend is running; try again later"
+    return Lease.take(runtime=runtime, slot=slot, ttl=timedelta(seconds=LEASE_S), busy=busy)
