@@ -33,6 +33,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.db.batches import in_batches
 from core.db.models import Chunk, ChunkChange, Document, Meta
 from core.db.types import utcnow
 from core.search.documents import RECORD_TABLES, DocumentIn, build_documents, chunk_hash
@@ -49,7 +50,6 @@ Progress = Callable[[int, int, str], None]
 #: (padding is most of its cost) within windows of 4,096, so a batch this size pads as little as one call
 #: over everything; writing 4,096 chunks is a transaction of well under a second.
 BATCH_CHUNKS = 4096
-IN_CHUNK = 500  # ids per IN (...): well under SQLite's variable limit
 #: The ``meta`` row holding the progress of the current (or the last) run of ``index_records``.
 PROGRESS_KEY = "search_indexing"
 #: Progress is written at most this often (and at the end of each stage).
@@ -78,11 +78,6 @@ class IndexResult:
 
 def _vec_bytes(v: np.ndarray) -> bytes:
     return np.asarray(v, dtype="<f4").tobytes()
-
-
-def _in_chunks(values: Sequence, n: int = IN_CHUNK) -> Iterable[Sequence]:
-    for i in range(0, len(values), n):
-        yield values[i : i + n]
 
 
 # ---- the public entry points ----------------------------------------------------------------------------
@@ -216,7 +211,7 @@ def index_documents(
     with runtime.session() as session:
         for source in {k[0] for k in keys}:
             exts = [k[1] for k in keys if k[0] == source]
-            for part in _in_chunks(exts):
+            for part in in_batches(exts):
                 for id_, ext, h in session.execute(
                     select(Document.id, Document.external_id, Document.content_hash).where(
                         Document.source == source, Document.external_id.in_(part)
@@ -365,7 +360,7 @@ def _write_changed(
 
 def _stored_vectors(session: Session, hashes: Sequence[str], model: str) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
-    for part in _in_chunks(hashes):
+    for part in in_batches(hashes):
         for h, emb in session.execute(
             select(Chunk.content_hash, Chunk.embedding).where(
                 Chunk.content_hash.in_(part), Chunk.embedding_model == model, Chunk.embedding.is_not(None)
@@ -407,7 +402,7 @@ def _write_batch(
     # documents: update the known ones, insert the new ones (a document written meanwhile by another run
     # is found by its key and updated instead)
     new_docs = [d for d in batch if d.key not in existing_ids]
-    for part in _in_chunks(new_docs):
+    for part in in_batches(new_docs):
         for d in part:
             found = session.scalar(
                 select(Document.id).where(Document.source == d.source, Document.external_id == d.external_id)
@@ -433,7 +428,7 @@ def _write_batch(
     # chunks: position by position against what is stored
     doc_ids = [existing_ids[d.key] for d in batch]
     old: dict[int, dict[int, tuple[int, str, str | None]]] = {i: {} for i in doc_ids}
-    for part in _in_chunks(doc_ids):
+    for part in in_batches(doc_ids):
         for cid, did, pos, h, emb_model in session.execute(
             select(Chunk.id, Chunk.document_id, Chunk.position, Chunk.content_hash, Chunk.embedding_model).where(
                 Chunk.document_id.in_(part)
@@ -481,7 +476,7 @@ def _write_batch(
                 )
         removed += [cid for pos, (cid, _, _) in have.items() if pos >= len(d.chunks)]
     if removed:
-        for part in _in_chunks(removed):
+        for part in in_batches(removed):
             session.execute(delete(Chunk).where(Chunk.id.in_(part)))
         _log(session, removed, "d")
         result.chunks_deleted += len(removed)
@@ -497,9 +492,9 @@ def _write_batch(
 
 
 def _delete_documents(session: Session, document_ids: list[int], result: IndexResult) -> None:
-    for part in _in_chunks(document_ids):
+    for part in in_batches(document_ids):
         chunk_ids = list(session.scalars(select(Chunk.id).where(Chunk.document_id.in_(part))))
-        for cpart in _in_chunks(chunk_ids):
+        for cpart in in_batches(chunk_ids):
             session.execute(delete(Chunk).where(Chunk.id.in_(cpart)))
         _log(session, chunk_ids, "d")
         session.execute(delete(Document).where(Document.id.in_(part)))

@@ -48,6 +48,7 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.db.batches import in_batches
 from core.db.models import Chunk, ChunkChange, Document, IndexSyncState, Meta
 from core.db.types import utcnow
 from core.errors import Conflict, SophiaError
@@ -81,8 +82,6 @@ DEFAULT_BATCH = 500
 LEASE_S = 300
 #: How long a hole in the change ids may be an insert still in flight (see the module notes).
 GAP_GRACE_S = 60
-#: Ids per IN (...): well under SQLite's variable limit.
-IN_CHUNK = 500
 #: Chunks whose stored vector and metadata reconcile compares with the table by default.
 DEFAULT_SAMPLE = 256
 #: Vectors read back from a backend may differ from the stored float32 by rounding in transit.
@@ -256,13 +255,13 @@ def reconcile(
         held, table, report.extra = _drop_extra(runtime, backend)
         report.backend_count, report.chunks = len(held), len(table)
         report.missing = sorted(table - held)
-        for part in _chunks_of(report.missing, batch):
+        for part in in_batches(report.missing, batch):
             _push(runtime, backend, upserts=part, deletes=())
             lease.renew()
         if isinstance(backend, SupportsFetch) and sample != 0:
             both = sorted(table & held)
             chosen = both if sample is None or sample >= len(both) else sorted(random.sample(both, sample))
-            for part in _chunks_of(chosen, batch):
+            for part in in_batches(chosen, batch):
                 stored = backend.fetch(part)
                 with runtime.session() as session:
                     truth = {item.chunk_id: item for item in _load(session, part, backend.dim, _model(runtime))[0]}
@@ -541,7 +540,7 @@ def _drop_extra(runtime: Runtime, backend: VectorBackend) -> tuple[set[int], set
     with runtime.session() as session:  # an id that reappeared meanwhile arrives through the log instead
         reborn = set(_existing(session, extra))
     extra = [i for i in extra if i not in reborn]
-    for part in _chunks_of(extra, IN_CHUNK):
+    for part in in_batches(extra):
         backend.delete(part)
     return held, table, extra
 
@@ -577,7 +576,7 @@ def _load(session: Session, chunk_ids: Sequence[int], dim: int, model: str) -> t
     """The current vector and metadata of these chunks (chunks JOIN documents), and the ids that have no vector
     of ``model`` (gone, not embedded, or embedded by another model and not re-embedded yet)."""
     found: dict[int, ChunkVector] = {}
-    for part in _chunks_of(list(chunk_ids), IN_CHUNK):
+    for part in in_batches(chunk_ids):
         rows = session.execute(
             select(
                 Chunk.id,
@@ -637,13 +636,8 @@ def _same(truth: ChunkVector, stored: ChunkVector) -> bool:
 
 
 def _existing(session: Session, chunk_ids: Sequence[int]) -> Iterable[int]:
-    for part in _chunks_of(list(chunk_ids), IN_CHUNK):
+    for part in in_batches(chunk_ids):
         yield from session.scalars(select(Chunk.id).where(Chunk.id.in_(part)))
-
-
-def _chunks_of(values: Sequence[int], n: int) -> Iterable[list[int]]:
-    for i in range(0, len(values), n):
-        yield list(values[i : i + n])
 
 
 # ---- state ---------------------------------------------------------------------------------------------------
