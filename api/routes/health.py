@@ -13,7 +13,7 @@ from core import bus
 from core.config import Settings
 from core.pipelines.health import PipelineCollector
 from core.runtime import Runtime
-from core.search.sync import IndexCollector
+from core.search.metrics import IndexCollector
 
 router = APIRouter(tags=["operations"])
 

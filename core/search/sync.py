@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -60,7 +60,6 @@ if TYPE_CHECKING:
     from core.runtime import Runtime
 
 __all__ = [
-    "IndexCollector",
     "RebuildReport",
     "ReconcileReport",
     "SupportsFetch",
@@ -73,6 +72,7 @@ __all__ = [
     "sync_all",
     "sync_backend",
     "table_counts",
+    "vector_count",
 ]
 
 Progress = Callable[[int, int, str], None]
@@ -319,46 +319,11 @@ def table_counts(*, runtime: Runtime) -> dict[str, int]:
         return {
             "documents": session.scalar(select(func.count()).select_from(Document)) or 0,
             "chunks": session.scalar(select(func.count()).select_from(Chunk)) or 0,
-            "vectors": _vector_count(session),
+            "vectors": vector_count(session),
         }
 
 
-class IndexCollector:
-    """Prometheus metrics of the enabled vector backends, read from the database when scraped (so a sync run by
-    the scheduler or the CLI shows in the API's /metrics). Alert on ``sophia_index_failing == 1`` with a
-    growing ``sophia_index_pending_chunks``: the backend is down and falling behind."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-
-    def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import GaugeMetricFamily
-
-        labels = ["backend"]
-        held = GaugeMetricFamily(
-            "sophia_index_chunks", "Chunks the backend held at its last successful sync", labels=labels
-        )
-        pending = GaugeMetricFamily(
-            "sophia_index_pending_chunks", "Chunks with changes the backend has not received", labels=labels
-        )
-        failing = GaugeMetricFamily("sophia_index_failing", "1 when the backend's last sync failed", labels=labels)
-        age = GaugeMetricFamily(
-            "sophia_index_last_sync_age_seconds", "Seconds since the backend's last successful sync", labels=labels
-        )
-        now = utcnow()
-        for row in index_status(runtime=self.runtime, backends=self.runtime.settings.vector_backend_names):
-            held.add_metric([row["name"]], row["chunks"])
-            pending.add_metric([row["name"]], row["pending"])
-            failing.add_metric([row["name"]], 1.0 if row["error"] else 0.0)
-            if row["last_sync"]:
-                age.add_metric([row["name"]], (now - datetime.fromisoformat(row["last_sync"])).total_seconds())
-        table = GaugeMetricFamily("sophia_index_table_chunks", "Chunks with a vector in the chunks table (the truth)")
-        with self.runtime.session() as session:  # only this count: a scrape need not count the whole tables
-            table.add_metric([], _vector_count(session))
-        yield from (held, pending, failing, age, table)
-
-
-def _vector_count(session: Session) -> int:
+def vector_count(session: Session) -> int:
     """Chunks that have a vector (of any model)."""
     return session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None))) or 0
 
@@ -367,7 +332,7 @@ def pending_count(session: Session, position: int) -> int:
     """Chunks a backend at this position has yet to receive (changes collapsed per chunk). At position 0 (or
     below the pruned floor) the backend gets a full push, so that is every chunk with a vector."""
     if position == 0 or position < _floor(session):
-        return _vector_count(session)
+        return vector_count(session)
     return session.scalar(select(func.count(func.distinct(ChunkChange.chunk_id))).where(ChunkChange.id > position)) or 0
 
 
