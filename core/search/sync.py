@@ -54,7 +54,7 @@ from core.db.types import utcnow
 from core.errors import Conflict, SophiaError
 from core.leases import Lease, LeaseSlot
 from core.observability.logging import get_logger
-from core.search.backends.base import ChunkVector, VectorBackend
+from core.search.backends.base import BackendKey, ChunkVector, VectorBackend
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -136,7 +136,7 @@ class ReconcileReport:
     chunks: int = 0  # chunks with a vector in the table
     backend_count: int = 0  # ids the backend held before repairs
     missing: list[int] = field(default_factory=list)  # in the table, not the backend: pushed
-    extra: list[int] = field(default_factory=list)  # in the backend, not the table: deleted
+    extra: list[BackendKey] = field(default_factory=list)  # in the backend, not the table (or foreign): deleted
     checked: int = 0  # stored vectors and metadata compared with the table
     stale: list[int] = field(default_factory=list)  # differed: pushed again
     seconds: float = 0.0
@@ -253,7 +253,8 @@ def reconcile(
         if progress:
             progress(0, 0, "listing ids")
         held, table, report.extra = _drop_extra(runtime, backend)
-        report.backend_count, report.chunks = len(held), len(table)
+        report.backend_count = len(held) + sum(not isinstance(k, int) for k in report.extra)
+        report.chunks = len(table)
         report.missing = sorted(table - held)
         for part in in_batches(report.missing, batch):
             _push(runtime, backend, upserts=part, deletes=())
@@ -495,16 +496,21 @@ def _full_push(
     return pushed, deleted, position
 
 
-def _drop_extra(runtime: Runtime, backend: VectorBackend) -> tuple[set[int], set[int], list[int]]:
-    """Delete from the backend the chunks the table no longer has; returns (the ids the backend held, the ids
-    of the table's chunks with a vector, the ids deleted)."""
-    held = set(backend.ids())  # the backend first: a chunk added meanwhile then looks missing (harmless)
+def _drop_extra(runtime: Runtime, backend: VectorBackend) -> tuple[set[int], set[int], list[BackendKey]]:
+    """Delete from the backend the chunks the table no longer has, and every key Sophia did not write (a
+    leftover or foreign vector, whatever its shape); returns (the chunk ids the backend held, the ids of the
+    table's chunks with a vector, the keys deleted)."""
+    keys = set(backend.ids())  # the backend first: a chunk added meanwhile then looks missing (harmless)
+    held = {k for k in keys if isinstance(k, int)}
+    foreign = sorted(k for k in keys if not isinstance(k, int))
     with runtime.session() as session:
         table = set(session.scalars(select(Chunk.id).where(_embedded(runtime))))
     extra = sorted(held - table)
     with runtime.session() as session:  # an id that reappeared meanwhile arrives through the log instead
         reborn = set(_existing(session, extra))
-    extra = [i for i in extra if i not in reborn]
+    extra = [*(i for i in extra if i not in reborn), *foreign]
+    if foreign:
+        log.warning("foreign ids in a vector backend deleted", backend=backend.name, count=len(foreign))
     for part in in_batches(extra):
         backend.delete(part)
     return held, table, extra

@@ -38,7 +38,7 @@ import numpy as np
 from core.db.batches import in_batches
 from core.errors import BackendUnavailable, ConfigError, InvalidInput
 from core.observability.logging import get_logger
-from core.search.backends.base import ChunkVector, VectorFilter
+from core.search.backends.base import BackendKey, ChunkVector, VectorFilter
 
 if TYPE_CHECKING:
     from core.config import Settings
@@ -388,8 +388,8 @@ class EmbeddedBackend:
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"embedded index at {self.root}: {exc}") from None
 
-    def delete(self, chunk_ids: Sequence[int]) -> None:
-        ids = [(int(i),) for i in chunk_ids]
+    def delete(self, chunk_ids: Sequence[BackendKey]) -> None:
+        ids = [(i,) for i in chunk_ids if isinstance(i, int)]  # its keys are integers: nothing else is held
         if not ids:
             return
         try:
