@@ -16,9 +16,9 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
 from core.db.types import utcnow
@@ -88,8 +88,8 @@ class Lease:
             free = or_(free, model.lease_owner == holder)
         taken = session.execute(
             update(model).where(self.slot.where, free).values(lease_owner=self.owner, lease_expires_at=now + self.ttl)
-        ).rowcount
-        return taken == 1
+        )
+        return cast(CursorResult, taken).rowcount == 1
 
     def renew(self, session: Session | None = None) -> None:
         """Extend the lease (in the caller's transaction when given one). Raises ``Conflict`` when this run
@@ -102,8 +102,8 @@ class Lease:
             update(model)
             .where(self.slot.where, model.lease_owner == self.owner)
             .values(lease_expires_at=utcnow() + self.ttl)
-        ).rowcount
-        if kept != 1:
+        )
+        if cast(CursorResult, kept).rowcount != 1:
             raise Conflict(f"{self.slot.label}: this run lost its lease (it stalled longer than {self.ttl})")
         return None
 

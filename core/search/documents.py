@@ -395,8 +395,8 @@ def _thread_messages(session: Session, ids: Sequence[int] | None) -> Iterator[m.
     for part in in_batches(sorted(set(ids))):
         rows = select(m.SlackMessage.source, m.SlackMessage.channel_id, m.SlackMessage.thread_ts, m.SlackMessage.ts)
         keys |= {(src, ch, tts or ts) for src, ch, tts, ts in session.execute(rows.where(m.SlackMessage.id.in_(part)))}
-    for part in in_batches(sorted({k[2] for k in keys})):
-        wanted = or_(m.SlackMessage.thread_ts.in_(part), m.SlackMessage.ts.in_(part))
+    for tss in in_batches(sorted({k[2] for k in keys})):
+        wanted = or_(m.SlackMessage.thread_ts.in_(tss), m.SlackMessage.ts.in_(tss))
         for msg in session.scalars(stmt.where(wanted)):
             if (msg.source, msg.channel_id, msg.thread_ts or msg.ts) in keys:
                 yield msg

@@ -517,13 +517,12 @@ def _write_batch(
     # documents: update the known ones, insert the new ones (a document written meanwhile by another run
     # is found by its key and updated instead)
     new_docs = [d for d in batch if d.key not in existing_ids]
-    for part in in_batches(new_docs):
-        for d in part:
-            found = session.scalar(
-                select(Document.id).where(Document.source == d.source, Document.external_id == d.external_id)
-            )
-            if found is not None:
-                existing_ids[d.key] = found
+    for d in new_docs:
+        found = session.scalar(
+            select(Document.id).where(Document.source == d.source, Document.external_id == d.external_id)
+        )
+        if found is not None:
+            existing_ids[d.key] = found
     updates = [d for d in batch if d.key in existing_ids]
     inserts = [d for d in batch if d.key not in existing_ids]
     if updates:

@@ -502,13 +502,13 @@ def _drop_extra(runtime: Runtime, backend: VectorBackend) -> tuple[set[int], set
     table's chunks with a vector, the keys deleted)."""
     keys = set(backend.ids())  # the backend first: a chunk added meanwhile then looks missing (harmless)
     held = {k for k in keys if isinstance(k, int)}
-    foreign = sorted(k for k in keys if not isinstance(k, int))
+    foreign = sorted(str(k) for k in keys if not isinstance(k, int))
     with runtime.session() as session:
         table = set(session.scalars(select(Chunk.id).where(_embedded(runtime))))
-    extra = sorted(held - table)
+    gone = sorted(held - table)
     with runtime.session() as session:  # an id that reappeared meanwhile arrives through the log instead
-        reborn = set(_existing(session, extra))
-    extra = [*(i for i in extra if i not in reborn), *foreign]
+        reborn = set(_existing(session, gone))
+    extra: list[BackendKey] = [*(i for i in gone if i not in reborn), *foreign]
     if foreign:
         log.warning("foreign ids in a vector backend deleted", backend=backend.name, count=len(foreign))
     for part in in_batches(extra):

@@ -241,7 +241,7 @@ class WeaviateBackend:
         objects = self._call(
             "iterate", lambda: iter(coll.iterator(return_properties=["chunk_id"], cache_size=ITER_PAGE))
         )
-        done = object()
+        done: Any = object()
         while (obj := self._call("iterate", lambda: next(objects, done))) is not done:
             cid = _ours(obj)
             yield cid if cid is not None else str(obj.uuid)
