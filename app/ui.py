@@ -420,7 +420,7 @@ def indexing_notice(rt: Runtime, *, last_run: bool = False) -> bool:
         return False
     if state["state"] == "running":
         done, total = state.get("done", 0), state.get("total", 0)
-        if not total:  # still reading records: most runs (every two minutes) find nothing to do
+        if not total:  # still reading records: most runs (every 30 seconds) find nothing to do
             return True
         st.progress(
             min(1.0, done / total),
@@ -430,7 +430,7 @@ def indexing_notice(rt: Runtime, *, last_run: bool = False) -> bool:
     elif state["state"] == "stalled":
         st.warning(
             "A search indexing run stopped reporting progress (its process may have died); the scheduler "
-            "starts a new one within two minutes.",
+            "starts a new one within a minute.",
             icon=":material/warning:",
         )
     elif last_run and state["state"] == "failed":

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import functools
 import os
+import time
 from collections.abc import Callable
+from typing import Any
 
 from connectors.registry import KINDS
 from core.bus import make_bus, make_cache
@@ -14,19 +16,23 @@ from core.pipelines import sync_connector
 from core.pipelines.health import due_connectors
 from core.runtime import get_runtime
 
+#: The index job (every 30 s) follows the records bus this long after its change-following run, so a synced
+#: record is searchable within seconds; short enough that the job ends before its next start.
+FOLLOW_BUS_S = 20.0
 EVENT_RETENTION_S = 7 * 24 * 3600  # the bus is for live views and triggers, not an archive
 BUS_STREAMS = ("records",)
 log = get_logger("jobs")
+_BUS_POSITION: Any = None  # this process's place in the records stream (see index_records)
 
 
-def job(func: Callable[[], None]) -> Callable[[], None]:
+def job(func: Callable[..., None]) -> Callable[..., None]:
     """Every log line a job run writes carries the job's name and a run id."""
 
     @functools.wraps(func)
-    def run() -> None:
+    def run(**options: Any) -> None:
         with bound(job=func.__name__, job_id=new_id()):
             log.debug("job start")
-            func()
+            func(**options)
 
     return run
 
@@ -101,13 +107,48 @@ def sync_vector_indexes() -> None:
 
 
 @job
-def index_records() -> None:
-    """Bring search documents and chunks up to date with the records (unchanged ones cost no embedding),
-    then push the chunk changes to the vector backends."""
-    from core.search.embeddings import make_embedder
-    from core.search.indexing import index_records as run_index
+def index_records(follow_s: float = FOLLOW_BUS_S) -> None:
+    """Make the records that changed since the last run searchable (documents, chunks, vectors, backends),
+    then, for the rest of the job's slot, those the bus announces as soon as they are."""
+    from core.search.searchable import index_announced, make_searchable
 
     rt = get_runtime()
-    result = run_index(runtime=rt, embedder=make_embedder(rt.settings))
-    log.info("search index updated", **result.as_dict())
-    sync_vector_indexes()
+    _log_searchable(make_searchable(runtime=rt))  # the watermark: nothing is missed by it
+    deadline = time.monotonic() + follow_s
+    bus = make_bus(rt.settings)
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            done = index_announced(runtime=rt, bus=bus, position=_bus_position(), block_s=min(5.0, left))
+            if done is not None:
+                _log_searchable(done)
+    except Exception as exc:  # noqa: BLE001 - a bus that is down only makes indexing wait for the next run
+        log.warning("records bus not followed", error=type(exc).__name__)
+    finally:
+        bus.close()
+
+
+@job
+def reindex_full() -> None:
+    """Once a day, the full run: every record's document rebuilt and compared, deletes the change-following
+    run cannot see (a Slack reply, a payment) included."""
+    from core.search.searchable import full_run_due, make_searchable
+
+    rt = get_runtime()
+    if full_run_due(runtime=rt):
+        _log_searchable(make_searchable(runtime=rt, full=True))
+
+
+def _bus_position() -> Any:
+    global _BUS_POSITION
+    if _BUS_POSITION is None:
+        from core.search.searchable import BusPosition
+
+        _BUS_POSITION = BusPosition()
+    return _BUS_POSITION
+
+
+def _log_searchable(done: Any) -> None:
+    if done.index is not None and (done.index.documents_seen or done.index.documents_deleted):
+        log.info("search index updated", **done.index.as_dict())
+    for report in done.behind:
+        log.warning("vector index behind", backend=report.backend, pending=report.pending, error=report.error)

@@ -51,7 +51,8 @@ class JobSpec:
 JOBS = (
     JobSpec(HEARTBEAT_JOB, "jobs.definitions:heartbeat", None, "scheduler liveness"),
     JobSpec("sync_due_connectors", "jobs.definitions:sync_due_connectors", 60, "sync connectors whose interval passed"),
-    JobSpec("index_records", "jobs.definitions:index_records", 120, "index new and changed records for search"),
+    JobSpec("index_records", "jobs.definitions:index_records", 30, "index the records that changed, for search"),
+    JobSpec("reindex_full", "jobs.definitions:reindex_full", 3600, "the daily full rebuild of search documents"),
     JobSpec("housekeeping", "jobs.definitions:housekeeping", 600, "expire cache entries, trim the event bus"),
     JobSpec(
         "sync_vector_indexes", "jobs.definitions:sync_vector_indexes", 30, "push chunk changes to the vector backends"

@@ -1,7 +1,7 @@
 """Search: one box over everything the business knows, filtered, with only what the user may see.
 
 Layout only: the query goes through core.search.service.search (the same call as `sophia search`),
-uploads through core.search.files.import_files (the same as `sophia ingest`)."""
+uploads through core.search.searchable.make_searchable (the same as `sophia ingest`)."""
 
 from __future__ import annotations
 
@@ -17,9 +17,7 @@ from core.errors import SophiaError
 from core.search import facets, service
 from core.search.backends.registry import query_backend
 from core.search.embeddings import make_embedder
-from core.search.files import import_files
-from core.search.sync import sync_enabled
-from core.storage import make_object_store
+from core.search.searchable import make_searchable
 
 UPLOAD_TYPES = ["txt", "md", "pdf", "docx", "csv"]
 RECORD_PAGE = Path(__file__).with_name("record.py")
@@ -108,10 +106,7 @@ def _upload(me) -> None:  # noqa: ANN001
                     path = Path(tmp) / Path(f.name).name
                     path.write_bytes(f.getvalue())
                     paths.append(path)
-                results = import_files(
-                    runtime=rt, embedder=_embedder(), store=make_object_store(rt.settings), paths=paths
-                )
-                sync_enabled(runtime=rt)  # searchable now, not at the scheduler's next sync
+                results = make_searchable(runtime=rt, embedder=_embedder(), paths=paths).files
             for r in results:
                 if r.ok:
                     st.success(

@@ -16,7 +16,7 @@ from core.db.probe import probe_write
 from core.jobs_health import HeartbeatCollector, scheduler_heartbeat
 from core.pipelines.health import PipelineCollector
 from core.runtime import Runtime
-from core.search.sync import IndexCollector
+from core.search.metrics import IndexCollector
 
 router = APIRouter(tags=["operations"])
 

@@ -14,6 +14,7 @@ from core.errors import SophiaError
 from core.runtime import Runtime
 from core.search.backends.base import VectorBackend
 from core.search.backends.registry import enabled_backends, make_backend, make_backends
+from core.search.searchable import indexing_status
 from core.search.sync import index_status, rebuild, reconcile, sync_backend, table_counts
 
 index_app = typer.Typer(help="Vector indexes: sync state, sync, rebuild and reconcile.", no_args_is_help=True)
@@ -43,13 +44,16 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int, str], Non
 
 @index_app.command("status")
 def status(json_: JsonOpt = False) -> None:
-    """Per backend: chunks indexed, pending changes, last sync, last error (read from the database only)."""
+    """Records not searchable yet (and when they should be), then per backend: chunks indexed, pending
+    changes, last sync, last error (read from the database only)."""
     rt = open_product(machine_output=json_)
     rows = index_status(runtime=rt, backends=list(enabled_backends(rt.settings)))
     chunks = table_counts(runtime=rt)["chunks"]
+    records = indexing_status(runtime=rt)
     if json_:
-        print_json({"backends": rows, "chunks": chunks})
+        print_json({"records": records.as_json(), "backends": rows, "chunks": chunks})
         return
+    out.print(records.summary, markup=False)
     out.print(f"{chunks} chunks in the table")
     for row in rows:
         last = row["last_sync"][:19].replace("T", " ") if row["last_sync"] else "never"

@@ -1,8 +1,8 @@
-"""`sophia ingest PATH...`, `sophia search QUERY` and `sophia reindex` (documents, chunks and vectors of
-every ingested record).
+"""`sophia ingest PATH...`, `sophia search QUERY` and `sophia reindex [--full]` (documents, chunks and vectors
+of the ingested records).
 
-Each command that writes chunks then pushes the changes to the enabled vector backends (the scheduler's
-index sync does the same on its schedule; a backend that is down is reported and catches up later), so a
+Each command that writes chunks goes through ``core.search.searchable.make_searchable``, which also pushes
+the changes to the enabled vector backends (a backend that is down is reported and catches up later), so a
 search right after it finds what was just written.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
@@ -21,6 +21,9 @@ from core.auth import Identity, get_user
 from core.errors import InvalidInput, NotFound
 from core.runtime import Runtime
 
+if TYPE_CHECKING:
+    from core.search.searchable import Searchable
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON only")]
 HIGHLIGHT = re.compile(r"\*\*(.+?)\*\*")  # how core marks a matched term in a snippet
 
@@ -28,25 +31,22 @@ HIGHLIGHT = re.compile(r"\*\*(.+?)\*\*")  # how core marks a matched term in a s
 # ---- shared steps -------------------------------------------------------------------------------------------
 
 
-def sync_vectors(runtime: Runtime, *, quiet: bool = False) -> None:
-    """Push pending chunk changes to every enabled backend; a failure is a warning (it catches up later)."""
-    from core.search.sync import sync_enabled
-
-    for report in sync_enabled(runtime=runtime):
-        if report.error and not quiet:
+def warn_behind(done: Searchable, *, quiet: bool = False) -> None:
+    """A backend that could not take the changes is a warning (it catches up later)."""
+    for report in done.behind:
+        if not quiet:
             err.print(
                 f"warning: vector backend {report.backend} not updated ({report.error}); it catches up on the next sync"
             )
 
 
 def index_after_demo(runtime: Runtime, *, json_output: bool = False) -> None:
-    """Index every ingested record and push the vectors (for `sophia up --demo`, after loading the demo)."""
-    from core.search.embeddings import make_embedder
-    from core.search.indexing import index_records
+    """Index what was ingested and push the vectors (for `sophia up --demo`, after loading the demo)."""
+    from core.search.searchable import make_searchable
 
     with progress_bar("Indexing for search") as update:
-        index_records(runtime=runtime, embedder=make_embedder(runtime.settings), progress=update)
-    sync_vectors(runtime, quiet=json_output)
+        done = make_searchable(runtime=runtime, progress=update)
+    warn_behind(done, quiet=json_output)
 
 
 def _identity(runtime: Runtime, as_user: str | None) -> Identity:
@@ -84,21 +84,13 @@ def ingest(
     json_: JsonOpt = False,
 ) -> None:
     """Import files: each becomes one searchable document titled by its file name."""
-    from core.search.embeddings import make_embedder
-    from core.search.files import import_files
-    from core.storage import make_object_store
+    from core.search.searchable import make_searchable
 
     rt = open_product(machine_output=json_)
     with progress_bar("Importing") as update:
-        results = import_files(
-            runtime=rt,
-            embedder=make_embedder(rt.settings),
-            store=make_object_store(rt.settings),
-            paths=paths,
-            progress=update,
-        )
-    if any(r.ok for r in results):
-        sync_vectors(rt, quiet=json_)
+        done = make_searchable(runtime=rt, paths=paths, progress=update)
+    results = done.files
+    warn_behind(done, quiet=json_)
     failed = [r for r in results if not r.ok]
     if json_:
         print_json(
@@ -188,15 +180,20 @@ def search(
     err.print(f"{len(response.results)} results in {response.took_ms:.0f} ms")
 
 
-def reindex(json_: JsonOpt = False) -> None:
-    """Build or update the documents, chunks and vectors of every ingested record (unchanged ones do no work)."""
-    from core.search.embeddings import make_embedder
-    from core.search.indexing import index_records
+def reindex(
+    full: Annotated[bool, typer.Option("--full", help="rebuild and compare every record's document")] = False,
+    json_: JsonOpt = False,
+) -> None:
+    """Make the records changed since the last run searchable now (documents, chunks, vectors); --full
+    rebuilds and compares every record's document (unchanged ones do no work)."""
+    from core.search.searchable import make_searchable
 
     rt = open_product(machine_output=json_)
     with progress_bar("Indexing") as update:
-        result = index_records(runtime=rt, embedder=make_embedder(rt.settings), progress=update)
-    sync_vectors(rt, quiet=json_)
+        done = make_searchable(runtime=rt, full=full, progress=update)
+    warn_behind(done, quiet=json_)
+    result = done.index
+    assert result is not None  # records, not files
     if json_:
         print_json(result.as_dict())
         return

@@ -50,6 +50,7 @@ from connectors.base import (
     SecretFilter,
     default_detail,
 )
+from core.db.batches import in_batches
 from core.errors import ConfigError
 
 T = TypeVar("T")
@@ -280,8 +281,8 @@ class SalesforceClient:
     def query_in(self, soql_for: Callable[[str], str], ids: Sequence[str]) -> Iterator[dict[str, Any]]:
         """Records of a query over ``IN (...)`` id lists, ``IN_CHUNK`` ids at a time."""
         unique = list(dict.fromkeys(ids))
-        for i in range(0, len(unique), IN_CHUNK):
-            yield from self.query_all(soql_for(in_list(unique[i : i + IN_CHUNK])))
+        for part in in_batches(unique, IN_CHUNK):
+            yield from self.query_all(soql_for(in_list(part)))
 
     def describe(self, sobject: str) -> dict[str, Any]:
         """``GET .../sobjects/{X}/describe/``: the object's fields as the integration user sees them."""

@@ -27,10 +27,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.db import models as m
+from core.db.batches import in_batches
 from core.db.types import UTCDateTime, utcnow
 from core.errors import InvalidInput
-
-IN_CHUNK = 500  # ids per IN (...) lookup: well under SQLite's variable limit
 
 
 @dataclass(frozen=True)
@@ -158,11 +157,9 @@ def _resolve(session: Session, target: type[m.Base], keys: set[tuple[str, str]])
         by_source[src].append(ext)
     found: dict[tuple[str, str], int] = {}
     for src, exts in by_source.items():
-        for i in range(0, len(exts), IN_CHUNK):
+        for part in in_batches(exts):
             rows = session.execute(
-                select(target.id, target.external_id).where(
-                    target.source == src, target.external_id.in_(exts[i : i + IN_CHUNK])
-                )
+                select(target.id, target.external_id).where(target.source == src, target.external_id.in_(part))
             )
             found.update({(src, ext): id_ for id_, ext in rows})
     return found
@@ -278,8 +275,8 @@ def _replace_children(session: Session, child: Child, parents: Mapping[int, list
         return
     fk = getattr(child.model, child.fk)
     ids = list(parents)
-    for i in range(0, len(ids), IN_CHUNK):
-        session.execute(delete(child.model).where(fk.in_(ids[i : i + IN_CHUNK])))
+    for part in in_batches(ids):
+        session.execute(delete(child.model).where(fk.in_(part)))
     validator = _validator(child.model, frozenset({child.fk}))
     rows = []
     for parent_id, items in parents.items():
@@ -302,8 +299,8 @@ def delete_records(*, session: Session, source: str, entity: str, external_ids: 
     model = spec.model
     ids = [str(x) for x in external_ids]
     deleted = 0
-    for i in range(0, len(ids), IN_CHUNK):
-        res = session.execute(delete(model).where(model.source == source, model.external_id.in_(ids[i : i + IN_CHUNK])))
+    for part in in_batches(ids):
+        res = session.execute(delete(model).where(model.source == source, model.external_id.in_(part)))
         deleted += res.rowcount or 0
     return deleted
 

@@ -10,17 +10,13 @@ the cursor stays before it, so fixing the cause and syncing again picks those re
 from __future__ import annotations
 
 import json
-import os
-import re
-import socket
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from core.bus import EventBus
@@ -29,6 +25,7 @@ from core.db.models import ConfiguredConnector, PipelineRun, QuarantinedRecord, 
 from core.db.types import utcnow
 from core.errors import Conflict, InvalidInput, SophiaError
 from core.ingest import Failure, delete_records, ingest_records
+from core.leases import Lease, LeaseSlot, new_owner
 from core.pipelines.configured import check_settings, get_connector, get_kind, load_config
 from core.pipelines.contract import KindInfo, Page, StreamSpec, SyncSource
 from core.runtime import Runtime
@@ -95,7 +92,7 @@ class _Context:
     bus: EventBus | None
     name: str
     source: SyncSource
-    lease_owner: str
+    lease: Lease
     progress: Progress
 
 
@@ -123,7 +120,7 @@ def sync_connector(
     source = build_source(runtime=runtime, kinds=kinds, name=name)
     try:
         selected = _select(source, streams)
-        ctx = _Context(runtime, bus, name, source, _lease_owner(), progress or (lambda *_: None))
+        ctx = _Context(runtime, bus, name, source, _lease(runtime, name), progress or (lambda *_: None))
         _take_lease(ctx)
         try:
             result = SyncResult(connector=name)
@@ -134,7 +131,7 @@ def sync_connector(
                     break
             return result
         finally:
-            _release_lease(ctx)
+            ctx.lease.release()
     finally:
         source.close()
 
@@ -257,7 +254,7 @@ def _commit(ctx: _Context, spec: StreamSpec, run_id: int, page: Page, batch: _Ba
         cursor = page.next_cursor.dump()
         _save_cursor(session, ctx, spec, cursor)
         _update_run(session, run_id, new, cursor)
-        _renew_lease(session, ctx)
+        ctx.lease.renew(session)
     return _Committed(new, sorted(result.ids.values()), result.written, list(page.deletes))
 
 
@@ -376,61 +373,18 @@ def _close_run(ctx: _Context, run_id: int, spec: StreamSpec, tally: Tally, *, er
 # ---- one sync of a connector at a time --------------------------------------------------------
 
 
-def _lease_owner() -> str:
-    """``<run>:<pid>@<host>``: a lease held by a dead process on this machine can be taken over."""
-    return f"{uuid.uuid4().hex[:12]}:{os.getpid()}@{socket.gethostname()}"[:64]
-
-
-def _holder_is_dead(owner: str | None) -> bool:
-    """True when the lease holder was a process on this machine that no longer runs (killed, crashed).
-    A holder on another machine is only presumed dead when its lease expires."""
-    match = re.fullmatch(r"[0-9a-f]+:(\d+)@(.*)", owner or "")
-    if match is None or match.group(2) != socket.gethostname()[: len(match.group(2))]:
-        return False
-    try:
-        os.kill(int(match.group(1)), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+def _lease(runtime: Runtime, name: str) -> Lease:
+    slot = LeaseSlot(ConfiguredConnector, ConfiguredConnector.name == name, f"connector {name!r}")
+    return Lease(runtime, slot, new_owner(), LEASE)
 
 
 def _take_lease(ctx: _Context) -> None:
-    now = utcnow()
-    row = ConfiguredConnector
     with ctx.runtime.session() as session:
-        free = or_(row.lease_expires_at.is_(None), row.lease_expires_at < now)
-        holder = session.scalar(select(row.lease_owner).where(row.name == ctx.name))
-        if holder is not None and _holder_is_dead(holder):
-            free = or_(free, row.lease_owner == holder)
-        taken = session.execute(
-            update(row)
-            .where(row.name == ctx.name, free)
-            .values(lease_owner=ctx.lease_owner, lease_expires_at=now + LEASE)
-        ).rowcount
-        if not taken:
+        if not ctx.lease.take_in(session):
             raise Conflict(f"connector {ctx.name!r} is already syncing; try again when that run ends")
         # we hold the lease, so a run still marked running was cut short (killed, machine lost)
         session.execute(
             update(PipelineRun)
             .where(PipelineRun.connector == ctx.name, PipelineRun.status == "running")
-            .values(status="failed", finished_at=now, error=INTERRUPTED)
-        )
-
-
-def _renew_lease(session: Session, ctx: _Context) -> None:
-    session.execute(
-        update(ConfiguredConnector)
-        .where(ConfiguredConnector.name == ctx.name, ConfiguredConnector.lease_owner == ctx.lease_owner)
-        .values(lease_expires_at=utcnow() + LEASE)
-    )
-
-
-def _release_lease(ctx: _Context) -> None:
-    with ctx.runtime.session() as session:
-        session.execute(
-            update(ConfiguredConnector)
-            .where(ConfiguredConnector.name == ctx.name, ConfiguredConnector.lease_owner == ctx.lease_owner)
-            .values(lease_owner=None, lease_expires_at=None)
+            .values(status="failed", finished_at=utcnow(), error=INTERRUPTED)
         )

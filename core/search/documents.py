@@ -22,16 +22,17 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from core.db import models as m
+from core.db.batches import in_batches
 
 __all__ = [
     "BUILDERS",
@@ -292,24 +293,46 @@ def _record_url(table: str, record_id: int) -> str:
     return f"/records/{table}/{record_id}"
 
 
-Builder = Callable[[Session, _Accounts], Iterator[DocumentIn]]
+#: A builder makes the documents of its entity's records: all of them, or only those with these ids.
+Builder = Callable[[Session, _Accounts, Sequence[int] | None], Iterator[DocumentIn]]
 YIELD_PER = 500
 
 
-def _calls(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
+def _records(session: Session, model: Any, ids: Sequence[int] | None, *where: Any) -> Iterator[Any]:
+    """The model's rows in id order: all of them, or those with these ids (read in parts)."""
+    stmt = select(model).where(*where).order_by(model.id)
+    if ids is None:
+        yield from session.scalars(stmt).yield_per(YIELD_PER)
+        return
+    for part in in_batches(sorted(set(ids))):
+        yield from session.scalars(stmt.where(model.id.in_(part)))
+
+
+def _of(column: Any, ids: Sequence[int] | None) -> Iterator[Any]:
+    """Conditions limiting a child query to these parents (none: every parent), one per part."""
+    if ids is None:
+        yield True
+        return
+    for part in in_batches(sorted(set(ids))):
+        yield column.in_(part)
+
+
+def _calls(session: Session, acc: _Accounts, ids: Sequence[int] | None) -> Iterator[DocumentIn]:
     names: dict[int, dict[str, str]] = defaultdict(dict)
-    for call_id, speaker, name in session.execute(
-        select(m.CallParticipant.call_id, m.CallParticipant.speaker_id, m.CallParticipant.name)
-    ):
-        names[call_id][speaker] = name
     segments: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    for call_id, speaker, text in session.execute(
-        select(m.TranscriptSegment.call_id, m.TranscriptSegment.speaker_id, m.TranscriptSegment.text).order_by(
-            m.TranscriptSegment.call_id, m.TranscriptSegment.position
-        )
-    ):
-        segments[call_id].append((speaker, text))
-    for call in session.scalars(select(m.Call).order_by(m.Call.id)).yield_per(YIELD_PER):
+    for scope in _of(m.CallParticipant.call_id, ids):
+        for call_id, speaker, name in session.execute(
+            select(m.CallParticipant.call_id, m.CallParticipant.speaker_id, m.CallParticipant.name).where(scope)
+        ):
+            names[call_id][speaker] = name
+    for scope in _of(m.TranscriptSegment.call_id, ids):
+        for call_id, speaker, text in session.execute(
+            select(m.TranscriptSegment.call_id, m.TranscriptSegment.speaker_id, m.TranscriptSegment.text)
+            .where(scope)
+            .order_by(m.TranscriptSegment.call_id, m.TranscriptSegment.position)
+        ):
+            segments[call_id].append((speaker, text))
+    for call in _records(session, m.Call, ids):
         who = names.get(call.id, {})
         turns: list[str] = []
         last_speaker = None
@@ -338,8 +361,8 @@ def _calls(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
         )
 
 
-def _activities(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
-    for a in session.scalars(select(m.Activity).order_by(m.Activity.id)).yield_per(YIELD_PER):
+def _activities(session: Session, acc: _Accounts, ids: Sequence[int] | None) -> Iterator[DocumentIn]:
+    for a in _records(session, m.Activity, ids):
         body = (a.body or "").strip()
         subject = (a.subject or "").strip()
         if not body and not subject:
@@ -362,9 +385,26 @@ def _activities(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
         )
 
 
-def _slack_threads(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
+def _thread_messages(session: Session, ids: Sequence[int] | None) -> Iterator[m.SlackMessage]:
+    """Every message, or every message of the threads these messages belong to."""
+    stmt = select(m.SlackMessage).order_by(m.SlackMessage.posted_at, m.SlackMessage.id)
+    if ids is None:
+        yield from session.scalars(stmt)
+        return
+    keys: set[tuple[str, str, str]] = set()
+    for part in in_batches(sorted(set(ids))):
+        rows = select(m.SlackMessage.source, m.SlackMessage.channel_id, m.SlackMessage.thread_ts, m.SlackMessage.ts)
+        keys |= {(src, ch, tts or ts) for src, ch, tts, ts in session.execute(rows.where(m.SlackMessage.id.in_(part)))}
+    for tss in in_batches(sorted({k[2] for k in keys})):
+        wanted = or_(m.SlackMessage.thread_ts.in_(tss), m.SlackMessage.ts.in_(tss))
+        for msg in session.scalars(stmt.where(wanted)):
+            if (msg.source, msg.channel_id, msg.thread_ts or msg.ts) in keys:
+                yield msg
+
+
+def _slack_threads(session: Session, acc: _Accounts, ids: Sequence[int] | None) -> Iterator[DocumentIn]:
     threads: dict[tuple[str, str, str], list[m.SlackMessage]] = defaultdict(list)
-    for msg in session.scalars(select(m.SlackMessage).order_by(m.SlackMessage.posted_at, m.SlackMessage.id)):
+    for msg in sorted(_thread_messages(session, ids), key=lambda x: (x.posted_at, x.id)):
         threads[(msg.source, msg.channel_id, msg.thread_ts or msg.ts)].append(msg)
     for (source, channel_id, thread_ts), msgs in threads.items():
         parent = next((x for x in msgs if x.ts == thread_ts), msgs[0])
@@ -390,11 +430,14 @@ def _slack_threads(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
         )
 
 
-def _invoices(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
+def _invoices(session: Session, acc: _Accounts, ids: Sequence[int] | None) -> Iterator[DocumentIn]:
     payments: dict[int, list[m.Payment]] = defaultdict(list)
-    for p in session.scalars(select(m.Payment).where(m.Payment.invoice_id.is_not(None)).order_by(m.Payment.paid_at)):
-        payments[p.invoice_id].append(p)  # type: ignore[index]
-    for inv in session.scalars(select(m.Invoice).order_by(m.Invoice.id)).yield_per(YIELD_PER):
+    for scope in _of(m.Payment.invoice_id, ids):
+        for p in session.scalars(
+            select(m.Payment).where(m.Payment.invoice_id.is_not(None), scope).order_by(m.Payment.paid_at)
+        ):
+            payments[p.invoice_id].append(p)  # type: ignore[index]
+    for inv in _records(session, m.Invoice, ids):
         account = acc.names.get(inv.account_id) if inv.account_id else None
         title = f"Invoice {inv.number}" + (f" — {account}" if account else "")
         period = f", service period {inv.period_start:%B %Y}" if inv.period_start else ""
@@ -427,8 +470,8 @@ def _invoices(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
         )
 
 
-def _deals(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
-    for d in session.scalars(select(m.Deal).order_by(m.Deal.id)).yield_per(YIELD_PER):
+def _deals(session: Session, acc: _Accounts, ids: Sequence[int] | None) -> Iterator[DocumentIn]:
+    for d in _records(session, m.Deal, ids):
         account = acc.names.get(d.account_id) if d.account_id else None
         stage = d.stage.replace("_", " ")
         parts = [
@@ -458,8 +501,8 @@ def _deals(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
         )
 
 
-def _accounts(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
-    for a in session.scalars(select(m.Account).order_by(m.Account.id)).yield_per(YIELD_PER):
+def _accounts(session: Session, acc: _Accounts, ids: Sequence[int] | None) -> Iterator[DocumentIn]:
+    for a in _records(session, m.Account, ids):
         where = ", ".join(x for x in (a.city, a.state) if x)
         seg = (a.segment or "").replace("_", "-")
         lines = [
@@ -509,9 +552,9 @@ def _employees(session: Session) -> dict[int, m.Employee]:
     return {e.id: e for e in session.scalars(select(m.Employee))}
 
 
-def _reviews(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
+def _reviews(session: Session, acc: _Accounts, ids: Sequence[int] | None) -> Iterator[DocumentIn]:
     people = _employees(session)
-    for r in session.scalars(select(m.Review).order_by(m.Review.id)).yield_per(YIELD_PER):
+    for r in _records(session, m.Review, ids):
         if not (r.body or "").strip():
             continue
         person = people.get(r.employee_id) if r.employee_id else None
@@ -536,9 +579,9 @@ def _reviews(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
         )
 
 
-def _goals(session: Session, acc: _Accounts) -> Iterator[DocumentIn]:
+def _goals(session: Session, acc: _Accounts, ids: Sequence[int] | None) -> Iterator[DocumentIn]:
     people = _employees(session)
-    for g in session.scalars(select(m.Goal).order_by(m.Goal.id)).yield_per(YIELD_PER):
+    for g in _records(session, m.Goal, ids):
         person = people.get(g.employee_id) if g.employee_id else None
         name = person.name if person else "an employee"
         body = (
@@ -589,15 +632,20 @@ RECORD_TABLES: dict[str, str] = {
 }
 
 
-def build_documents(*, session: Session, entities: Sequence[str] | None = None) -> Iterator[tuple[str, DocumentIn]]:
-    """(entity, document) for every text-bearing record of these entities (all by default)."""
+def build_documents(
+    *, session: Session, entities: Sequence[str] | None = None, record_ids: Mapping[str, Sequence[int]] | None = None
+) -> Iterator[tuple[str, DocumentIn]]:
+    """(entity, document) for every text-bearing record of these entities (all by default); with
+    ``record_ids`` (entity -> ids), only the documents of those records (a Slack message: its thread's)."""
     from core.errors import InvalidInput
 
     chosen = list(BUILDERS) if entities is None else list(entities)
+    if record_ids is not None:
+        chosen = [e for e in chosen if record_ids.get(e)] + [e for e in record_ids if e not in BUILDERS]
     unknown = [e for e in chosen if e not in BUILDERS]
     if unknown:
         raise InvalidInput(f"no documents are built from {', '.join(unknown)}; expected some of {', '.join(BUILDERS)}")
     acc = _Accounts.load(session)
     for entity in chosen:
-        for doc in BUILDERS[entity](session, acc):
+        for doc in BUILDERS[entity](session, acc, None if record_ids is None else record_ids[entity]):
             yield entity, doc

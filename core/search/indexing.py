@@ -16,7 +16,11 @@ rows (op ``u`` for a chunk inserted or updated, ``d`` for one deleted), which th
 Changing the embedding model (an embedder whose ``model_name`` differs from the one stored with the
 chunks) re-embeds every chunk on the next run.
 
-Every run of ``index_records`` shows its progress in a ``meta`` row (``indexing_state``): whoever started
+``index_records`` is the full run (every record read; daily, and ``sophia reindex --full``);
+``index_changes`` does the same for the records that changed since the watermark (``core.search.changes``),
+or for records named by the caller. ``core.search.searchable.make_searchable`` is what faces call.
+
+Every run of ``index_records`` or ``index_changes`` shows its progress in a ``meta`` row (``indexing_state``): whoever started
 it (the scheduler, ``sophia reindex``, ``sophia up --demo``), the Search and Admin pages can say that indexing
 is under way and how far it is.
 """
@@ -24,8 +28,8 @@ is under way and how far it is.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -33,15 +37,25 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.db.batches import in_batches
 from core.db.models import Chunk, ChunkChange, Document, Meta
 from core.db.types import utcnow
+from core.search.changes import Changes, Watermark, affected, orphans, read_changes, save_watermark, table_marks
 from core.search.documents import RECORD_TABLES, DocumentIn, build_documents, chunk_hash
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
     from core.search.embeddings import Embedder
 
-__all__ = ["IndexResult", "delete_documents", "index_documents", "index_records", "indexing_state", "reembed_stale"]
+__all__ = [
+    "IndexResult",
+    "delete_documents",
+    "index_changes",
+    "index_documents",
+    "index_records",
+    "indexing_state",
+    "reembed_stale",
+]
 
 Progress = Callable[[int, int, str], None]
 
@@ -49,7 +63,6 @@ Progress = Callable[[int, int, str], None]
 #: (padding is most of its cost) within windows of 4,096, so a batch this size pads as little as one call
 #: over everything; writing 4,096 chunks is a transaction of well under a second.
 BATCH_CHUNKS = 4096
-IN_CHUNK = 500  # ids per IN (...): well under SQLite's variable limit
 #: The ``meta`` row holding the progress of the current (or the last) run of ``index_records``.
 PROGRESS_KEY = "search_indexing"
 #: Progress is written at most this often (and at the end of each stage).
@@ -80,11 +93,6 @@ def _vec_bytes(v: np.ndarray) -> bytes:
     return np.asarray(v, dtype="<f4").tobytes()
 
 
-def _in_chunks(values: Sequence, n: int = IN_CHUNK) -> Iterable[Sequence]:
-    for i in range(0, len(values), n):
-        yield values[i : i + n]
-
-
 # ---- the public entry points ----------------------------------------------------------------------------
 
 
@@ -95,12 +103,62 @@ def index_records(
     entities: Sequence[str] | None = None,
     progress: Progress | None = None,
 ) -> IndexResult:
-    """Bring the documents and chunks of these entities' records (all by default) up to date; the run's
+    """The full run: rebuild every document of these entities' records (all by default), compare content
+    hashes, write what changed and delete the documents whose record is gone. Reads every record, so it runs
+    rarely (daily, ``sophia reindex --full``); ``index_changes`` follows what changed in between. The run's
     progress is shown to every process through ``indexing_state``."""
+
+    def run(tracker: Progress) -> IndexResult:
+        with runtime.session() as session:
+            now = utcnow()
+            mark = Watermark(now, table_marks(session), now, embedder.model_name)
+        result = _index_records(runtime, embedder, entities, tracker)
+        if entities is None:  # everything is indexed as of the run's start
+            with runtime.session() as session:
+                save_watermark(session=session, mark=mark)
+        return result
+
+    return _tracked(runtime, progress, run)
+
+
+def index_changes(
+    *,
+    runtime: Runtime,
+    embedder: Embedder,
+    records: Mapping[str, Collection[int]] | None = None,
+    progress: Progress | None = None,
+) -> IndexResult:
+    """Bring up to date the documents of the records that changed since the watermark (``core.search.changes``)
+    and delete those whose record is gone; with ``records`` (table -> ids, e.g. from a bus event), the
+    documents of those records instead, leaving the watermark alone. The first run (no watermark yet) is a
+    full run. Unchanged documents do no work; an idle run reads a few indexed columns."""
+    with runtime.session() as session:
+        since = Watermark.load(session)
+    if records is None and since.at is None:
+        return index_records(runtime=runtime, embedder=embedder, progress=progress)
+
+    def run(tracker: Progress) -> IndexResult:
+        with runtime.session() as session:
+            if records is None:
+                changes = read_changes(session=session, since=since)
+            else:
+                changes = Changes(affected(session=session, changed=records), [], since)
+        # every chunk has a vector of the watermark's model: only another model needs the scan for stale ones
+        result = _index_scope(runtime, embedder, changes, tracker, reembed=since.model != embedder.model_name)
+        changes.next = replace(changes.next, model=embedder.model_name)
+        if records is None:
+            with runtime.session() as session:
+                save_watermark(session=session, mark=changes.next)
+        return result
+
+    return _tracked(runtime, progress, run)
+
+
+def _tracked(runtime: Runtime, progress: Progress | None, run: Callable[[Progress], IndexResult]) -> IndexResult:
     tracker = _Tracker(runtime, progress)
     tracker(0, 0, "reading records")
     try:
-        result = _index_records(runtime, embedder, entities, tracker)
+        result = run(tracker)
     except Exception as exc:
         tracker.finish(error=str(exc)[:500] or type(exc).__name__)
         raise
@@ -199,6 +257,68 @@ def _index_records(
     return result
 
 
+def _index_scope(
+    runtime: Runtime, embedder: Embedder, changes: Changes, progress: Progress, *, reembed: bool
+) -> IndexResult:
+    """Rebuild the documents of these records; delete those of them that no longer make one, and the
+    documents of the tables that lost rows whose record is gone."""
+    started = time.monotonic()
+    result = IndexResult()
+    if reembed:
+        reembed_stale(runtime=runtime, embedder=embedder, progress=progress, result=result)
+    if changes.empty:
+        result.seconds = round(time.monotonic() - started, 3)
+        return result
+    scope = {e: sorted(ids) for e, ids in changes.records.items()}
+    with runtime.session() as session:
+        unique: dict[tuple[str, str], DocumentIn] = {}
+        for _, doc in build_documents(session=session, record_ids=scope):
+            unique.setdefault(doc.key, doc)
+        existing = _existing_by_key(session, list(unique))
+        before = _documents_of(session, scope)
+        gone = [id_ for id_, key in before.items() if key not in unique]
+        for entity in changes.shrunk:
+            gone += orphans(session=session, entity=entity)
+    changed = _changed(unique.values(), existing, result)
+    _write_changed(runtime, embedder, changed, {k: v[0] for k, v in existing.items()}, result, progress)
+    if gone:
+        with runtime.session() as session:
+            _delete_documents(session, sorted(set(gone)), result)
+    result.seconds = round(time.monotonic() - started, 3)
+    return result
+
+
+def _documents_of(session: Session, scope: Mapping[str, Sequence[int]]) -> dict[int, tuple[str, str]]:
+    """The stored documents of these records (entity -> record ids): document id -> key."""
+    found: dict[int, tuple[str, str]] = {}
+    for entity, ids in scope.items():
+        for part in in_batches(ids):
+            rows = session.execute(
+                select(Document.id, Document.source, Document.external_id).where(
+                    Document.record_table == RECORD_TABLES[entity], Document.record_id.in_(part)
+                )
+            )
+            found.update({id_: (src, ext) for id_, src, ext in rows})
+    return found
+
+
+def _existing_by_key(session: Session, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str]]:
+    """Stored documents by key: (id, content hash)."""
+    existing: dict[tuple[str, str], tuple[int, str]] = {}
+    by_source: dict[str, list[str]] = {}
+    for source, ext in keys:
+        by_source.setdefault(source, []).append(ext)
+    for source, exts in by_source.items():
+        for part in in_batches(exts):
+            for id_, ext, h in session.execute(
+                select(Document.id, Document.external_id, Document.content_hash).where(
+                    Document.source == source, Document.external_id.in_(part)
+                )
+            ):
+                existing[(source, ext)] = (id_, h)
+    return existing
+
+
 def index_documents(
     *,
     runtime: Runtime,
@@ -211,18 +331,8 @@ def index_documents(
     result = IndexResult()
     reembed_stale(runtime=runtime, embedder=embedder, progress=progress, result=result)
     unique = list({d.key: d for d in documents}.values())
-    keys = {d.key for d in unique}
-    existing: dict[tuple[str, str], tuple[int, str]] = {}
     with runtime.session() as session:
-        for source in {k[0] for k in keys}:
-            exts = [k[1] for k in keys if k[0] == source]
-            for part in _in_chunks(exts):
-                for id_, ext, h in session.execute(
-                    select(Document.id, Document.external_id, Document.content_hash).where(
-                        Document.source == source, Document.external_id.in_(part)
-                    )
-                ):
-                    existing[(source, ext)] = (id_, h)
+        existing = _existing_by_key(session, [d.key for d in unique])
     changed = _changed(unique, existing, result)
     _write_changed(runtime, embedder, changed, {k: v[0] for k, v in existing.items()}, result, progress)
     result.seconds = round(time.monotonic() - started, 3)
@@ -365,7 +475,7 @@ def _write_changed(
 
 def _stored_vectors(session: Session, hashes: Sequence[str], model: str) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
-    for part in _in_chunks(hashes):
+    for part in in_batches(hashes):
         for h, emb in session.execute(
             select(Chunk.content_hash, Chunk.embedding).where(
                 Chunk.content_hash.in_(part), Chunk.embedding_model == model, Chunk.embedding.is_not(None)
@@ -407,13 +517,12 @@ def _write_batch(
     # documents: update the known ones, insert the new ones (a document written meanwhile by another run
     # is found by its key and updated instead)
     new_docs = [d for d in batch if d.key not in existing_ids]
-    for part in _in_chunks(new_docs):
-        for d in part:
-            found = session.scalar(
-                select(Document.id).where(Document.source == d.source, Document.external_id == d.external_id)
-            )
-            if found is not None:
-                existing_ids[d.key] = found
+    for d in new_docs:
+        found = session.scalar(
+            select(Document.id).where(Document.source == d.source, Document.external_id == d.external_id)
+        )
+        if found is not None:
+            existing_ids[d.key] = found
     updates = [d for d in batch if d.key in existing_ids]
     inserts = [d for d in batch if d.key not in existing_ids]
     if updates:
@@ -433,7 +542,7 @@ def _write_batch(
     # chunks: position by position against what is stored
     doc_ids = [existing_ids[d.key] for d in batch]
     old: dict[int, dict[int, tuple[int, str, str | None]]] = {i: {} for i in doc_ids}
-    for part in _in_chunks(doc_ids):
+    for part in in_batches(doc_ids):
         for cid, did, pos, h, emb_model in session.execute(
             select(Chunk.id, Chunk.document_id, Chunk.position, Chunk.content_hash, Chunk.embedding_model).where(
                 Chunk.document_id.in_(part)
@@ -481,7 +590,7 @@ def _write_batch(
                 )
         removed += [cid for pos, (cid, _, _) in have.items() if pos >= len(d.chunks)]
     if removed:
-        for part in _in_chunks(removed):
+        for part in in_batches(removed):
             session.execute(delete(Chunk).where(Chunk.id.in_(part)))
         _log(session, removed, "d")
         result.chunks_deleted += len(removed)
@@ -497,9 +606,9 @@ def _write_batch(
 
 
 def _delete_documents(session: Session, document_ids: list[int], result: IndexResult) -> None:
-    for part in _in_chunks(document_ids):
+    for part in in_batches(document_ids):
         chunk_ids = list(session.scalars(select(Chunk.id).where(Chunk.document_id.in_(part))))
-        for cpart in _in_chunks(chunk_ids):
+        for cpart in in_batches(chunk_ids):
             session.execute(delete(Chunk).where(Chunk.id.in_(cpart)))
         _log(session, chunk_ids, "d")
         session.execute(delete(Document).where(Document.id.in_(part)))

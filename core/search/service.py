@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, func, literal_column, select, table, text
 from sqlalchemy.orm import Session
 
 from core.auth import ROLE_RANK, Identity
+from core.db.batches import in_batches
 from core.db.models import Account, Chunk, Document
 from core.errors import BackendUnavailable, ConfigError, InvalidInput, NotFound
 from core.search.backends.base import VectorBackend, VectorFilter
@@ -587,10 +588,8 @@ def _contains_token(hay: str, token: str) -> bool:
 
 def _texts(session: Session, ids: list[int]) -> dict[int, str]:
     out: dict[int, str] = {}
-    for start in range(0, len(ids), 500):
-        out.update(
-            session.execute(select(Document.id, Document.text).where(Document.id.in_(ids[start : start + 500]))).all()
-        )
+    for part in in_batches(ids):
+        out.update(session.execute(select(Document.id, Document.text).where(Document.id.in_(part))).all())
     return out
 
 

@@ -23,7 +23,8 @@ transaction. Per backend, ``index_sync_state`` records how far that backend has 
   position is below the floor (one that was disabled meanwhile, or a full push that started before the rows
   it needed were pruned) cannot replay the log, so its next sync is a full push instead.
 
-Runs of one backend are serialised by a lease (a ``meta`` row renewed per batch): the scheduler, the CLI and
+Runs of one backend are serialised by a lease (``core.leases``, on its ``index_sync_state`` row, renewed
+per batch): the scheduler, the CLI and
 a rebuild never push the same backend at once, so an old upsert can never land after a newer delete.
 
 Change ids come from an auto-increment key, which on PostgreSQL is not in commit order: a change can be
@@ -35,12 +36,9 @@ id comparison and vector spot-check are the safety net for it.
 
 from __future__ import annotations
 
-import os
 import random
-import socket
 import time
-import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -50,17 +48,18 @@ from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from core.db.batches import in_batches
 from core.db.models import Chunk, ChunkChange, Document, IndexSyncState, Meta
 from core.db.types import utcnow
 from core.errors import Conflict, SophiaError
+from core.leases import Lease, LeaseSlot
 from core.observability.logging import get_logger
-from core.search.backends.base import ChunkVector, VectorBackend
+from core.search.backends.base import BackendKey, ChunkVector, VectorBackend
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
 
 __all__ = [
-    "IndexCollector",
     "RebuildReport",
     "ReconcileReport",
     "SupportsFetch",
@@ -73,6 +72,7 @@ __all__ = [
     "sync_all",
     "sync_backend",
     "table_counts",
+    "vector_count",
 ]
 
 Progress = Callable[[int, int, str], None]
@@ -82,15 +82,12 @@ DEFAULT_BATCH = 500
 LEASE_S = 300
 #: How long a hole in the change ids may be an insert still in flight (see the module notes).
 GAP_GRACE_S = 60
-#: Ids per IN (...): well under SQLite's variable limit.
-IN_CHUNK = 500
 #: Chunks whose stored vector and metadata reconcile compares with the table by default.
 DEFAULT_SAMPLE = 256
 #: Vectors read back from a backend may differ from the stored float32 by rounding in transit.
 VECTOR_ATOL = 1e-6
 ERROR_MAX = 1000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-LEASE_KEY = "index_sync_lease:{}"
 #: The ``meta`` row holding the highest chunk_changes id pruned (every id at or below it is gone).
 FLOOR_KEY = "chunk_changes_floor"
 #: Consumed changes are kept this long (what changed recently stays readable; a full push never races it).
@@ -139,7 +136,7 @@ class ReconcileReport:
     chunks: int = 0  # chunks with a vector in the table
     backend_count: int = 0  # ids the backend held before repairs
     missing: list[int] = field(default_factory=list)  # in the table, not the backend: pushed
-    extra: list[int] = field(default_factory=list)  # in the backend, not the table: deleted
+    extra: list[BackendKey] = field(default_factory=list)  # in the backend, not the table (or foreign): deleted
     checked: int = 0  # stored vectors and metadata compared with the table
     stale: list[int] = field(default_factory=list)  # differed: pushed again
     seconds: float = 0.0
@@ -160,7 +157,7 @@ def sync_backend(
     started = time.monotonic()
     report = SyncReport(backend.name)
     try:
-        lease = _Lease.take(runtime, backend.name)
+        lease = _take_lease(runtime, backend.name)
     except Conflict as exc:
         report.skipped = exc.message
         _finish(runtime, report, started)
@@ -213,7 +210,7 @@ def rebuild(
     """Clear the backend and push every chunk from the chunks table. Raises when the backend fails (the
     error is recorded too, and the next sync finishes the job with a full push)."""
     started = time.monotonic()
-    lease = _Lease.take(runtime, backend.name)  # Conflict when another run holds it
+    lease = _take_lease(runtime, backend.name)  # Conflict when another run holds it
     try:
         backend.ping()
         _ensure_state(runtime, backend.name)
@@ -251,20 +248,21 @@ def reconcile(
     if caught_up.error:
         raise SophiaError(f"{backend.name}: {caught_up.error}")
     report = ReconcileReport(backend.name)
-    lease = _Lease.take(runtime, backend.name)
+    lease = _take_lease(runtime, backend.name)
     try:
         if progress:
             progress(0, 0, "listing ids")
         held, table, report.extra = _drop_extra(runtime, backend)
-        report.backend_count, report.chunks = len(held), len(table)
+        report.backend_count = len(held) + sum(not isinstance(k, int) for k in report.extra)
+        report.chunks = len(table)
         report.missing = sorted(table - held)
-        for part in _chunks_of(report.missing, batch):
+        for part in in_batches(report.missing, batch):
             _push(runtime, backend, upserts=part, deletes=())
             lease.renew()
         if isinstance(backend, SupportsFetch) and sample != 0:
             both = sorted(table & held)
             chosen = both if sample is None or sample >= len(both) else sorted(random.sample(both, sample))
-            for part in _chunks_of(chosen, batch):
+            for part in in_batches(chosen, batch):
                 stored = backend.fetch(part)
                 with runtime.session() as session:
                     truth = {item.chunk_id: item for item in _load(session, part, backend.dim, _model(runtime))[0]}
@@ -322,46 +320,11 @@ def table_counts(*, runtime: Runtime) -> dict[str, int]:
         return {
             "documents": session.scalar(select(func.count()).select_from(Document)) or 0,
             "chunks": session.scalar(select(func.count()).select_from(Chunk)) or 0,
-            "vectors": _vector_count(session),
+            "vectors": vector_count(session),
         }
 
 
-class IndexCollector:
-    """Prometheus metrics of the enabled vector backends, read from the database when scraped (so a sync run by
-    the scheduler or the CLI shows in the API's /metrics). Alert on ``sophia_index_failing == 1`` with a
-    growing ``sophia_index_pending_chunks``: the backend is down and falling behind."""
-
-    def __init__(self, runtime: Runtime) -> None:
-        self.runtime = runtime
-
-    def collect(self) -> Iterator[Any]:
-        from prometheus_client.core import GaugeMetricFamily
-
-        labels = ["backend"]
-        held = GaugeMetricFamily(
-            "sophia_index_chunks", "Chunks the backend held at its last successful sync", labels=labels
-        )
-        pending = GaugeMetricFamily(
-            "sophia_index_pending_chunks", "Chunks with changes the backend has not received", labels=labels
-        )
-        failing = GaugeMetricFamily("sophia_index_failing", "1 when the backend's last sync failed", labels=labels)
-        age = GaugeMetricFamily(
-            "sophia_index_last_sync_age_seconds", "Seconds since the backend's last successful sync", labels=labels
-        )
-        now = utcnow()
-        for row in index_status(runtime=self.runtime, backends=self.runtime.settings.vector_backend_names):
-            held.add_metric([row["name"]], row["chunks"])
-            pending.add_metric([row["name"]], row["pending"])
-            failing.add_metric([row["name"]], 1.0 if row["error"] else 0.0)
-            if row["last_sync"]:
-                age.add_metric([row["name"]], (now - datetime.fromisoformat(row["last_sync"])).total_seconds())
-        table = GaugeMetricFamily("sophia_index_table_chunks", "Chunks with a vector in the chunks table (the truth)")
-        with self.runtime.session() as session:  # only this count: a scrape need not count the whole tables
-            table.add_metric([], _vector_count(session))
-        yield from (held, pending, failing, age, table)
-
-
-def _vector_count(session: Session) -> int:
+def vector_count(session: Session) -> int:
     """Chunks that have a vector (of any model)."""
     return session.scalar(select(func.count()).select_from(Chunk).where(Chunk.embedding.is_not(None))) or 0
 
@@ -370,7 +333,7 @@ def pending_count(session: Session, position: int) -> int:
     """Chunks a backend at this position has yet to receive (changes collapsed per chunk). At position 0 (or
     below the pruned floor) the backend gets a full push, so that is every chunk with a vector."""
     if position == 0 or position < _floor(session):
-        return _vector_count(session)
+        return vector_count(session)
     return session.scalar(select(func.count(func.distinct(ChunkChange.chunk_id))).where(ChunkChange.id > position)) or 0
 
 
@@ -426,7 +389,7 @@ def _floor(session: Session) -> int:
 def _replay(
     runtime: Runtime,
     backend: VectorBackend,
-    lease: _Lease,
+    lease: Lease,
     position: int,
     batch: int,
     progress: Progress | None,
@@ -497,7 +460,7 @@ def _settled_max(session: Session) -> int:
 
 
 def _full_push(
-    runtime: Runtime, backend: VectorBackend, lease: _Lease, batch: int, progress: Progress | None, *, clear: bool
+    runtime: Runtime, backend: VectorBackend, lease: Lease, batch: int, progress: Progress | None, *, clear: bool
 ) -> tuple[int, int, int]:
     """Push every chunk with a vector; returns (pushed, deleted, the position recorded). The log position is
     read before the first chunk, so every change made during the push is replayed by the next sync. Without
@@ -533,17 +496,22 @@ def _full_push(
     return pushed, deleted, position
 
 
-def _drop_extra(runtime: Runtime, backend: VectorBackend) -> tuple[set[int], set[int], list[int]]:
-    """Delete from the backend the chunks the table no longer has; returns (the ids the backend held, the ids
-    of the table's chunks with a vector, the ids deleted)."""
-    held = set(backend.ids())  # the backend first: a chunk added meanwhile then looks missing (harmless)
+def _drop_extra(runtime: Runtime, backend: VectorBackend) -> tuple[set[int], set[int], list[BackendKey]]:
+    """Delete from the backend the chunks the table no longer has, and every key Sophia did not write (a
+    leftover or foreign vector, whatever its shape); returns (the chunk ids the backend held, the ids of the
+    table's chunks with a vector, the keys deleted)."""
+    keys = set(backend.ids())  # the backend first: a chunk added meanwhile then looks missing (harmless)
+    held = {k for k in keys if isinstance(k, int)}
+    foreign = sorted(str(k) for k in keys if not isinstance(k, int))
     with runtime.session() as session:
         table = set(session.scalars(select(Chunk.id).where(_embedded(runtime))))
-    extra = sorted(held - table)
+    gone = sorted(held - table)
     with runtime.session() as session:  # an id that reappeared meanwhile arrives through the log instead
-        reborn = set(_existing(session, extra))
-    extra = [i for i in extra if i not in reborn]
-    for part in _chunks_of(extra, IN_CHUNK):
+        reborn = set(_existing(session, gone))
+    extra: list[BackendKey] = [*(i for i in gone if i not in reborn), *foreign]
+    if foreign:
+        log.warning("foreign ids in a vector backend deleted", backend=backend.name, count=len(foreign))
+    for part in in_batches(extra):
         backend.delete(part)
     return held, table, extra
 
@@ -579,7 +547,7 @@ def _load(session: Session, chunk_ids: Sequence[int], dim: int, model: str) -> t
     """The current vector and metadata of these chunks (chunks JOIN documents), and the ids that have no vector
     of ``model`` (gone, not embedded, or embedded by another model and not re-embedded yet)."""
     found: dict[int, ChunkVector] = {}
-    for part in _chunks_of(list(chunk_ids), IN_CHUNK):
+    for part in in_batches(chunk_ids):
         rows = session.execute(
             select(
                 Chunk.id,
@@ -639,13 +607,8 @@ def _same(truth: ChunkVector, stored: ChunkVector) -> bool:
 
 
 def _existing(session: Session, chunk_ids: Sequence[int]) -> Iterable[int]:
-    for part in _chunks_of(list(chunk_ids), IN_CHUNK):
+    for part in in_batches(chunk_ids):
         yield from session.scalars(select(Chunk.id).where(Chunk.id.in_(part)))
-
-
-def _chunks_of(values: Sequence[int], n: int) -> Iterable[list[int]]:
-    for i in range(0, len(values), n):
-        yield list(values[i : i + n])
 
 
 # ---- state ---------------------------------------------------------------------------------------------------
@@ -708,64 +671,10 @@ def _finish(runtime: Runtime, report: SyncReport, started: float) -> None:
     report.seconds = round(time.monotonic() - started, 3)
 
 
-# ---- the lease ------------------------------------------------------------------------------------------------
-
-
-class _Lease:
-    """One run per backend at a time: a ``meta`` row whose ``updated_at`` is the holder's last renewal.
-    Taking it is one conditional UPDATE (or the INSERT of the row), atomic on SQLite and PostgreSQL."""
-
-    def __init__(self, runtime: Runtime, name: str, owner: str, stamp: datetime) -> None:
-        self.runtime, self.name, self.owner, self.stamp = runtime, name, owner, stamp
-
-    @classmethod
-    def take(cls, runtime: Runtime, name: str) -> _Lease:
-        key = LEASE_KEY.format(name)
-        owner = f"{uuid.uuid4().hex[:12]}:{os.getpid()}@{socket.gethostname()}"
-        now = utcnow()
-        with runtime.session() as session:
-            taken = (
-                session.execute(
-                    update(Meta)
-                    .where(Meta.key == key, Meta.updated_at < now - timedelta(seconds=LEASE_S))
-                    .values(value={"owner": owner}, updated_at=now)
-                ).rowcount
-                == 1
-            )
-            exists = taken or session.get(Meta, key) is not None
-        if not exists:
-            try:
-                with runtime.session() as session:
-                    session.add(Meta(key=key, value={"owner": owner}, updated_at=now))
-                taken = True
-            except IntegrityError:
-                taken = False
-        if not taken:
-            raise Conflict(f"{name}: another sync, rebuild or reconcile of this backend is running; try again later")
-        return cls(runtime, name, owner, now)
-
-    def renew(self) -> None:
-        now = utcnow()
-        with self.runtime.session() as session:
-            kept = (
-                session.execute(
-                    update(Meta)
-                    .where(Meta.key == LEASE_KEY.format(self.name), Meta.updated_at == self.stamp)
-                    .values(updated_at=now)
-                ).rowcount
-                == 1
-            )
-        if not kept:
-            raise Conflict(f"{self.name}: this run lost its lease (it stalled longer than {LEASE_S} s)")
-        self.stamp = now
-
-    def release(self) -> None:
-        try:
-            with self.runtime.session() as session:
-                session.execute(
-                    update(Meta)
-                    .where(Meta.key == LEASE_KEY.format(self.name), Meta.updated_at == self.stamp)
-                    .values(updated_at=EPOCH)
-                )
-        except Exception:  # noqa: BLE001 - it expires by itself
-            log.warning("could not release the vector sync lease", backend=self.name)
+def _take_lease(runtime: Runtime, name: str) -> Lease:
+    """One run per backend at a time (``core.leases``, on the backend's sync state row); ``Conflict`` when
+    another sync, rebuild or reconcile of it is running."""
+    _ensure_state(runtime, name)
+    slot = LeaseSlot(IndexSyncState, IndexSyncState.backend == name, name)
+    busy = f"{name}: another sync, rebuild or reconcile of this backend is running; try again later"
+    return Lease.take(runtime=runtime, slot=slot, ttl=timedelta(seconds=LEASE_S), busy=busy)

@@ -12,6 +12,7 @@ from app import ui
 from core.errors import SophiaError
 from core.runtime import Runtime
 from core.search.backends.registry import enabled_backends, make_backend
+from core.search.searchable import indexing_status
 from core.search.sync import index_status, rebuild, reconcile, sync_backend, table_counts
 
 
@@ -42,9 +43,10 @@ def index_tab(rt: Runtime) -> None:
             icon=":material/error:",
         )
     running = ui.indexing_notice(rt, last_run=True)
+    st.caption(indexing_status(runtime=rt).summary)  # records not searchable yet, and when they will be
     if not held["documents"] and not running:
         st.info(
-            "Nothing is indexed yet. The scheduler indexes new records every two minutes; "
+            "Nothing is indexed yet. The scheduler indexes new records within a minute; "
             "`sophia reindex` does it now.",
             icon=":material/info:",
         )

@@ -16,6 +16,7 @@ from core.search.embeddings import MODEL_NAME
 from tests.contract import helpers
 from tests.contract.fake_pinecone import FakePinecone
 from tests.contract.fake_weaviate import FakeWeaviate
+from tests.contract.vector_contract import foreign_vector, pinecone_put_foreign, weaviate_put_foreign
 
 DIM = 384
 
@@ -78,7 +79,9 @@ def status(env: dict[str, str]) -> dict:
 def test_status_sync_outage_reconcile_rebuild(runtime: Runtime, env: dict[str, str], fakes) -> None:
     pc, wv = fakes
     ids = write_chunks(runtime, 6, "first")
-    assert status(env) == {
+    shown = status(env)
+    assert shown.pop("records")["pending_records"] == 0  # chunks written directly: no record is waiting
+    assert shown == {
         "backends": [
             {"name": "pinecone", "chunks": 0, "pending": 6, "last_sync": None, "error": None},
             {"name": "weaviate", "chunks": 0, "pending": 6, "last_sync": None, "error": None},
@@ -125,3 +128,22 @@ def test_refusals_are_one_line(runtime: Runtime, env: dict[str, str]) -> None:
     assert off.returncode == 1 and "not enabled" in off.stderr
     bad = sophia("index", "status", env={**env, "SOPHIA_VECTOR_BACKENDS": "embedded,milvus"})
     assert bad.returncode == 1 and bad.stderr.count("\n") == 1 and "SOPHIA_VECTOR_BACKENDS" in bad.stderr
+
+
+def test_reconcile_removes_ids_sophia_did_not_write_whatever_their_shape(
+    runtime: Runtime, env: dict[str, str], fakes
+) -> None:
+    """Finding 23: `sophia index reconcile --backend pinecone` crashed with ``invalid literal for int()``."""
+    pc, wv = fakes
+    ids = write_chunks(runtime, 4, "ours")
+    assert sophia("index", "sync", env=env).returncode == 0
+    pinecone_put_foreign(pc.host, pc.api_key, ["leftover-7", "doc#3", "0042"], values=foreign_vector(1, DIM))
+    alien = weaviate_put_foreign(wv.url, wv.grpc_port, [{"source": "elsewhere"}], values=foreign_vector(2, DIM))
+    fixed = sophia("index", "reconcile", "--json", env=env)
+    assert fixed.returncode == 0, fixed.stderr
+    reports = {r["backend"]: r for r in json.loads(fixed.stdout)["backends"]}
+    assert sorted(reports["pinecone"]["extra"]) == ["0042", "doc#3", "leftover-7"]
+    assert reports["pinecone"]["backend_count"] == 7 and reports["pinecone"]["missing"] == []
+    assert reports["weaviate"]["extra"] == alien and reports["weaviate"]["backend_count"] == 5
+    assert sorted(pc.vectors()) == sorted(str(i) for i in ids)
+    assert len(wv.objects("SophiaChunk")) == len(ids)

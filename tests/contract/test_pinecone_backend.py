@@ -11,7 +11,7 @@ import pytest
 from core.errors import BackendUnavailable, ConfigError
 from core.search.backends.pinecone import PineconeBackend
 from tests.contract.fake_pinecone import FakePinecone
-from tests.contract.vector_contract import DIM, check_fetch, check_round_trip, make_items
+from tests.contract.vector_contract import DIM, check_fetch, check_round_trip, make_items, pinecone_put_foreign
 
 
 @pytest.fixture
@@ -105,3 +105,17 @@ def test_down_or_failing_is_backend_unavailable(fake: FakePinecone, backend: Pin
         backend.upsert(make_items(2))
     fake.start()  # same ports, data kept
     assert backend.count() == 5
+
+
+def test_a_foreign_vector_is_listed_by_its_own_id_never_a_result_and_can_be_deleted(
+    fake: FakePinecone, backend: PineconeBackend
+) -> None:
+    """Finding 23: an id Sophia did not write (any shape) must not crash listing, search or the spot-check."""
+    items = make_items(5)
+    backend.upsert(items)
+    pinecone_put_foreign(fake.host, fake.api_key, ["leftover-7", "007", "-3"], values=items[0].vector.tolist())
+    assert set(backend.ids()) == {1, 2, 3, 4, 5, "leftover-7", "007", "-3"}
+    hits = backend.query(items[0].vector, k=10)  # the foreign copies are the nearest: left out, no crash
+    assert [cid for cid, _ in hits][0] == items[0].chunk_id and all(isinstance(c, int) for c, _ in hits)
+    backend.delete(["leftover-7", "007", "-3"])
+    assert set(fake.vectors()) == {str(it.chunk_id) for it in items}

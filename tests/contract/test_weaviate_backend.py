@@ -12,7 +12,7 @@ import pytest
 from core.errors import BackendUnavailable, ConfigError
 from core.search.backends.weaviate import COLLECTION, VECTOR_NAME, WeaviateBackend, chunk_uuid
 from tests.contract.fake_weaviate import FakeWeaviate
-from tests.contract.vector_contract import DIM, check_fetch, check_round_trip, make_items
+from tests.contract.vector_contract import DIM, check_fetch, check_round_trip, make_items, weaviate_put_foreign
 
 
 @pytest.fixture
@@ -112,3 +112,19 @@ def test_down_is_backend_unavailable_and_it_comes_back(fake: FakeWeaviate, backe
     fresh.ping()
     assert fresh.count() == 5
     fresh.close()
+
+
+def test_a_foreign_object_is_listed_by_its_uuid_never_a_result_and_can_be_deleted(
+    fake: FakeWeaviate, backend: WeaviateBackend
+) -> None:
+    """Finding 23: an object Sophia did not write (no chunk id, or one under another uuid) must not crash."""
+    items = make_items(5)
+    backend.upsert(items)
+    foreign = weaviate_put_foreign(
+        fake.url, fake.grpc_port, [{"source": "elsewhere"}, {"chunk_id": 2, "source": "copy"}], items[0].vector.tolist()
+    )
+    assert set(backend.ids()) == {1, 2, 3, 4, 5, *foreign}
+    hits = backend.query(items[0].vector, k=10)
+    assert [cid for cid, _ in hits][0] == items[0].chunk_id and all(isinstance(c, int) for c, _ in hits)
+    backend.delete(foreign)
+    assert set(fake.objects(COLLECTION)) == {str(chunk_uuid(it.chunk_id)) for it in items}

@@ -169,3 +169,53 @@ def check_round_trip(backend: VectorBackend, items: Sequence[ChunkVector]) -> No
     backend.clear()
     assert backend.count() == 0 and list(backend.ids()) == []
     assert backend.query(items[0].vector, k=3) == []
+
+
+def foreign_vector(seed: int = 99, dim: int = DIM) -> list[float]:
+    """A vector some other tool left in the index."""
+    return unit(np.random.default_rng(seed), dim).tolist()
+
+
+def pinecone_put_foreign(host: str, api_key: str, ids: Sequence[str], values: list[float] | None = None) -> None:
+    """Vectors Sophia did not write, through the (fake) Pinecone's own REST API, as another tool would."""
+    import httpx
+
+    vectors = [{"id": i, "values": values or foreign_vector(), "metadata": {"note": "not ours"}} for i in ids]
+    done = httpx.post(f"{host}/vectors/upsert", json={"vectors": vectors}, headers={"Api-Key": api_key})
+    done.raise_for_status()
+
+
+def weaviate_put_foreign(
+    url: str, grpc_port: int, props: Sequence[dict], values: list[float] | None = None
+) -> list[str]:
+    """Objects Sophia did not write, through the (fake) Weaviate's API with the official client; returns their
+    uuids."""
+    import uuid
+    from urllib.parse import urlsplit
+
+    import weaviate
+    from weaviate.classes.data import DataObject
+
+    from core.search.backends.weaviate import COLLECTION, VECTOR_NAME
+
+    parts = urlsplit(url)
+    client = weaviate.connect_to_custom(
+        http_host=parts.hostname,
+        http_port=parts.port,
+        http_secure=False,
+        grpc_host=parts.hostname,
+        grpc_port=grpc_port,
+        grpc_secure=False,
+        skip_init_checks=True,
+    )
+    try:
+        ids = [str(uuid.uuid4()) for _ in props]
+        objects = [
+            DataObject(properties=dict(p), uuid=u, vector={VECTOR_NAME: values or foreign_vector()})
+            for p, u in zip(props, ids, strict=True)
+        ]
+        res = client.collections.get(COLLECTION).data.insert_many(objects)
+        assert not res.errors, res.errors
+        return ids
+    finally:
+        client.close()

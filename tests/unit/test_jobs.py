@@ -208,3 +208,33 @@ def test_jobs_process_runs_again_after_its_database_refused_writes(process_runti
     finally:
         proc.terminate()
         proc.wait(WAIT_S)
+
+
+def test_the_index_job_follows_changes_and_the_full_run_waits_its_day(process_runtime) -> None:
+    from sqlalchemy import select
+
+    from core.db.models import Document
+    from core.ingest.service import ingest_records
+    from core.search.indexing import indexing_state
+
+    with process_runtime.session() as s:
+        ingest_records(
+            session=s,
+            source="hubspot",
+            entity="activities",
+            records=[
+                {
+                    "external_id": "a-1",
+                    "type": "note",
+                    "subject": "Autopay",
+                    "body": "Enrolled.",
+                    "occurred_at": "2026-02-03T10:00:00+00:00",
+                }
+            ],
+        )
+    definitions.index_records(follow_s=0)  # the first run is a full one
+    with process_runtime.session() as s:
+        assert s.scalars(select(Document.external_id)).all() == ["activities/a-1"]
+    finished = indexing_state(runtime=process_runtime)["finished_at"]
+    definitions.reindex_full()  # a full run started less than a day ago: nothing to do
+    assert indexing_state(runtime=process_runtime)["finished_at"] == finished

@@ -34,7 +34,7 @@ class SourceRecord:
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    ingested_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    ingested_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)  # search follows it
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple:  # noqa: N805

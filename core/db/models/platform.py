@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -26,7 +27,10 @@ class Document(Base):
     """Text that search can find: one per text-bearing record or imported file."""
 
     __tablename__ = "documents"
-    __table_args__ = (UniqueConstraint("source", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_documents_record", "record_table", "record_id"),  # a record's document; records gone
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(191))
@@ -84,6 +88,8 @@ class IndexSyncState(Base):
     last_sync_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     error_at: Mapped[datetime | None]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))  # core.leases: one run per backend
+    lease_expires_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

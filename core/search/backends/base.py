@@ -14,6 +14,24 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+#: A key a backend holds: the chunk id Sophia wrote, or, for anything else found there (a leftover of
+#: another tool, a foreign vector), the backend's own key as a string, so that it can be deleted.
+BackendKey = int | str
+
+
+def chunk_id_of(raw: object) -> int | None:
+    """The chunk id a stored key or property names, or None when it is not one Sophia writes (a positive
+    integer, or its plain decimal string): what a backend holds is read, never trusted to parse."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw if raw > 0 else None
+    if isinstance(raw, float) and raw.is_integer():
+        return chunk_id_of(int(raw))
+    if isinstance(raw, str) and raw.isascii() and raw.isdigit() and str(int(raw)) == raw:
+        return chunk_id_of(int(raw))
+    return None
+
 
 @dataclass(frozen=True)
 class ChunkVector:
@@ -51,16 +69,17 @@ class VectorBackend(Protocol):
     def upsert(self, items: Sequence[ChunkVector]) -> None:
         """Insert or replace these chunks' vectors and metadata (idempotent)."""
 
-    def delete(self, chunk_ids: Sequence[int]) -> None:
-        """Remove these chunks; ids that are not there are ignored."""
+    def delete(self, chunk_ids: Sequence[BackendKey]) -> None:
+        """Remove these chunks (or foreign keys, as ``ids`` gave them); ids that are not there are ignored."""
 
     def query(self, vector: np.ndarray, *, k: int, where: VectorFilter | None = None) -> list[tuple[int, float]]:
         """The k nearest chunks as (chunk_id, cosine similarity), best first."""
 
     def count(self) -> int: ...
 
-    def ids(self) -> Iterator[int]:
-        """Every chunk id held (for reconcile); may page through the backend."""
+    def ids(self) -> Iterator[BackendKey]:
+        """Every key held (for reconcile): chunk ids, and anything Sophia did not write as the backend's own
+        key string (``BackendKey``); may page through the backend. Never fails on what it finds."""
 
     def clear(self) -> None:
         """Remove everything (before a rebuild)."""

@@ -35,9 +35,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.db.batches import in_batches
 from core.errors import BackendUnavailable, ConfigError, InvalidInput
 from core.observability.logging import get_logger
-from core.search.backends.base import ChunkVector, VectorFilter
+from core.search.backends.base import BackendKey, ChunkVector, VectorFilter
 
 if TYPE_CHECKING:
     from core.config import Settings
@@ -387,8 +388,8 @@ class EmbeddedBackend:
         except sqlite3.Error as exc:
             raise BackendUnavailable(f"embedded index at {self.root}: {exc}") from None
 
-    def delete(self, chunk_ids: Sequence[int]) -> None:
-        ids = [(int(i),) for i in chunk_ids]
+    def delete(self, chunk_ids: Sequence[BackendKey]) -> None:
+        ids = [(i,) for i in chunk_ids if isinstance(i, int)]  # its keys are integers: nothing else is held
         if not ids:
             return
         try:
@@ -442,12 +443,13 @@ class EmbeddedBackend:
             rng = np.random.default_rng(KMEANS_SEED)
             sample = np.sort(rng.choice(ids, size=min(len(ids), nlist * TRAIN_POINTS_PER_LIST), replace=False))
             x = np.empty((len(sample), self.dim), np.float32)
-            for start in range(0, len(sample), 500):
-                part = sample[start : start + 500].tolist()
+            start = 0
+            for part in in_batches(sample.tolist()):
                 marks = ",".join("?" * len(part))
                 rows = dict(db.execute(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", part))
                 for j, cid in enumerate(part):
                     x[start + j] = np.frombuffer(rows[cid], dtype="<f4")
+                start += len(part)
             kmeans = faiss.Kmeans(
                 self.dim,
                 nlist,
@@ -498,8 +500,7 @@ class EmbeddedBackend:
                 return self._mem
             changed = [r[0] for r in db.execute("SELECT DISTINCT chunk_id FROM log WHERE seq > ?", (mem.seq,))]
             rows = []
-            for start in range(0, len(changed), 500):
-                part = changed[start : start + 500]
+            for part in in_batches(changed):
                 marks = ",".join("?" * len(part))
                 rows += db.execute(f"SELECT {COLUMNS} FROM vectors WHERE chunk_id IN ({marks})", part).fetchall()
         self._apply(mem, np.asarray(changed, np.int64), rows)
@@ -619,8 +620,7 @@ class EmbeddedBackend:
         out: dict[int, ChunkVector] = {}
         ids = [int(i) for i in chunk_ids]
         with self._read() as db:
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
+            for part in in_batches(ids):
                 marks = ",".join("?" * len(part))
                 for r in db.execute(f"SELECT {COLUMNS} FROM vectors WHERE chunk_id IN ({marks})", part):
                     out[r[0]] = ChunkVector(

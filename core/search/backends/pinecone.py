@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from core.errors import BackendUnavailable, ConfigError, SophiaError
-from core.search.backends.base import ChunkVector, VectorFilter
+from core.search.backends.base import BackendKey, ChunkVector, VectorFilter, chunk_id_of
 
 T = TypeVar("T")
 
@@ -122,7 +122,7 @@ class PineconeBackend:
             # the response's failed_items, so the sync engine never advances past what did not land
             self._call("upsert", lambda: idx.upsert(vectors=vectors, namespace=self._namespace))
 
-    def delete(self, chunk_ids: Sequence[int]) -> None:
+    def delete(self, chunk_ids: Sequence[BackendKey]) -> None:
         idx = self._idx()
         ids = [str(i) for i in chunk_ids]
         for start in range(0, len(ids), DELETE_BATCH):
@@ -158,7 +158,8 @@ class PineconeBackend:
                 include_metadata=False,
             ),
         )
-        return [(int(m.id), float(m.score)) for m in res.matches]
+        hits = [(chunk_id_of(m.id), float(m.score)) for m in res.matches]
+        return [(cid, score) for cid, score in hits if cid is not None]  # a foreign vector is no result
 
     def count(self) -> int:
         stats = self._call("describe_index_stats", lambda: self._idx().describe_index_stats())
@@ -167,7 +168,7 @@ class PineconeBackend:
             return summary.vector_count if summary is not None else 0
         return int(stats.total_vector_count)
 
-    def ids(self) -> Iterator[int]:
+    def ids(self) -> Iterator[BackendKey]:
         idx = self._idx()
         token: str | None = None
         while True:
@@ -176,7 +177,8 @@ class PineconeBackend:
                 lambda: idx.list_paginated(limit=LIST_PAGE, pagination_token=token, namespace=self._namespace),
             )
             for item in page.vectors:
-                yield int(item.id)
+                cid = chunk_id_of(item.id)
+                yield item.id if cid is None else cid
             token = page.pagination.next if page.pagination is not None else None
             if not token:
                 return
@@ -190,7 +192,9 @@ class PineconeBackend:
             part = ids[start : start + FETCH_BATCH]
             res = self._call("fetch", lambda: idx.fetch(ids=part, namespace=self._namespace))
             for key, vec in res.vectors.items():
-                found[int(key)] = _from_record(int(key), vec.values, vec.metadata or {})
+                cid = chunk_id_of(key)
+                if cid is not None:
+                    found[cid] = _from_record(cid, vec.values, vec.metadata or {})
         return found
 
 
@@ -233,10 +237,10 @@ def _from_record(chunk_id: int, values: Sequence[float], md: dict[str, Any]) -> 
     return ChunkVector(
         chunk_id=chunk_id,
         vector=np.asarray(values, dtype=np.float32),
-        document_id=int(md.get("document_id", 0)),
+        document_id=chunk_id_of(md.get("document_id")) or 0,  # malformed: differs, so reconcile re-pushes
         source=str(md.get("source", "")),
         type=str(md.get("type", "")),
-        account_id=int(account) if account is not None else None,
+        account_id=chunk_id_of(account) if account is not None else None,
         owner=md.get("owner"),
         occurred_at=datetime.fromtimestamp(float(occurred), UTC) if occurred is not None else None,
         min_role=str(md.get("min_role", "viewer")),

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from core.errors import BackendUnavailable, ConfigError, SophiaError
-from core.search.backends.base import ChunkVector, VectorFilter
+from core.search.backends.base import BackendKey, ChunkVector, VectorFilter, chunk_id_of
 
 T = TypeVar("T")
 
@@ -47,6 +47,17 @@ PROPERTIES = ("chunk_id", "document_id", "source", "type", "account_id", "owner"
 
 def chunk_uuid(chunk_id: int) -> uuid.UUID:
     return uuid.uuid5(CHUNK_NAMESPACE, str(int(chunk_id)))
+
+
+def _ours(obj: Any) -> int | None:
+    """The chunk id of an object Sophia wrote (a chunk id under the object id derived from it), else None."""
+    cid = chunk_id_of(obj.properties.get("chunk_id"))
+    return cid if cid is not None and str(obj.uuid) == str(chunk_uuid(cid)) else None
+
+
+def _object_uuid(key: BackendKey) -> uuid.UUID:
+    """The object id of a chunk, or of a foreign object (its uuid, as ``ids`` gave it)."""
+    return chunk_uuid(key) if isinstance(key, int) else uuid.UUID(key)
 
 
 class WeaviateBackend:
@@ -182,13 +193,13 @@ class WeaviateBackend:
                     code="backend_error",
                 )
 
-    def delete(self, chunk_ids: Sequence[int]) -> None:
+    def delete(self, chunk_ids: Sequence[BackendKey]) -> None:
         from weaviate.classes.query import Filter
 
         coll = self._coll()
         ids = list(chunk_ids)
         for start in range(0, len(ids), DELETE_BATCH):
-            uuids = [chunk_uuid(i) for i in ids[start : start + DELETE_BATCH]]
+            uuids = [_object_uuid(i) for i in ids[start : start + DELETE_BATCH]]
             res = self._call("batch delete", lambda: coll.data.delete_many(where=Filter.by_id().contains_any(uuids)))
             if res.failed:
                 raise SophiaError(f"weaviate failed to delete {res.failed} objects", code="backend_error")
@@ -217,21 +228,23 @@ class WeaviateBackend:
             ),
         )
         # cosine distance is 1 - cosine similarity
-        return [(int(o.properties["chunk_id"]), 1.0 - float(o.metadata.distance)) for o in res.objects]
+        hits = [(_ours(o), 1.0 - float(o.metadata.distance)) for o in res.objects]
+        return [(cid, score) for cid, score in hits if cid is not None]  # a foreign object is no result
 
     def count(self) -> int:
         coll = self._coll()
         res = self._call("aggregate", lambda: coll.aggregate.over_all(total_count=True))
         return int(res.total_count or 0)
 
-    def ids(self) -> Iterator[int]:
+    def ids(self) -> Iterator[BackendKey]:
         coll = self._coll()
         objects = self._call(
             "iterate", lambda: iter(coll.iterator(return_properties=["chunk_id"], cache_size=ITER_PAGE))
         )
-        done = object()
+        done: Any = object()
         while (obj := self._call("iterate", lambda: next(objects, done))) is not done:
-            yield int(obj.properties["chunk_id"])
+            cid = _ours(obj)
+            yield cid if cid is not None else str(obj.uuid)
 
     def fetch(self, chunk_ids: Sequence[int]) -> dict[int, ChunkVector]:
         """The stored vector and properties of these chunks (absent ids are left out): reconcile's spot-check."""
@@ -252,8 +265,9 @@ class WeaviateBackend:
                 ),
             )
             for obj in res.objects:
-                item = _from_object(obj.properties, obj.vector.get(VECTOR_NAME))
-                found[item.chunk_id] = item
+                if chunk_id_of(obj.properties.get("chunk_id")) is not None:
+                    item = _from_object(obj.properties, obj.vector.get(VECTOR_NAME))
+                    found[item.chunk_id] = item
         return found
 
 
@@ -294,12 +308,12 @@ def _from_object(props: dict[str, Any], vector: Sequence[float] | None) -> Chunk
     occurred = props.get("occurred_at")
     account = props.get("account_id")
     return ChunkVector(
-        chunk_id=int(props["chunk_id"]),
+        chunk_id=chunk_id_of(props.get("chunk_id")) or 0,
         vector=np.asarray(vector if vector is not None else [], dtype=np.float32),
-        document_id=int(props.get("document_id") or 0),
+        document_id=chunk_id_of(props.get("document_id")) or 0,  # malformed: differs, so reconcile re-pushes
         source=str(props.get("source") or ""),
         type=str(props.get("type") or ""),
-        account_id=int(account) if account is not None else None,
+        account_id=chunk_id_of(account) if account is not None else None,
         owner=props.get("owner"),
         occurred_at=_utc(occurred) if isinstance(occurred, datetime) else None,
         min_role=str(props.get("min_role") or "viewer"),
