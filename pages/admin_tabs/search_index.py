@@ -46,8 +46,7 @@ def index_tab(rt: Runtime) -> None:
     st.caption(indexing_status(runtime=rt).summary)  # records not searchable yet, and when they will be
     if not held["documents"] and not running:
         st.info(
-            "Nothing is indexed yet. The scheduler indexes new records within a minute; "
-            "`sophia reindex` does it now.",
+            "Nothing is indexed yet. The scheduler indexes new records within a minute; `sophia reindex` does it now.",
             icon=":material/info:",
         )
     backend_table(rows)
