@@ -167,11 +167,7 @@ class Watchdog:
         return None
 
 
-BACKGROUND_NICENESS = 10  # indexing and syncs must not starve the app and API sharing these cores
-
-
 def main() -> None:
-    os.nice(BACKGROUND_NICENESS)
     rt = get_runtime()
     configure_logging(level=rt.settings.log_level, json=rt.settings.log_json, process="jobs")
     stop = threading.Event()
