@@ -17,10 +17,11 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from sqlalchemy import or_, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from core.bus import EventBus
@@ -404,10 +405,13 @@ def _take_lease(ctx: _Context) -> None:
         holder = session.scalar(select(row.lease_owner).where(row.name == ctx.name))
         if holder is not None and _holder_is_dead(holder):
             free = or_(free, row.lease_owner == holder)
-        taken = session.execute(
-            update(row)
-            .where(row.name == ctx.name, free)
-            .values(lease_owner=ctx.lease_owner, lease_expires_at=now + LEASE)
+        taken = cast(  # an UPDATE without RETURNING gives a cursor result
+            CursorResult[Any],
+            session.execute(
+                update(row)
+                .where(row.name == ctx.name, free)
+                .values(lease_owner=ctx.lease_owner, lease_expires_at=now + LEASE)
+            ),
         ).rowcount
         if not taken:
             raise Conflict(f"connector {ctx.name!r} is already syncing; try again when that run ends")
