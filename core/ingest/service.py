@@ -15,15 +15,16 @@ batch twice changes nothing.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, create_model
-from sqlalchemy import Date, delete, insert, select, update
+from sqlalchemy import Column, Date, Table, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from core.db import models as m
@@ -40,8 +41,8 @@ class Child:
 
 @dataclass(frozen=True)
 class EntitySpec:
-    model: type[m.Base]
-    refs: Mapping[str, type[m.Base]] = field(default_factory=dict)  # "account" -> Account (column account_id)
+    model: type[m.SourceRecord]
+    refs: Mapping[str, type[m.SourceRecord]] = field(default_factory=dict)  # "account" -> Account (column account_id)
     children: Mapping[str, Child] = field(default_factory=dict)
     # A patch entity sets only these columns of records that already exist, whatever their source (an
     # enrichment source such as Apollo adding the fields it is authoritative for to CRM accounts); see
@@ -102,7 +103,7 @@ class IngestResult:
 _SYSTEM_COLUMNS = {"id", "source", "ingested_at"}
 
 
-def _python_type(column) -> Any:  # noqa: ANN001
+def _python_type(column: Column[Any]) -> Any:
     if isinstance(column.type, UTCDateTime):
         return AwareDatetime
     if isinstance(column.type, Date):
@@ -113,19 +114,29 @@ def _python_type(column) -> Any:  # noqa: ANN001
         return Any
 
 
-@cache
-def _validator(model: type[m.Base], exclude: frozenset[str] = frozenset()) -> type[BaseModel]:
+def _table(model: type[m.Base] | type[m.SourceRecord]) -> Table:
+    """The model's table (a declarative model maps one ``Table``; the ORM types ``__table__`` as any FromClause)."""
+    table = model.__table__
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a single table")
+    return table
+
+
+def _validator(model: type[m.Base] | type[m.SourceRecord], exclude: frozenset[str] = frozenset()) -> type[BaseModel]:
     """A pydantic model of the table's writable columns: types checked, unknown fields refused."""
+    return _table_validator(_table(model), f"{model.__name__}In", exclude)
+
+
+@cache
+def _table_validator(table: Table, name: str, exclude: frozenset[str]) -> type[BaseModel]:
     fields: dict[str, Any] = {}
-    for col in model.__table__.columns:
+    for col in table.columns:
         if col.name in _SYSTEM_COLUMNS or col.name in exclude:
             continue
         typ = _python_type(col)
         required = not col.nullable and col.default is None and col.server_default is None
         fields[col.name] = (typ, ...) if required else (typ | None, None)
-    return create_model(  # type: ignore[call-overload]
-        f"{model.__name__}In", __config__=ConfigDict(extra="forbid", coerce_numbers_to_str=True), **fields
-    )
+    return create_model(name, __config__=ConfigDict(extra="forbid", coerce_numbers_to_str=True), **fields)
 
 
 def _format_error(exc: ValidationError) -> str:
@@ -139,7 +150,7 @@ def _format_error(exc: ValidationError) -> str:
 # ---- the write path -----------------------------------------------------------------------
 
 
-def _insert_for(session: Session):  # noqa: ANN202
+def _insert_for(session: Session) -> Callable[[Table], postgresql.Insert | sqlite.Insert]:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
@@ -151,7 +162,7 @@ def _ref_key(ref: Any, source: str) -> tuple[str, str]:
     return source, str(ref)
 
 
-def _resolve(session: Session, target: type[m.Base], keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
+def _resolve(session: Session, target: type[m.SourceRecord], keys: set[tuple[str, str]]) -> dict[tuple[str, str], int]:
     by_source: dict[str, list[str]] = defaultdict(list)
     for src, ext in keys:
         by_source[src].append(ext)
@@ -218,14 +229,14 @@ def ingest_records(*, session: Session, source: str, entity: str, records: Itera
         last[row["external_id"]] = row  # the same id twice in a batch: the later one wins
     for row in last.values():
         groups[frozenset(row)].append(row)
-    table = spec.model.__table__
+    table = _table(spec.model)
     for cols, rows in groups.items():
         stmt = insert_(table)
         update = {c: stmt.excluded[c] for c in cols if c not in ("source", "external_id")}
-        stmt = stmt.on_conflict_do_update(index_elements=["source", "external_id"], set_=update).returning(
+        upsert = stmt.on_conflict_do_update(index_elements=["source", "external_id"], set_=update).returning(
             table.c.id, table.c.external_id
         )
-        for id_, ext in session.execute(stmt, rows):
+        for id_, ext in session.execute(upsert, rows):
             result.ids[ext] = id_
     result.written = len(last)
 
@@ -244,7 +255,7 @@ def _patch_records(
     column as it is (a patch never erases what the owning source wrote); raw and timestamps are untouched; a
     target that is not stored (yet) is counted as unresolved, not created."""
     model = spec.model
-    others = frozenset(c.name for c in model.__table__.columns if c.name not in spec.patch)
+    others = frozenset(c.name for c in _table(model).columns if c.name not in spec.patch)
     validator = _validator(model, others)
     for rec in records:
         rec = dict(rec)
@@ -288,7 +299,7 @@ def _replace_children(session: Session, child: Child, parents: Mapping[int, list
             row[child.fk] = parent_id
             rows.append(row)
     if rows:
-        session.execute(insert(child.model.__table__), rows)
+        session.execute(insert(_table(child.model)), rows)
 
 
 def delete_records(*, session: Session, source: str, entity: str, external_ids: Iterable[str]) -> int:
@@ -300,7 +311,8 @@ def delete_records(*, session: Session, source: str, entity: str, external_ids: 
     ids = [str(x) for x in external_ids]
     deleted = 0
     for part in in_batches(ids):
-        res = session.execute(delete(model).where(model.source == source, model.external_id.in_(part)))
+        stmt = delete(model).where(model.source == source, model.external_id.in_(part))
+        res = cast(CursorResult[Any], session.execute(stmt))  # a DELETE without RETURNING gives a cursor result
         deleted += res.rowcount or 0
     return deleted
 

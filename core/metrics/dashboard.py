@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import exists, select
@@ -56,7 +57,7 @@ class Dashboard:
 
 
 def load_dashboard(*, session: Session, filters: DashboardFilters) -> Dashboard:
-    kw = {"session": session, "filters": filters}
+    kw: dict[str, Any] = {"session": session, "filters": filters}
     retentions = retention_trend(**kw, months=RETENTION_TREND_MONTHS)
     return Dashboard(
         filters=filters,
@@ -109,6 +110,7 @@ def filter_options(*, session: Session) -> FilterOptions:
             e: n for e, n in session.execute(select(Employee.email, Employee.name).where(Employee.email.in_(emails)))
         }
     owners = sorted((Owner(e, names.get(e) or e) for e in emails), key=lambda o: o.name.lower())
-    present = set(session.scalars(select(Account.segment).where(Account.segment.is_not(None)).distinct()))
+    segments_seen = session.scalars(select(Account.segment).where(Account.segment.is_not(None)).distinct())
+    present = {s for s in segments_seen if s is not None}  # the WHERE clause already leaves out None
     segments = [s for s in SEGMENTS if s in present] + sorted(present - set(SEGMENTS))
     return FilterOptions(owners=owners, segments=segments)

@@ -68,7 +68,8 @@ def mrr_by_account(
     )
     out: dict[date, dict[int | None, float]] = defaultdict(lambda: defaultdict(float))
     for account_id, period_start, amount in session.execute(scope_accounts(stmt, filters)):
-        out[period_start.replace(day=1)][account_id] += float(amount or 0)
+        if period_start is not None:  # the WHERE clause already leaves out invoices without one
+            out[period_start.replace(day=1)][account_id] += float(amount or 0)
     return out
 
 

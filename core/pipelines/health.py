@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from core.db.models import ConfiguredConnector, PipelineRun, SourceRecord
+from core.db.models import ConfiguredConnector, PipelineRun
 from core.db.types import utcnow
 from core.ingest import ENTITIES
 from core.pipelines.contract import KindInfo
@@ -95,7 +95,7 @@ def _one(
             PipelineRun.started_at >= now - timedelta(hours=24),
         )
     )
-    model = _record_model(entity)
+    model = ENTITIES[entity].model
     newest = session.scalar(select(func.max(model.updated_at)).where(model.source == source))
     return StreamHealth(
         connector=row.name,
@@ -112,14 +112,6 @@ def _one(
         records_written=int(written or 0),
         failed_runs_24h=int(failed or 0),
     )
-
-
-def _record_model(entity: str) -> type[SourceRecord]:
-    """The entity's table: every ENTITIES model is a source record (source, external_id, updated_at)."""
-    model = ENTITIES[entity].model
-    if not issubclass(model, SourceRecord):
-        raise TypeError(f"entity {entity!r}: {model.__name__} is not a SourceRecord table")
-    return model
 
 
 def due_connectors(*, session: Session, now: datetime | None = None) -> list[str]:

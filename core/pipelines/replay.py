@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.audit import audit
-from core.db.models import QuarantinedRecord, SourceRecord
+from core.db.models import QuarantinedRecord
 from core.errors import NotFound
 from core.ingest.service import ENTITIES, ingest_records
 from core.pipelines.contract import Failure, KindInfo
@@ -107,7 +107,7 @@ def _superseded(session: Session, source: str, entity: str, record: Mapping[str,
     to tell, and a row exists: the sync that stored it read the source after the payload was quarantined)."""
     if ENTITIES[entity].patch:
         return False  # a patch only sets a few columns of an existing row: replaying it is what is wanted
-    model = _record_model(entity)
+    model = ENTITIES[entity].model
     stored = session.scalar(
         select(model.updated_at).where(model.source == source, model.external_id == str(record.get("external_id")))
     )
@@ -115,11 +115,3 @@ def _superseded(session: Session, source: str, entity: str, record: Mapping[str,
         return False
     sent = record.get("updated_at")
     return not isinstance(sent, datetime) or stored >= sent
-
-
-def _record_model(entity: str) -> type[SourceRecord]:
-    """The entity's table: every ENTITIES model is a source record (source, external_id, updated_at)."""
-    model = ENTITIES[entity].model
-    if not issubclass(model, SourceRecord):
-        raise TypeError(f"entity {entity!r}: {model.__name__} is not a SourceRecord table")
-    return model

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sqlalchemy import Integer, MetaData, String, UniqueConstraint
+from sqlalchemy import FromClause, Integer, MetaData, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from core.db.types import Json, UTCDateTime, utcnow
@@ -26,7 +26,14 @@ class Base(DeclarativeBase):
 
 class SourceRecord:
     """Every record a source brings: its source, the source's id (unique together), the raw payload,
-    the source's created/updated timestamps, and when we last wrote it."""
+    the source's created/updated timestamps, and when we last wrote it.
+
+    Always mixed into a ``Base`` table (``class Account(SourceRecord, Base)``), so ``type[SourceRecord]``
+    is the type of any source table; the table attributes are declared for the type checker only."""
+
+    if TYPE_CHECKING:  # as DeclarativeBase declares them
+        __table__: ClassVar[FromClause]
+        __tablename__: Any
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
