@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 from streamlit.proto.Metric_pb2 import Metric as MetricProto
 from streamlit.testing.v1 import AppTest
 
-from app import ui
 from core import auth
-from core.config import get_settings
 from core.db.models import AuditLog, User
 from core.errors import AuthError
-from core.runtime import Runtime, get_runtime, open_runtime, prepare
-from tests.conftest import ADMIN_PASSWORD, TEST_SECRET, make_settings
+from core.runtime import Runtime, open_runtime, prepare
+from tests.app.apptest_env import ENTRY, ROOT, point_app_at, reset_app_caches
+from tests.conftest import ADMIN_PASSWORD, make_settings
 
-ROOT = Path(__file__).resolve().parents[2]
-ENTRY = ROOT / "app" / "streamlit_app.py"
 ADMIN_PAGE = ROOT / "pages" / "admin.py"
 TIMEOUT = 60
 MetricColor = MetricProto.MetricColor
@@ -34,18 +30,8 @@ MetricColor = MetricProto.MetricColor
 # ---- fixtures -----------------------------------------------------------------------------
 
 
-def _reset_caches() -> None:
-    if get_runtime.cache_info().currsize:
-        get_runtime().engine.dispose()
-    get_settings.cache_clear()
-    get_runtime.cache_clear()
-    ui.runtime.clear()
-
-
-def _point_app_at(monkeypatch: pytest.MonkeyPatch, rt: Runtime) -> None:
-    monkeypatch.setenv("SOPHIA_DATA_DIR", str(rt.settings.data_dir))
-    monkeypatch.setenv("SOPHIA_SECRET_KEY", TEST_SECRET)
-    _reset_caches()
+_reset_caches = reset_app_caches  # the names the other page tests import from here
+_point_app_at = point_app_at
 
 
 @pytest.fixture(scope="module")

@@ -2,35 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import ui
-from core.config import get_settings
-from core.runtime import Runtime, get_runtime
-from tests.conftest import ADMIN_PASSWORD, TEST_SECRET
-
-ROOT = Path(__file__).resolve().parents[2]
-ENTRY = ROOT / "app" / "streamlit_app.py"
-
-
-def _reset() -> None:
-    if get_runtime.cache_info().currsize:
-        get_runtime().engine.dispose()
-    get_settings.cache_clear()
-    get_runtime.cache_clear()
-    ui.runtime.clear()
-
-
-@pytest.fixture
-def app_db(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Runtime:
-    monkeypatch.setenv("SOPHIA_DATA_DIR", str(runtime.settings.data_dir))
-    monkeypatch.setenv("SOPHIA_SECRET_KEY", TEST_SECRET)
-    _reset()
-    yield runtime
-    _reset()
+from tests.app.apptest_env import ENTRY
+from tests.conftest import ADMIN_PASSWORD
 
 
 @pytest.mark.parametrize("doc", [str(2**63), str(2**64 + 5), "-1", "0", "12abc"])

@@ -4,38 +4,14 @@ seeded in AppTest; its token is checked in tests/unit/test_auth.py."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 from streamlit.testing.v1 import AppTest
 
 from api.main import create_app
-from app import ui
 from core import auth
-from core.config import get_settings
-from core.runtime import Runtime, get_runtime
-from tests.conftest import ADMIN_PASSWORD, TEST_SECRET
-
-ROOT = Path(__file__).resolve().parents[2]
-ENTRY = ROOT / "app" / "streamlit_app.py"
-
-
-def _reset() -> None:
-    if get_runtime.cache_info().currsize:
-        get_runtime().engine.dispose()
-    get_settings.cache_clear()
-    get_runtime.cache_clear()
-    ui.runtime.clear()
-
-
-@pytest.fixture
-def app_db(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Runtime:
-    monkeypatch.setenv("SOPHIA_DATA_DIR", str(runtime.settings.data_dir))
-    monkeypatch.setenv("SOPHIA_SECRET_KEY", TEST_SECRET)
-    _reset()
-    yield runtime
-    _reset()
+from tests.app.apptest_env import ENTRY
+from tests.conftest import ADMIN_PASSWORD
 
 
 def form() -> AppTest:
