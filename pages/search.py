@@ -38,6 +38,7 @@ TYPES = [
 ]
 UPLOAD_TYPES = ["txt", "md", "pdf", "docx", "csv"]
 RECORD_PAGE = Path(__file__).with_name("record.py")
+SIMILAR_SHOWN = 20
 EXAMPLES = ["customers unhappy about failed ACH payments", "INV-2026", "Yardi integration questions", "eviction"]
 
 
@@ -79,7 +80,9 @@ def _result_card(hit: service.SearchHit) -> None:
             meta.append(hit.account)
         if hit.occurred_at:
             meta.append(ui.day_label(hit.occurred_at.date()))
-        top.caption(" · ".join(meta) + f" · score {hit.score:.3f}")
+        if hit.similar:
+            meta.append(f"and {len(hit.similar)} similar")
+        top.caption(" · ".join(meta))
         more.button(
             "More like this",
             key=f"mlt_{hit.doc_id}",
@@ -88,13 +91,16 @@ def _result_card(hit: service.SearchHit) -> None:
             args=("s_mlt", (hit.doc_id, hit.title)),
         )
         st.markdown(_escape(hit.snippet) or "_(no preview)_")
+        if hit.similar:
+            with st.expander(f"{len(hit.similar)} similar, folded into this one"):
+                for other in hit.similar[:SIMILAR_SHOWN]:
+                    st.page_link(RECORD_PAGE, label=_escape(other.title), query_params={"doc": other.doc_id})
         links = st.columns([1, 1, 4])
         links[0].page_link(
             RECORD_PAGE, label="Open record", icon=":material/description:", query_params={"doc": hit.doc_id}
         )
         if hit.url.startswith(("http://", "https://")):
-            label = "Original file" if hit.source == "file" else f"Open in {hit.source.capitalize()}"
-            links[1].page_link(hit.url, label=label, icon=":material/open_in_new:")
+            links[1].page_link(hit.url, label=ui.source_link_label(hit.source), icon=":material/open_in_new:")
 
 
 def _show(response: service.SearchResponse, heading: str) -> None:

@@ -177,6 +177,8 @@ def search(
         )
         out.print(f"[bold]{hit.rank}. {hit.title}[/bold]  [dim]{where}[/dim]")
         out.print(f"   {hit.snippet}", markup=False)
+        if hit.similar:
+            out.print(f"   and {len(hit.similar)} similar (documents {', '.join(s.doc_id for s in hit.similar)})")
         if hit.url:
             out.print(f"   {hit.url}", markup=False)
     err.print(f"{len(response.results)} results in {response.took_ms:.0f} ms")

@@ -44,6 +44,7 @@ class HubSpotConfig(ConnectorConfig):
     search_requests_per_s: int = Field(4, ge=1, le=100)
     stage_map: dict[str, str] = Field(default_factory=dict)  # tenant deal stage id -> our stage
     units_property: str | None = None  # a company property holding units managed
+    portal_id: str | None = Field(None, pattern=r"^\d{1,12}$")  # the HubSpot account id, for links to records
 
     @field_validator("stage_map")
     @classmethod

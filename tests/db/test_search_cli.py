@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import TEST_SECRET
 
-SEARCH_KEYS = {"rank", "doc_id", "title", "source", "type", "snippet", "score", "url"}
+SEARCH_KEYS = {"rank", "doc_id", "title", "source", "type", "snippet", "score", "url", "similar"}
 
 
 def sophia(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -69,6 +69,7 @@ def test_ingest_then_search_with_the_exact_json_contract(env, tmp_path) -> None:
     assert unowned["results"] == []  # imported files have no owner
     human = sophia("search", "tacos", env=env)
     assert human.returncode == 0 and "notes.txt" in human.stdout
+    assert "score" not in human.stdout.lower()
 
 
 @pytest.mark.parametrize(
