@@ -1,11 +1,10 @@
 """Search: one box over everything the business knows, filtered, with only what the user may see.
 
 Layout only: the query goes through core.search.service.search (the same call as `sophia search`),
-uploads through core.search.files.import_files (the same as `sophia ingest`)."""
+uploads through app.uploads (a child `sophia ingest`, so no file is parsed in the app server)."""
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,13 +12,11 @@ import streamlit as st
 
 from app import ui
 from app.auth import require_role
+from app.uploads import Upload, import_uploads
 from core.errors import SophiaError
 from core.search import service
 from core.search.backends.registry import query_backend
 from core.search.embeddings import make_embedder
-from core.search.files import import_files
-from core.search.sync import sync_enabled
-from core.storage import make_object_store
 
 SOURCES = ["hubspot", "salesforce", "gong", "slack", "netsuite", "lattice", "apollo", "usergems", "platform", "file"]
 TYPES = [
@@ -122,17 +119,9 @@ def _upload(me) -> None:  # noqa: ANN001
             "Files", type=UPLOAD_TYPES, accept_multiple_files=True, key="s_upload", label_visibility="collapsed"
         )
         if files and st.button("Import", type="primary", icon=":material/upload:"):
-            rt = ui.runtime()
-            with tempfile.TemporaryDirectory() as tmp, st.spinner("Extracting, chunking and embedding…"):
-                paths = []
-                for f in files:
-                    path = Path(tmp) / Path(f.name).name
-                    path.write_bytes(f.getvalue())
-                    paths.append(path)
-                results = import_files(
-                    runtime=rt, embedder=_embedder(), store=make_object_store(rt.settings), paths=paths
-                )
-                sync_enabled(runtime=rt)  # searchable now, not at the scheduler's next sync
+            with st.spinner("Extracting, chunking and embedding…"):
+                uploads = [Upload(f.name, f.getvalue()) for f in files]
+                results = import_uploads(runtime=ui.runtime(), uploads=uploads)
             for r in results:
                 if r.ok:
                     st.success(

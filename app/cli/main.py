@@ -7,7 +7,7 @@ import sys
 import typer
 from typer._click.exceptions import ClickException, NoArgsIsHelpError  # typer 0.29 carries its own click
 
-from app.cli import admin, connectors, data, estuary, index, search, up, usergems
+from app.cli import admin, connectors, data, documents, estuary, index, search, up, usergems
 from core.errors import SophiaError
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(estuary.estuary_app, name="estuary")
 app.add_typer(usergems.usergems_app, name="usergems")
 connectors.register(app)  # `connectors ...`, `sync`, `runs`
 search.register(app)  # `ingest`, `search`, `reindex`
+app.add_typer(documents.documents_app, name="documents")  # `documents list|delete`
 app.add_typer(index.index_app, name="index")  # `index status|sync|rebuild|reconcile`
 
 

@@ -76,8 +76,12 @@ def _day(value: str | None, flag: str) -> date | None:
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="files, or folders walked recursively (txt, md, pdf, docx, csv)")],
     json_: JsonOpt = False,
+    uploads: Annotated[
+        bool,
+        typer.Option("--uploads", hidden=True, help="name each file by its name alone (the Search page's uploads)"),
+    ] = False,
 ) -> None:
-    """Import files: each becomes one searchable document titled by its file name."""
+    """Import files: each becomes one searchable document titled by its file name; a changed file replaces it."""
     from core.search.embeddings import make_embedder
     from core.search.files import import_files
     from core.storage import make_object_store
@@ -90,6 +94,7 @@ def ingest(
             store=make_object_store(rt.settings),
             paths=paths,
             progress=update,
+            by_name=uploads,
         )
     if any(r.ok for r in results):
         sync_vectors(rt, quiet=json_)
