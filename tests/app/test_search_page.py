@@ -82,6 +82,8 @@ def test_empty_state_then_results_with_snippets_and_time(app_env) -> None:
     assert any(" results in " in c and c.endswith(" ms") for c in captions), captions
     assert any("**" in m.value for m in at.markdown)  # matching words highlighted in snippets
     assert not any("score" in c for c in captions)  # raw scores mean nothing to a reader
+    run_query(at, "customers complaining about failed ACH payments")
+    captions = [c.value for c in at.caption]
     assert any(" similar" in c for c in captions), captions  # templated notes folded: "and 9 similar"
 
 
