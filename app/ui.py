@@ -201,6 +201,14 @@ def month_label(month: date) -> str:
     return month.strftime("%b %Y")
 
 
+SOURCE_NAMES = {"hubspot": "HubSpot", "netsuite": "NetSuite", "usergems": "UserGems"}
+
+
+def source_link_label(source: str) -> str:
+    """The label of a link out to a result's source system ("Open in HubSpot"), or to an imported original."""
+    return "Open the original" if source == "file" else f"Open in {SOURCE_NAMES.get(source, source.capitalize())}"
+
+
 def day_label(day: date) -> str:
     return f"{day:%b} {day.day}, {day.year}"
 

@@ -54,8 +54,7 @@ def main() -> None:
     with links[0]:
         _back()
     if doc.url.startswith(("http://", "https://")):
-        label = "Open the original" if doc.source == "file" else f"Open in {doc.source.capitalize()}"
-        links[1].link_button(label, doc.url, icon=":material/open_in_new:")
+        links[1].link_button(ui.source_link_label(doc.source), doc.url, icon=":material/open_in_new:")
     if links[2].button("More like this", icon=":material/travel_explore:"):
         st.session_state["s_mlt"] = (doc.doc_id, doc.title)
         st.switch_page(SEARCH_PAGE)

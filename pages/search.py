@@ -1,11 +1,10 @@
 """Search: one box over everything the business knows, filtered, with only what the user may see.
 
 Layout only: the query goes through core.search.service.search (the same call as `sophia search`),
-uploads through core.search.searchable.make_searchable (the same as `sophia ingest`)."""
+uploads through app.uploads (a child `sophia ingest`, so no file is parsed in the app server)."""
 
 from __future__ import annotations
 
-import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,14 +12,15 @@ import streamlit as st
 
 from app import ui
 from app.auth import require_role
+from app.uploads import Upload, import_uploads
 from core.errors import SophiaError
 from core.search import facets, service
 from core.search.backends.registry import query_backend
 from core.search.embeddings import make_embedder
-from core.search.searchable import make_searchable
 
 UPLOAD_TYPES = ["txt", "md", "pdf", "docx", "csv"]
 RECORD_PAGE = Path(__file__).with_name("record.py")
+SIMILAR_SHOWN = 20
 EXAMPLES = ["customers unhappy about failed ACH payments", "INV-2026", "Yardi integration questions", "eviction"]
 
 
@@ -62,7 +62,9 @@ def _result_card(hit: service.SearchHit) -> None:
             meta.append(hit.account)
         if hit.occurred_at:
             meta.append(ui.day_label(hit.occurred_at.date()))
-        top.caption(" · ".join(meta) + f" · score {hit.score:.3f}")
+        if hit.similar:
+            meta.append(f"and {len(hit.similar)} similar")
+        top.caption(" · ".join(meta))
         more.button(
             "More like this",
             key=f"mlt_{hit.doc_id}",
@@ -71,13 +73,16 @@ def _result_card(hit: service.SearchHit) -> None:
             args=("s_mlt", (hit.doc_id, hit.title)),
         )
         st.markdown(_escape(hit.snippet) or "_(no preview)_")
+        if hit.similar:
+            with st.expander(f"{len(hit.similar)} similar, folded into this one"):
+                for other in hit.similar[:SIMILAR_SHOWN]:
+                    st.page_link(RECORD_PAGE, label=_escape(other.title), query_params={"doc": other.doc_id})
         links = st.columns([1, 1, 4])
         links[0].page_link(
             RECORD_PAGE, label="Open record", icon=":material/description:", query_params={"doc": hit.doc_id}
         )
         if hit.url.startswith(("http://", "https://")):
-            label = "Original file" if hit.source == "file" else f"Open in {hit.source.capitalize()}"
-            links[1].page_link(hit.url, label=label, icon=":material/open_in_new:")
+            links[1].page_link(hit.url, label=ui.source_link_label(hit.source), icon=":material/open_in_new:")
 
 
 def _show(response: service.SearchResponse, heading: str) -> None:
@@ -99,14 +104,9 @@ def _upload(me) -> None:  # noqa: ANN001
             "Files", type=UPLOAD_TYPES, accept_multiple_files=True, key="s_upload", label_visibility="collapsed"
         )
         if files and st.button("Import", type="primary", icon=":material/upload:"):
-            rt = ui.runtime()
-            with tempfile.TemporaryDirectory() as tmp, st.spinner("Extracting, chunking and embedding…"):
-                paths = []
-                for f in files:
-                    path = Path(tmp) / Path(f.name).name
-                    path.write_bytes(f.getvalue())
-                    paths.append(path)
-                results = make_searchable(runtime=rt, embedder=_embedder(), paths=paths).files
+            with st.spinner("Extracting, chunking and embedding…"):
+                uploads = [Upload(f.name, f.getvalue()) for f in files]
+                results = import_uploads(runtime=ui.runtime(), uploads=uploads)
             for r in results:
                 if r.ok:
                     st.success(

@@ -18,7 +18,8 @@ COMMANDS: dict[str, Lazy] = {
     ),
     "runs": Lazy("app.cli.connectors:runs", "Run history: counts, cursors, errors."),
     "ingest": Lazy(
-        "app.cli.search:ingest", "Import files: each becomes one searchable document titled by its file name."
+        "app.cli.search:ingest",
+        "Import files: each becomes one searchable document titled by its file name; a changed file replaces it.",
     ),
     "search": Lazy("app.cli.search:search", "Hybrid (keyword + vector) search over everything indexed."),
     "reindex": Lazy(
@@ -37,6 +38,7 @@ COMMANDS: dict[str, Lazy] = {
     "quarantine": Lazy(
         "app.cli.connectors:quarantine_app", "Records a sync could not take in: list them, take them in again."
     ),
+    "documents": Lazy("app.cli.documents:documents_app", "Imported files, as searchable documents."),
     "index": Lazy("app.cli.index:index_app", "Vector indexes: sync state, sync, rebuild and reconcile."),
 }
 

@@ -82,13 +82,17 @@ def _day(value: str | None, flag: str) -> date | None:
 def ingest(
     paths: Annotated[list[str], typer.Argument(help="files, or folders walked recursively (txt, md, pdf, docx, csv)")],
     json_: JsonOpt = False,
+    uploads: Annotated[
+        bool,
+        typer.Option("--uploads", hidden=True, help="name each file by its name alone (the Search page's uploads)"),
+    ] = False,
 ) -> None:
-    """Import files: each becomes one searchable document titled by its file name."""
+    """Import files: each becomes one searchable document titled by its file name; a changed file replaces it."""
     from core.search.searchable import make_searchable
 
     rt = open_product(machine_output=json_)
     with progress_bar("Importing") as update:
-        done = make_searchable(runtime=rt, paths=paths, progress=update)
+        done = make_searchable(runtime=rt, paths=paths, progress=update, by_name=uploads)
     results = done.files
     warn_behind(done, quiet=json_)
     failed = [r for r in results if not r.ok]
@@ -175,6 +179,8 @@ def search(
         )
         out.print(f"[bold]{hit.rank}. {escape(hit.title)}[/bold]  [dim]{escape(where)}[/dim]")
         out.print(highlighted(hit.snippet, indent="   "))
+        if hit.similar:
+            out.print(f"   and {len(hit.similar)} similar (documents {', '.join(s.doc_id for s in hit.similar)})")
         if hit.url:
             out.print(f"   {hit.url}", markup=False)
     err.print(f"{len(response.results)} results in {response.took_ms:.0f} ms")

@@ -54,6 +54,7 @@ class HubSpotConfig(ConnectorConfig):
     # tenant deal stage id -> our stage: overrides what the stage's pipeline metadata implies
     stage_map: dict[str, str] = Field(default_factory=dict)
     units_property: str | None = None  # a company property holding units managed
+    portal_id: str | None = Field(None, pattern=r"^\d{1,12}$")  # the HubSpot account id, for links to records
 
     @field_validator("stage_map")
     @classmethod

@@ -70,6 +70,7 @@ class SlackConfig(ConnectorConfig):
     page_size: int = Field(200, ge=1, le=PAGE_MAX)
     tier2_per_minute: int = Field(20, ge=1, le=10_000)  # conversations.list, users.list
     tier3_per_minute: int = Field(50, ge=1, le=10_000)  # conversations.history, conversations.replies
+    workspace_url: str | None = Field(None, pattern=r"^https://[\w.-]+/?$")  # https://acme.slack.com, for permalinks
 
 
 class _Frozen(BaseModel):

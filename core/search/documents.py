@@ -385,6 +385,30 @@ def _activities(session: Session, acc: _Accounts, ids: Sequence[int] | None) -> 
         )
 
 
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|([^>]*))?>")
+_CHANNEL = re.compile(r"<#([CG][A-Z0-9]+)\|([^>]*)>")
+
+
+def slack_readable(text: str, people: dict[str, str]) -> str:
+    """Slack's markup as people read it: ``<@U123>`` becomes ``@Their Name`` (from the names Slack sync
+    stored with each author, else the label Slack put in the mention), ``<#C1|general>`` ``#general``."""
+
+    def person(m: re.Match[str]) -> str:
+        return "@" + (people.get(m.group(1)) or m.group(2) or m.group(1))
+
+    return _CHANNEL.sub(lambda m: "#" + m.group(2), _MENTION.sub(person, text))
+
+
+def _slack_people(session: Session) -> dict[str, str]:
+    """Slack user id -> name, as Slack sync stored them on the messages people wrote."""
+    rows = session.execute(
+        select(m.SlackMessage.user_id, m.SlackMessage.user_name)
+        .where(m.SlackMessage.user_id.is_not(None), m.SlackMessage.user_name.is_not(None))
+        .distinct()
+    )
+    return {uid: name for uid, name in rows if uid and name}
+
+
 def _thread_messages(session: Session, ids: Sequence[int] | None) -> Iterator[m.SlackMessage]:
     """Every message, or every message of the threads these messages belong to."""
     stmt = select(m.SlackMessage).order_by(m.SlackMessage.posted_at, m.SlackMessage.id)
@@ -406,13 +430,14 @@ def _slack_threads(session: Session, acc: _Accounts, ids: Sequence[int] | None) 
     threads: dict[tuple[str, str, str], list[m.SlackMessage]] = defaultdict(list)
     for msg in sorted(_thread_messages(session, ids), key=lambda x: (x.posted_at, x.id)):
         threads[(msg.source, msg.channel_id, msg.thread_ts or msg.ts)].append(msg)
+    people = _slack_people(session)
     for (source, channel_id, thread_ts), msgs in threads.items():
         parent = next((x for x in msgs if x.ts == thread_ts), msgs[0])
         msgs = [parent] + [x for x in msgs if x is not parent]
         account_id = next((x.account_id for x in msgs if x.account_id), None)
-        first_line = " ".join(parent.text.split())
+        first_line = " ".join(slack_readable(parent.text, people).split())
         title = f"#{parent.channel}: {first_line[:80]}{'…' if len(first_line) > 80 else ''}"
-        lines = [f"{x.user_name or x.user_id or 'someone'}: {x.text.strip()}" for x in msgs]
+        lines = [f"{x.user_name or x.user_id or 'someone'}: {slack_readable(x.text.strip(), people)}" for x in msgs]
         yield DocumentIn(
             source=source,
             external_id=_doc_id("slack_threads", f"{channel_id}/{thread_ts}"),

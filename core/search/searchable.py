@@ -77,10 +77,11 @@ def make_searchable(
     paths: Sequence[str | os.PathLike[str]] | None = None,
     store: ObjectStore | None = None,
     progress: Progress | None = None,
+    by_name: bool = False,
 ) -> Searchable:
     """Index and push, now. By default what changed since the last run (``records``: these records, table ->
     ids; ``full``: every record, with a hash comparison of each document; ``paths``: import these files into
-    ``store``), then push the chunk changes to every enabled vector backend."""
+    ``store``, each identified by its path, or by its name alone with ``by_name``), then push the chunk changes to every enabled vector backend."""
     from core.search.sync import sync_enabled
 
     if embedder is None:
@@ -95,7 +96,9 @@ def make_searchable(
             from core.storage import make_object_store
 
             store = make_object_store(runtime.settings)
-        done.files = import_files(runtime=runtime, embedder=embedder, store=store, paths=paths, progress=progress)
+        done.files = import_files(
+            runtime=runtime, embedder=embedder, store=store, paths=paths, progress=progress, by_name=by_name
+        )
     elif full:
         done.index = index_records(runtime=runtime, embedder=embedder, progress=progress)
     else:

@@ -81,6 +81,10 @@ def test_empty_state_then_results_with_snippets_and_time(app_env) -> None:
     captions = [c.value for c in at.caption]
     assert any(" results in " in c and c.endswith(" ms") for c in captions), captions
     assert any("**" in m.value for m in at.markdown)  # matching words highlighted in snippets
+    assert not any("score" in c for c in captions)  # raw scores mean nothing to a reader
+    run_query(at, "customers complaining about failed ACH payments")
+    captions = [c.value for c in at.caption]
+    assert any(" similar" in c for c in captions), captions  # templated notes folded: "and 9 similar"
 
 
 def test_a_viewer_never_sees_reviews(app_env) -> None:
@@ -95,7 +99,7 @@ def test_source_filter_and_more_like_this(app_env) -> None:
     at = open_search("admin", ADMIN_PASSWORD)
     at.multiselect(key="s_sources").select("gong")
     run_query(at, "Yardi integration")
-    metas = [c.value for c in at.caption if " · " in c.value and "score" in c.value]
+    metas = [c.value for c in at.caption if " · " in c.value and " results in " not in c.value]
     assert metas and all(m.startswith("gong · ") for m in metas)
     next(b for b in at.button if b.label == "More like this").click().run()
     assert not at.exception

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import TEST_SECRET
 
-SEARCH_KEYS = {"rank", "doc_id", "title", "source", "type", "snippet", "score", "url"}
+SEARCH_KEYS = {"rank", "doc_id", "title", "source", "type", "snippet", "score", "url", "similar"}
 
 
 def sophia(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
@@ -69,6 +69,7 @@ def test_ingest_then_search_with_the_exact_json_contract(env, tmp_path) -> None:
     assert unowned["results"] == []  # imported files have no owner
     human = sophia("search", "tacos", env=env)
     assert human.returncode == 0 and "notes.txt" in human.stdout
+    assert "score" not in human.stdout.lower()
 
 
 @pytest.mark.parametrize(
@@ -93,3 +94,23 @@ def test_reindex_json_on_an_empty_database(env) -> None:
     done = sophia("reindex", "--json", env=env)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["documents_seen"] == 0
+
+
+def test_documents_list_and_delete_and_a_changed_file_replaces_its_document(env, tmp_path) -> None:
+    note = tmp_path / "plan.md"
+    note.write_text("Rollout plan: pilot with the aardvark cohort first.")
+    assert sophia("ingest", str(note), env=env).returncode == 0
+    note.write_text("Rollout plan: pilot with the pangolin cohort first.")  # same file, new content
+    again = json.loads(sophia("ingest", str(note), "--json", env=env).stdout)
+    listed = json.loads(sophia("documents", "list", "--json", env=env).stdout)["documents"]
+    assert [d["name"] for d in listed] == ["plan.md"] and listed[0]["doc_id"] == again["files"][0]["doc_id"]
+    assert listed[0]["origin"] == str(note.resolve())
+    found = json.loads(sophia("search", "aardvark", "--json", env=env).stdout)["results"]
+    assert all("aardvark" not in r["snippet"] for r in found)
+
+    done = sophia("documents", "delete", listed[0]["doc_id"], env=env)
+    assert done.returncode == 0 and "deleted document" in done.stdout, done.stderr
+    assert json.loads(sophia("documents", "list", "--json", env=env).stdout)["documents"] == []
+    assert json.loads(sophia("search", "pangolin", "--json", env=env).stdout)["results"] == []
+    missing = sophia("documents", "delete", listed[0]["doc_id"], env=env)
+    assert missing.returncode == 1 and missing.stderr.strip() == f"error: no document {listed[0]['doc_id']}"

@@ -4,18 +4,25 @@ original kept in the object store; a file that cannot be read gets a clear messa
 from __future__ import annotations
 
 import io
+import random
+import tracemalloc
+import zipfile
 from pathlib import Path
 
 import docx
+import pytest
 from sqlalchemy import func, select
 
 from core.auth import Identity
 from core.clock import ManualClock
-from core.db.models import Chunk, Document
+from core.db.models import Chunk, ChunkChange, Document
+from core.errors import InvalidInput, NotFound
 from core.runtime import Runtime
+from core.search.backends.embedded import EmbeddedBackend
 from core.search.embeddings import make_embedder
-from core.search.files import import_files
+from core.search.files import delete_file, import_files, list_files
 from core.search.service import SearchFilters, search
+from core.search.sync import sync_backend
 from core.storage import make_object_store
 
 ADMIN = Identity("admin", "admin", "cli")
@@ -134,3 +141,143 @@ def test_a_file_that_cannot_be_read_leaves_nothing_behind(runtime: Runtime, tmp_
         assert s.scalar(select(func.count()).select_from(Document)) == 0
         assert s.scalar(select(func.count()).select_from(Chunk)) == 0
     assert store.list() == []
+
+
+# ---- limits checked before the work they bound (finding 6) -------------------------------------------------
+
+
+def _peak_mb(fn):  # noqa: ANN001, ANN202
+    """(result, peak Python memory in MB while fn ran)."""
+    tracemalloc.start()
+    try:
+        result = fn()
+        return result, tracemalloc.get_traced_memory()[1] / 2**20
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_huge_file_is_refused_before_it_is_read_and_the_rest_of_the_folder_imports(
+    runtime: Runtime, tmp_path
+) -> None:
+    embedder, store = make_embedder(runtime.settings), make_object_store(runtime.settings)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    with (folder / "huge.txt").open("wb") as f:  # sparse: 2 GB on paper, nothing on disk
+        f.truncate(2 * 2**30)
+    (folder / "fine.md").write_text("Escalation runbook: ACH returns with code R09 go to the payments team.")
+    results, peak = _peak_mb(lambda: import_files(runtime=runtime, embedder=embedder, store=store, paths=[folder]))
+    by_name = {r.name: r for r in results}
+    assert not by_name["huge.txt"].ok and "larger than 50 MB" in by_name["huge.txt"].error
+    assert by_name["fine.md"].ok
+    assert peak < 64, peak  # the 2 GB were never read (before: 2.3 GB)
+
+
+def test_a_text_file_at_the_size_limit_is_refused_for_its_length_not_chunked(runtime: Runtime, tmp_path) -> None:
+    embedder, store = make_embedder(runtime.settings), make_object_store(runtime.settings)
+    big = tmp_path / "exactly-50MiB.txt"
+    line = b"Residents paid rent by ACH and some payments were returned by the bank.\n"
+    big.write_bytes((line * (50 * 2**20 // len(line) + 1))[: 50 * 2**20])
+    results, peak = _peak_mb(lambda: import_files(runtime=runtime, embedder=embedder, store=store, paths=[big]))
+    assert not results[0].ok and "too long to index" in results[0].error
+    assert peak < 160, peak  # the bytes once, never decoded nor chunked (before: 3.2 GB)
+    with runtime.session() as s:
+        assert s.scalar(select(func.count()).select_from(Document)) == 0
+    assert store.list() == []
+
+
+def test_a_word_file_that_inflates_too_far_is_refused_before_parsing(runtime: Runtime, tmp_path) -> None:
+    embedder, store = make_embedder(runtime.settings), make_object_store(runtime.settings)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(make_docx(["Hello"]))) as src, zipfile.ZipFile(buf, "w") as bomb:
+        for item in src.infolist():
+            body = src.read(item.filename)
+            if item.filename == "word/document.xml":  # 60 MB of XML that deflates to a few dozen KB
+                body = body.replace(b"<w:body>", b"<w:body>" + b" " * (60 * 2**20), 1)
+            bomb.writestr(item.filename, body, compress_type=zipfile.ZIP_DEFLATED)
+    (tmp_path / "bomb.docx").write_bytes(buf.getvalue())
+    assert (tmp_path / "bomb.docx").stat().st_size < 1 * 2**20
+    results = import_files(runtime=runtime, embedder=embedder, store=store, paths=[tmp_path / "bomb.docx"])
+    assert not results[0].ok and "inflates to 61 MB of XML; at most 50 MB" in results[0].error
+
+
+def test_binary_without_a_nul_byte_is_not_taken_for_text(runtime: Runtime, tmp_path) -> None:
+    embedder, store = make_embedder(runtime.settings), make_object_store(runtime.settings)
+    rng = random.Random(6)
+    noise = bytes(rng.randrange(1, 256) for _ in range(200_000))  # no NUL: the old check let it through
+    (tmp_path / "noise.txt").write_bytes(noise)
+    cp1252_safe = bytes(b for b in range(1, 256) if b not in (0x81, 0x8D, 0x8F, 0x90, 0x9D))
+    (tmp_path / "decodable.txt").write_bytes(bytes(rng.choice(cp1252_safe) for _ in range(200_000)))
+    (tmp_path / "latin.txt").write_bytes("Café déjà vu: résumé of the façade work, 12 €.\n".encode("cp1252"))
+    results = import_files(
+        runtime=runtime,
+        embedder=embedder,
+        store=store,
+        paths=[tmp_path / n for n in ("noise.txt", "decodable.txt", "latin.txt")],
+    )
+    by_name = {r.name: r for r in results}
+    assert not by_name["noise.txt"].ok and "binary" in by_name["noise.txt"].error
+    assert not by_name["decodable.txt"].ok and "binary" in by_name["decodable.txt"].error
+    assert by_name["latin.txt"].ok  # real Windows-1252 text still reads
+    with runtime.session() as s:
+        assert s.scalar(select(func.count()).select_from(Document)) == 1
+
+
+# ---- a changed file replaces its document (finding 22) -----------------------------------------------------
+
+
+def test_a_changed_file_replaces_its_document_and_its_old_chunks_leave_the_vector_index(
+    runtime: Runtime, tmp_path
+) -> None:
+    embedder, store = make_embedder(runtime.settings), make_object_store(runtime.settings)
+    backend = EmbeddedBackend.from_settings(runtime.settings)
+    path = tmp_path / "pricing.md"
+    path.write_text("\n\n".join(f"Old tariff {i}: zebra pricing applies to {i} units." for i in range(40)))
+    first = import_files(runtime=runtime, embedder=embedder, store=store, paths=[path])[0]
+    assert sync_backend(runtime=runtime, backend=backend).ok
+    with runtime.session() as s:
+        old_chunks = set(s.scalars(select(Chunk.id).where(Chunk.document_id == int(first.doc_id))))
+    assert first.ok and old_chunks <= set(backend.ids())
+
+    path.write_text("New tariff: giraffe pricing for every community.")
+    second = import_files(runtime=runtime, embedder=embedder, store=store, paths=[path])[0]
+    assert second.ok and not second.unchanged and second.doc_id == first.doc_id
+    assert sync_backend(runtime=runtime, backend=backend).ok
+    with runtime.session() as s:
+        assert s.scalar(select(func.count()).select_from(Document)) == 1
+        assert s.scalar(select(func.count()).select_from(Chunk)) == 1
+        deleted = set(s.scalars(select(ChunkChange.chunk_id).where(ChunkChange.op == "d")))
+        current = set(s.scalars(select(Chunk.id)))
+    stale = old_chunks - current
+    assert stale and stale <= deleted  # logged, so every backend's sync removes them
+    assert not stale & set(backend.ids())
+    assert store.list() == [second.key]  # the replaced original is gone
+
+    def titles(query: str) -> list[str]:
+        return [
+            h.title
+            for h in search(
+                runtime=runtime, embedder=embedder, backend=backend, identity=ADMIN, query=query, mode="keyword"
+            ).results
+        ]
+
+    assert titles("zebra") == [] and titles("giraffe") == ["pricing.md"]
+    backend.close()
+
+
+def test_an_imported_file_can_be_deleted_and_records_cannot(runtime: Runtime, tmp_path) -> None:
+    embedder, store = make_embedder(runtime.settings), make_object_store(runtime.settings)
+    (tmp_path / "a.txt").write_text("Quokka onboarding checklist.")
+    (tmp_path / "b.txt").write_text("Wombat renewal notes.")
+    done = import_files(runtime=runtime, embedder=embedder, store=store, paths=[tmp_path])
+    listed = list_files(runtime=runtime)
+    assert {f.name for f in listed} == {"a.txt", "b.txt"} and all(f.origin.endswith(f.name) for f in listed)
+    gone = delete_file(runtime=runtime, store=store, doc_id=done[0].doc_id)
+    assert gone.name == "a.txt" and [f.name for f in list_files(runtime=runtime)] == ["b.txt"]
+    with runtime.session() as s:
+        assert s.scalar(select(func.count()).select_from(Chunk).where(Chunk.document_id == gone.doc_id)) == 0
+        assert set(s.scalars(select(ChunkChange.op))) == {"u", "d"}
+    assert store.list() == [done[1].key]
+    with pytest.raises(NotFound):
+        delete_file(runtime=runtime, store=store, doc_id=gone.doc_id)
+    with pytest.raises(InvalidInput):
+        delete_file(runtime=runtime, store=store, doc_id="x")
