@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from app.cli.common import open_product, out, print_json
-from app.cli.search import JsonOpt, sync_vectors
+from app.cli.search import JsonOpt, warn_behind
 
 documents_app = typer.Typer(help="Imported files, as searchable documents.", no_args_is_help=True)
 
@@ -39,11 +39,13 @@ def delete(
 ) -> None:
     """Delete an imported file's document: it leaves search and every vector backend."""
     from core.search.files import delete_file
+    from core.search.searchable import Searchable
+    from core.search.sync import sync_enabled
     from core.storage import make_object_store
 
     rt = open_product(machine_output=json_)
     gone = delete_file(runtime=rt, store=make_object_store(rt.settings), doc_id=doc_id)
-    sync_vectors(rt, quiet=json_)
+    warn_behind(Searchable(vectors=sync_enabled(runtime=rt)), quiet=json_)  # gone from every backend now
     if json_:
         print_json({"deleted": gone.as_json()})
     else:

@@ -24,7 +24,7 @@ COMMANDS: dict[str, Lazy] = {
     "search": Lazy("app.cli.search:search", "Hybrid (keyword + vector) search over everything indexed."),
     "reindex": Lazy(
         "app.cli.search:reindex",
-        "Build or update the documents, chunks and vectors of every ingested record (unchanged ones do no work).",
+        "Make the records changed since the last run searchable now (documents, chunks, vectors).",
     ),
     "db": Lazy("app.cli.data:db_app", "The operational database."),
     "demo": Lazy("app.cli.data:demo_app", "The demo business: a believable PayReady with planted patterns."),

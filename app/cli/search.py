@@ -190,8 +190,9 @@ def reindex(
     full: Annotated[bool, typer.Option("--full", help="rebuild and compare every record's document")] = False,
     json_: JsonOpt = False,
 ) -> None:
-    """Make the records changed since the last run searchable now (documents, chunks, vectors); --full
-    rebuilds and compares every record's document (unchanged ones do no work)."""
+    """Make the records changed since the last run searchable now (documents, chunks, vectors).
+
+    --full rebuilds and compares every record's document (unchanged ones do no work)."""
     from core.search.searchable import make_searchable
 
     rt = open_product(machine_output=json_)
