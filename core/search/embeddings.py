@@ -41,7 +41,11 @@ class Embedder(Protocol):
     """Turns text into unit-length float32 vectors; the same text always gives the same vector."""
 
     model_name: str
-    dim: int
+
+    @property
+    def dim(self) -> int:
+        """The length of each vector (read-only: a provider's model may learn it from its first answer)."""
+        ...
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         """One row per text, in input order: float32, shape ``(len(texts), dim)``, rows of norm 1.

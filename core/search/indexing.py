@@ -481,7 +481,8 @@ def _stored_vectors(session: Session, hashes: Sequence[str], model: str) -> dict
                 Chunk.content_hash.in_(part), Chunk.embedding_model == model, Chunk.embedding.is_not(None)
             )
         ):
-            found.setdefault(h, emb)
+            if emb is not None:  # filtered out above; this tells the type checker
+                found.setdefault(h, emb)
     return found
 
 

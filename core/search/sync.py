@@ -41,10 +41,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import numpy as np
 from sqlalchemy import and_, delete, func, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -370,9 +371,8 @@ def prune_changes(*, runtime: Runtime, enabled: Sequence[str], keep_s: float = P
     while start < upto:  # in id ranges, so no transaction grows with the log
         end = min(upto, start + PRUNE_BATCH)
         with runtime.session() as session:
-            deleted += (
-                session.execute(delete(ChunkChange).where(ChunkChange.id > start, ChunkChange.id <= end)).rowcount or 0
-            )
+            stmt = delete(ChunkChange).where(ChunkChange.id > start, ChunkChange.id <= end)
+            deleted += cast(CursorResult[Any], session.execute(stmt)).rowcount or 0  # a DELETE gives a cursor result
         start = end
     log.info("chunk changes pruned", deleted=deleted, floor=upto)
     return deleted
@@ -564,6 +564,8 @@ def _load(session: Session, chunk_ids: Sequence[int], dim: int, model: str) -> t
             .where(Chunk.id.in_(part), Chunk.embedding.is_not(None), Chunk.embedding_model == model)
         ).all()
         for cid, emb, doc_id, source, type_, account_id, owner, occurred_at, min_role in rows:
+            if emb is None:  # filtered out above; this tells the type checker
+                continue
             vector = np.frombuffer(emb, dtype="<f4")
             if vector.shape != (dim,):
                 raise SophiaError(
@@ -601,9 +603,9 @@ def _same(truth: ChunkVector, stored: ChunkVector) -> bool:
         stored.min_role,
     ):
         return False
-    if (truth.occurred_at is None) != (stored.occurred_at is None):
-        return False
-    return truth.occurred_at is None or abs((truth.occurred_at - stored.occurred_at).total_seconds()) < 0.001
+    if truth.occurred_at is None or stored.occurred_at is None:
+        return truth.occurred_at is None and stored.occurred_at is None
+    return abs((truth.occurred_at - stored.occurred_at).total_seconds()) < 0.001
 
 
 def _existing(session: Session, chunk_ids: Sequence[int]) -> Iterable[int]:
@@ -625,7 +627,7 @@ def _ensure_state(runtime: Runtime, name: str) -> IndexSyncState:
     except IntegrityError:
         pass  # created by another run meanwhile
     with runtime.session() as session:
-        return session.get(IndexSyncState, name)
+        return session.get_one(IndexSyncState, name)
 
 
 def _record_success(runtime: Runtime, name: str, position: int | None, *, indexed: int | None) -> None:

@@ -446,9 +446,9 @@ class EmbeddedBackend:
             start = 0
             for part in in_batches(sample.tolist()):
                 marks = ",".join("?" * len(part))
-                rows = dict(db.execute(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", part))
+                by_id = dict(db.execute(f"SELECT chunk_id, vector FROM vectors WHERE chunk_id IN ({marks})", part))
                 for j, cid in enumerate(part):
-                    x[start + j] = np.frombuffer(rows[cid], dtype="<f4")
+                    x[start + j] = np.frombuffer(by_id[cid], dtype="<f4")
                 start += len(part)
             kmeans = faiss.Kmeans(
                 self.dim,

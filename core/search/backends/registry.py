@@ -52,9 +52,7 @@ def _dim(settings: Settings) -> int:
 def _embedded(settings: Settings) -> VectorBackend:
     from core.search.backends import embedded
 
-    cls = embedded.EmbeddedBackend
-    factory = getattr(cls, "from_settings", None)
-    return factory(settings) if factory is not None else cls(settings=settings)
+    return embedded.EmbeddedBackend.from_settings(settings)
 
 
 def _pinecone(settings: Settings) -> VectorBackend:

@@ -128,19 +128,18 @@ class WeaviateBackend:
 
         name = self._collection_name
         if not client.collections.exists(name):
-            text = {"data_type": DataType.TEXT, "tokenization": Tokenization.FIELD}
             try:
                 client.collections.create(
                     name,
                     properties=[
                         Property(name="chunk_id", data_type=DataType.INT),
                         Property(name="document_id", data_type=DataType.INT),
-                        Property(name="source", **text),
-                        Property(name="type", **text),
+                        Property(name="source", data_type=DataType.TEXT, tokenization=Tokenization.FIELD),
+                        Property(name="type", data_type=DataType.TEXT, tokenization=Tokenization.FIELD),
                         Property(name="account_id", data_type=DataType.INT),
-                        Property(name="owner", **text),
+                        Property(name="owner", data_type=DataType.TEXT, tokenization=Tokenization.FIELD),
                         Property(name="occurred_at", data_type=DataType.DATE),
-                        Property(name="min_role", **text),
+                        Property(name="min_role", data_type=DataType.TEXT, tokenization=Tokenization.FIELD),
                     ],
                     vector_config=Configure.Vectors.self_provided(
                         name=VECTOR_NAME,
