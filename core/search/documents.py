@@ -447,7 +447,7 @@ def _slack_threads(session: Session, acc: _Accounts, ids: Sequence[int] | None) 
             chunks=chunk_turns(acc.context(f"#{parent.channel} thread", account_id), lines),
             account_id=account_id,
             author=parent.user_name,
-            owner=acc.owners.get(account_id),
+            owner=acc.owners.get(account_id) if account_id is not None else None,
             occurred_at=parent.posted_at,
             url=_record_url("slack_messages", parent.id),
             record_table="slack_messages",
@@ -586,7 +586,7 @@ def _reviews(session: Session, acc: _Accounts, ids: Sequence[int] | None) -> Ite
         name = person.name if person else "an employee"
         title = f"Performance review: {name} ({r.cycle})"
         rating = f"Rating {r.rating} of 5. " if r.rating is not None else ""
-        body = f"{rating}Reviewer: {r.reviewer_email or 'unknown'}.\n\n{r.body.strip()}"  # type: ignore[union-attr]
+        body = f"{rating}Reviewer: {r.reviewer_email or 'unknown'}.\n\n{(r.body or '').strip()}"
         yield DocumentIn(
             source=r.source,
             external_id=_doc_id("reviews", r.external_id),

@@ -37,6 +37,8 @@ from core.search.documents import DocumentIn, chunk_paragraphs, chunk_turns
 from core.search.indexing import delete_documents, index_documents
 
 if TYPE_CHECKING:
+    from pypdf import PdfReader
+
     from core.runtime import Runtime
     from core.search.embeddings import Embedder
     from core.storage import ObjectStore
@@ -175,7 +177,7 @@ def _pdf(data: bytes) -> str:
         raise Unreadable(f"not a readable PDF ({type(exc).__name__}: {str(exc)[:120]})") from None
 
 
-def _pdf_text(reader) -> str:  # noqa: ANN001 - a pypdf PdfReader
+def _pdf_text(reader: PdfReader) -> str:
     if reader.is_encrypted:
         try:
             reader.decrypt("")

@@ -203,7 +203,7 @@ def _until(value: date | datetime | None) -> datetime | None:
 def resolve_scope(session: Session, identity: Identity, filters: SearchFilters) -> Scope:
     account_ids: tuple[int, ...] | None = None
     if filters.account not in (None, ""):
-        account_ids = _resolve_account(session, filters.account)  # type: ignore[arg-type]
+        account_ids = _resolve_account(session, filters.account)
     since = _day_start(filters.since) if filters.since else None
     until = _until(filters.until)
     if since and until and since > until:

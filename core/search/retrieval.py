@@ -59,7 +59,7 @@ def _sqlite(session: Session, terms: Terms, scope: Scope, k: int) -> ChunkHits:
     return [(cid, did, -float(score)) for cid, did, score in rows]
 
 
-def _matches_at_most(session: Session, ranked, match: str, n: int) -> bool:  # noqa: ANN001
+def _matches_at_most(session: Session, ranked: Any, match: str, n: int) -> bool:
     count = select(func.count()).select_from(ranked.limit(n + 1).subquery())
     return session.execute(count, {"match": match}).scalar_one() <= n
 
