@@ -29,6 +29,7 @@ from pages.connector_tabs.common import (
     secret_env,
     settings_specs,
 )
+from pages.connector_tabs.stages import stage_mapping
 from pages.connector_tabs.sync import running_sync, start_sync
 
 
@@ -51,6 +52,7 @@ def manage_tab(rt: Runtime, me: Identity, box: SecretBox, statuses: list[Connect
         summary(c)
         actions(rt, me, c)
         check_result(c)
+    stage_mapping(rt, c)
     schedule_col, settings_col = st.columns([1, 2])
     with schedule_col, st.container(border=True):
         schedule_form(rt, me, c, added=added, changed=changed)

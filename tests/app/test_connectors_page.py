@@ -475,3 +475,25 @@ def test_quarantined_records_are_taken_in_again_from_the_page(app_db: Runtime, f
     with app_db.session() as s:
         assert s.scalar(select(m.Deal.stage).where(m.Deal.external_id == custom)) == "proposal"
         assert s.scalar(select(func.count()).select_from(m.QuarantinedRecord)) == 0
+
+
+def test_the_manage_tab_shows_how_each_pipeline_stage_maps(app_db: Runtime, fake: FakeHubSpot) -> None:
+    """Finding 11: a portal's second pipeline (numeric stage ids) is mapped from its own metadata, and the
+    admin sees the mapping, where each stage came from, before any deal is quarantined."""
+    fast_hubspot(app_db, fake)
+    at = open_page("Manage")
+    click(at, "Read the pipelines")
+    assert errors(at) == [] and not at.warning
+    rows = table(at, "pipeline", "stage_id", "ours", "from")
+    renewals = rows[rows["pipeline"] == "Renewals & Expansion"]
+    assert len(renewals) and set(renewals["from"]) == {"inferred"} and "—" not in set(renewals["ours"])
+    assert set(rows[rows["pipeline"] != "Renewals & Expansion"]["from"]) == {"vendor default"}
+
+
+def test_the_stage_mapping_says_plainly_when_the_crm_cannot_be_reached(app_db: Runtime, fake: FakeHubSpot) -> None:
+    fast_hubspot(app_db, fake)
+    fake.stop()
+    at = open_page("Manage")
+    click(at, "Read the pipelines")
+    [shown] = errors(at)
+    assert shown.startswith("Could not read the pipelines: could not reach HubSpot"), shown
