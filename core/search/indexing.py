@@ -30,6 +30,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -515,10 +516,23 @@ def _write_batch(
     result: IndexResult,
 ) -> None:
     now = utcnow()
-    # documents: update the known ones, insert the new ones (a document written meanwhile by another run
-    # is found by its key and updated instead)
-    new_docs = [d for d in batch if d.key not in existing_ids]
-    for d in new_docs:
+    _write_documents(session, batch, existing_ids, result, now)
+    doc_ids = [existing_ids[d.key] for d in batch]
+    result.document_ids.update({d.key: did for d, did in zip(batch, doc_ids, strict=True)})
+    plan = _plan_chunks(batch, doc_ids, _stored_chunks(session, doc_ids), hashes, vectors, model)
+    _apply_chunks(session, plan, model, now, result)
+
+
+def _write_documents(
+    session: Session,
+    batch: Sequence[DocumentIn],
+    existing_ids: dict[tuple[str, str], int],
+    result: IndexResult,
+    now: datetime,
+) -> None:
+    """Update the known documents, insert the new ones (a document written meanwhile by another run is found
+    by its key and updated instead); ``existing_ids`` learns the new ids."""
+    for d in [d for d in batch if d.key not in existing_ids]:
         found = session.scalar(
             select(Document.id).where(Document.source == d.source, Document.external_id == d.external_id)
         )
@@ -540,68 +554,83 @@ def _write_batch(
     result.documents_updated += len(updates)
     result.documents_added += len(inserts)
 
-    # chunks: position by position against what is stored
-    doc_ids = [existing_ids[d.key] for d in batch]
-    old: dict[int, dict[int, tuple[int, str, str | None]]] = {i: {} for i in doc_ids}
+
+_Stored = dict[int, dict[int, tuple[int, str, str | None]]]  # document id -> position -> (chunk id, hash, model)
+
+
+def _stored_chunks(session: Session, doc_ids: list[int]) -> _Stored:
+    old: _Stored = {i: {} for i in doc_ids}
+    stmt = select(Chunk.id, Chunk.document_id, Chunk.position, Chunk.content_hash, Chunk.embedding_model)
     for part in in_batches(doc_ids):
-        for cid, did, pos, h, emb_model in session.execute(
-            select(Chunk.id, Chunk.document_id, Chunk.position, Chunk.content_hash, Chunk.embedding_model).where(
-                Chunk.document_id.in_(part)
-            )
-        ):
+        for cid, did, pos, h, emb_model in session.execute(stmt.where(Chunk.document_id.in_(part))):
             old[did][pos] = (cid, h, emb_model)
-    to_insert: list[dict] = []
-    to_update: list[dict] = []
-    touched: list[int] = []
-    removed: list[int] = []
-    i = 0
-    for d in batch:
-        did = existing_ids[d.key]
-        result.document_ids[d.key] = did
+    return old
+
+
+@dataclass
+class _ChunkPlan:
+    """What one batch changes in the chunks table, position by position against what is stored."""
+
+    fresh: list[tuple[int, int, str, str, bytes]] = field(default_factory=list)  # (doc, position, text, hash, vec)
+    changed: list[tuple[int, str, str, bytes]] = field(default_factory=list)  # (chunk id, text, hash, vec)
+    touched: list[int] = field(default_factory=list)  # kept chunks: metadata may have changed, the backends get it
+    removed: list[int] = field(default_factory=list)
+
+
+def _plan_chunks(
+    batch: Sequence[DocumentIn],
+    doc_ids: Sequence[int],
+    old: _Stored,
+    hashes: Sequence[str],
+    vectors: Sequence[bytes],
+    model: str,
+) -> _ChunkPlan:
+    plan, i = _ChunkPlan(), 0
+    for d, did in zip(batch, doc_ids, strict=True):
         have = old[did]
         for pos, text in enumerate(d.chunks):
             h, vec = hashes[i], vectors[i]
             i += 1
-            if pos in have:
-                cid, old_hash, old_model = have[pos]
-                touched.append(cid)  # metadata may have changed: the backends get it again
-                if old_hash != h or old_model != model:
-                    to_update.append(
-                        {
-                            "id": cid,
-                            "text": text,
-                            "content_hash": h,
-                            "embedding": vec,
-                            "embedding_model": model,
-                            "updated_at": now,
-                        }
-                    )
-            else:
-                to_insert.append(
-                    {
-                        "document_id": did,
-                        "position": pos,
-                        "text": text,
-                        "content_hash": h,
-                        "embedding": vec,
-                        "embedding_model": model,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
-                )
-        removed += [cid for pos, (cid, _, _) in have.items() if pos >= len(d.chunks)]
-    if removed:
-        for part in in_batches(removed):
+            if pos not in have:
+                plan.fresh.append((did, pos, text, h, vec))
+                continue
+            cid, old_hash, old_model = have[pos]
+            plan.touched.append(cid)
+            if old_hash != h or old_model != model:  # else the stored text and vector stand
+                plan.changed.append((cid, text, h, vec))
+        plan.removed += [cid for pos, (cid, _, _) in have.items() if pos >= len(d.chunks)]
+    return plan
+
+
+def _apply_chunks(session: Session, plan: _ChunkPlan, model: str, now: datetime, result: IndexResult) -> None:
+    if plan.removed:
+        for part in in_batches(plan.removed):
             session.execute(delete(Chunk).where(Chunk.id.in_(part)))
-        _log(session, removed, "d")
-        result.chunks_deleted += len(removed)
+        _log(session, plan.removed, "d")
+        result.chunks_deleted += len(plan.removed)
+    to_update = [
+        {"id": cid, "text": text, "content_hash": h, "embedding": vec, "embedding_model": model, "updated_at": now}
+        for cid, text, h, vec in plan.changed
+    ]
+    to_insert = [
+        {
+            "document_id": did,
+            "position": pos,
+            "text": text,
+            "content_hash": h,
+            "embedding": vec,
+            "embedding_model": model,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for did, pos, text, h, vec in plan.fresh
+    ]
+    touched = list(plan.touched)
     if to_update:
         session.execute(update(Chunk), to_update)
     if to_insert:
-        ids = (
-            session.execute(insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True), to_insert).scalars().all()
-        )
-        touched += list(ids)
+        ids = session.execute(insert(Chunk).returning(Chunk.id, sort_by_parameter_order=True), to_insert)
+        touched += list(ids.scalars().all())
     _log(session, touched, "u")
     result.chunks_written += len(to_update) + len(to_insert)
 
