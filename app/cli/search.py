@@ -23,6 +23,7 @@ from core.runtime import Runtime
 
 if TYPE_CHECKING:
     from core.search.searchable import Searchable
+    from core.search.service import SearchHit
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="print JSON only")]
 HIGHLIGHT = re.compile(r"\*\*(.+?)\*\*")  # how core marks a matched term in a snippet
@@ -167,23 +168,20 @@ def search(
         err.print("Try fewer words, drop a filter, or check that data is indexed: sophia reindex")
         return
     for hit in response.results:
-        where = " · ".join(
-            x
-            for x in (
-                hit.source,
-                hit.type,
-                hit.account,
-                hit.occurred_at.date().isoformat() if hit.occurred_at else None,
-            )
-            if x
-        )
-        out.print(f"[bold]{hit.rank}. {escape(hit.title)}[/bold]  [dim]{escape(where)}[/dim]")
-        out.print(highlighted(hit.snippet, indent="   "))
-        if hit.similar:
-            out.print(f"   and {len(hit.similar)} similar (documents {', '.join(s.doc_id for s in hit.similar)})")
-        if hit.url:
-            out.print(f"   {hit.url}", markup=False)
+        print_hit(hit)
     err.print(f"{len(response.results)} results in {response.took_ms:.0f} ms")
+
+
+def print_hit(hit: SearchHit) -> None:
+    """One result for people: title, where it comes from, the snippet with its matched terms, the link."""
+    when = hit.occurred_at.date().isoformat() if hit.occurred_at else None
+    where = " · ".join(x for x in (hit.source, hit.type, hit.account, when) if x)
+    out.print(f"[bold]{hit.rank}. {escape(hit.title)}[/bold]  [dim]{escape(where)}[/dim]")
+    out.print(highlighted(hit.snippet, indent="   "))
+    if hit.similar:
+        out.print(f"   and {len(hit.similar)} similar (documents {', '.join(s.doc_id for s in hit.similar)})")
+    if hit.url:
+        out.print(f"   {hit.url}", markup=False)
 
 
 def reindex(
