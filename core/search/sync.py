@@ -261,20 +261,7 @@ def reconcile(
             _push(runtime, backend, upserts=part, deletes=())
             lease.renew()
         if isinstance(backend, SupportsFetch) and sample != 0:
-            both = sorted(table & held)
-            chosen = both if sample is None or sample >= len(both) else sorted(random.sample(both, sample))
-            for part in in_batches(chosen, batch):
-                stored = backend.fetch(part)
-                with runtime.session() as session:
-                    truth = {item.chunk_id: item for item in _load(session, part, backend.dim, _model(runtime))[0]}
-                stale = [cid for cid, item in truth.items() if cid not in stored or not _same(item, stored[cid])]
-                if stale:
-                    backend.upsert([truth[cid] for cid in stale])
-                report.checked += len(truth)
-                report.stale += stale
-                lease.renew()
-                if progress:
-                    progress(report.checked, len(chosen), "checking vectors")
+            _spot_check(runtime, backend, sorted(table & held), sample, batch, report, lease, progress)
         _record_success(runtime, backend.name, None, indexed=backend.count())
     except Exception as exc:
         _record_error(runtime, backend.name, _describe(exc))
@@ -291,6 +278,34 @@ def reconcile(
         checked=report.checked,
     )
     return report
+
+
+def _spot_check(
+    runtime: Runtime,
+    backend: VectorBackend,
+    both: list[int],
+    sample: int | None,
+    batch: int,
+    report: ReconcileReport,
+    lease: Lease,
+    progress: Progress | None,
+) -> None:
+    """Compare the stored vector and metadata of ``sample`` random chunks (``None``: all of ``both``) with the
+    table, and push again those that differ."""
+    assert isinstance(backend, SupportsFetch)
+    chosen = both if sample is None or sample >= len(both) else sorted(random.sample(both, sample))
+    for part in in_batches(chosen, batch):
+        stored = backend.fetch(part)
+        with runtime.session() as session:
+            truth = {item.chunk_id: item for item in _load(session, part, backend.dim, _model(runtime))[0]}
+        stale = [cid for cid, item in truth.items() if cid not in stored or not _same(item, stored[cid])]
+        if stale:
+            backend.upsert([truth[cid] for cid in stale])
+        report.checked += len(truth)
+        report.stale += stale
+        lease.renew()
+        if progress:
+            progress(report.checked, len(chosen), "checking vectors")
 
 
 def index_status(*, runtime: Runtime, backends: Sequence[VectorBackend | str]) -> list[dict[str, Any]]:
