@@ -229,11 +229,21 @@ def keys_table(rt: Runtime) -> None:
 def scheduler_status(rt: Runtime) -> None:
     """The jobs process's heartbeat: syncs, indexing and housekeeping run only while it is fresh."""
     beat = scheduler_heartbeat(runtime=rt)
-    line = f"Scheduler: {beat.describe()}."
+    said = beat.describe()
     if beat.state == "fresh":
-        st.caption(line)
+        st.caption(f"Scheduler running: {said}.")
+    elif beat.state == "never":
+        st.warning(
+            f"{said[0].upper()}{said[1:]}: scheduled syncs and indexing wait for the jobs process "
+            "(`sophia up` starts it).",
+            icon=":material/schedule:",
+        )
     else:
-        st.warning(f"{line} Scheduled syncs and indexing are not running; `sophia up` restarts the jobs process.")
+        st.warning(
+            f"{said[0].upper()}{said[1:]}. Scheduled syncs and indexing are not running; `sophia up` restarts "
+            "the jobs process.",
+            icon=":material/warning:",
+        )
 
 
 def main() -> None:
