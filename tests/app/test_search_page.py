@@ -172,14 +172,14 @@ def test_search_and_record_pages_refuse_without_a_session(app_env) -> None:
 
 def test_the_filters_offer_every_source_and_type_the_index_holds(app_env) -> None:
     """The Source and Type lists come from core.search.facets; whatever the indexer made is among them."""
-    from sqlalchemy import distinct, select
+    from sqlalchemy import select
 
     from core.db.models import Document
     from core.search import facets
 
     with app_env.session() as s:
-        sources = set(s.scalars(select(distinct(Document.source))))
-        types = set(s.scalars(select(distinct(Document.type))))
+        sources = set(s.scalars(select(Document.source).distinct()))
+        types = set(s.scalars(select(Document.type).distinct()))
     assert sources and sources <= set(facets.SOURCES)
     assert types and types <= set(facets.DOCUMENT_TYPES)
     at = open_search("admin", ADMIN_PASSWORD)
