@@ -16,11 +16,12 @@ import socket
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, CursorResult, or_, select, update
+from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import Session
 
+from core.db.engine import changed_rows
 from core.db.types import utcnow
 from core.errors import Conflict
 from core.observability.logging import get_logger
@@ -86,10 +87,10 @@ class Lease:
         holder = session.scalar(select(model.lease_owner).where(self.slot.where))
         if holder is not None and holder_is_dead(holder):
             free = or_(free, model.lease_owner == holder)
-        taken = session.execute(
+        take = (
             update(model).where(self.slot.where, free).values(lease_owner=self.owner, lease_expires_at=now + self.ttl)
         )
-        return cast(CursorResult, taken).rowcount == 1
+        return changed_rows(session, take) == 1
 
     def renew(self, session: Session | None = None) -> None:
         """Extend the lease (in the caller's transaction when given one). Raises ``Conflict`` when this run
@@ -98,12 +99,12 @@ class Lease:
             with self.runtime.session() as own:
                 return self.renew(own)
         model = self.slot.model
-        kept = session.execute(
+        keep = (
             update(model)
             .where(self.slot.where, model.lease_owner == self.owner)
             .values(lease_expires_at=utcnow() + self.ttl)
         )
-        if cast(CursorResult, kept).rowcount != 1:
+        if changed_rows(session, keep) != 1:
             raise Conflict(f"{self.slot.label}: this run lost its lease (it stalled longer than {self.ttl})")
         return None
 

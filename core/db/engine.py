@@ -7,9 +7,10 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event, make_url
+from sqlalchemy import Delete, Engine, Update, create_engine, event, make_url
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -74,3 +75,9 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def changed_rows(session: Session, stmt: Update | Delete) -> int:
+    """Run an UPDATE or DELETE without RETURNING; the rows it changed. (Its result is a cursor result, whatever
+    ``Session.execute`` is typed as: SQLAlchemy 2.1 types it as a plain ``Result``.)"""
+    return cast(CursorResult[Any], session.execute(stmt)).rowcount or 0

@@ -19,16 +19,16 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache
-from typing import Any, cast
+from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, create_model
 from sqlalchemy import Column, Date, Table, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.orm import Session
 
 from core.db import models as m
 from core.db.batches import in_batches
+from core.db.engine import changed_rows
 from core.db.types import UTCDateTime, utcnow
 from core.errors import InvalidInput
 
@@ -312,8 +312,7 @@ def delete_records(*, session: Session, source: str, entity: str, external_ids: 
     deleted = 0
     for part in in_batches(ids):
         stmt = delete(model).where(model.source == source, model.external_id.in_(part))
-        res = cast(CursorResult[Any], session.execute(stmt))  # a DELETE without RETURNING gives a cursor result
-        deleted += res.rowcount or 0
+        deleted += changed_rows(session, stmt)
     return deleted
 
 

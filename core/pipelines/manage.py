@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Delete, delete, func, select
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from core.audit import audit
 from core.crypto import SecretBox
+from core.db.engine import changed_rows
 from core.db.models import ConfiguredConnector, PipelineRun, QuarantinedRecord, SyncState
 from core.db.types import utcnow
 from core.errors import Conflict, InvalidInput, SophiaError
@@ -160,9 +160,9 @@ def delete_connector(*, session: Session, name: str, actor: str) -> Deleted:
     )
     if syncing is not None:
         raise Conflict(f"connector {name!r} is syncing; delete it when that run ends")
-    quarantined = _delete_count(session, delete(QuarantinedRecord).where(QuarantinedRecord.connector == name))
-    runs = _delete_count(session, delete(PipelineRun).where(PipelineRun.connector == name))
-    cursors = _delete_count(session, delete(SyncState).where(SyncState.connector == name))
+    quarantined = changed_rows(session, delete(QuarantinedRecord).where(QuarantinedRecord.connector == name))
+    runs = changed_rows(session, delete(PipelineRun).where(PipelineRun.connector == name))
+    cursors = changed_rows(session, delete(SyncState).where(SyncState.connector == name))
     kind = row.kind
     session.delete(row)
     session.flush()
@@ -232,11 +232,6 @@ class ConnectorStatus:
         if not failing:
             return None
         return max(failing, key=lambda s: s.last_run_at.timestamp() if s.last_run_at else 0).last_error
-
-
-def _delete_count(session: Session, stmt: Delete) -> int:
-    """Rows a DELETE removed (one without RETURNING gives a cursor result, whatever ``Session.execute`` is typed as)."""
-    return cast(CursorResult[Any], session.execute(stmt)).rowcount
 
 
 def connector_statuses(*, runtime: Runtime, kinds: Mapping[str, KindInfo]) -> list[ConnectorStatus]:

@@ -41,15 +41,15 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 from sqlalchemy import and_, delete, func, select, update
-from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.db.batches import in_batches
+from core.db.engine import changed_rows
 from core.db.models import Chunk, ChunkChange, Document, IndexSyncState, Meta
 from core.db.types import utcnow
 from core.errors import Conflict, SophiaError
@@ -387,7 +387,7 @@ def prune_changes(*, runtime: Runtime, enabled: Sequence[str], keep_s: float = P
         end = min(upto, start + PRUNE_BATCH)
         with runtime.session() as session:
             stmt = delete(ChunkChange).where(ChunkChange.id > start, ChunkChange.id <= end)
-            deleted += cast(CursorResult[Any], session.execute(stmt)).rowcount or 0  # a DELETE gives a cursor result
+            deleted += changed_rows(session, stmt)
         start = end
     log.info("chunk changes pruned", deleted=deleted, floor=upto)
     return deleted
