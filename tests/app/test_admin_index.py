@@ -18,7 +18,8 @@ from core.search.files import import_files
 from core.search.indexing import PROGRESS_KEY, index_records
 from core.search.sync import index_status
 from core.storage import make_object_store
-from tests.app.test_dashboard_apptest import _open_admin, _point_app_at, _reset_caches, signed_in
+from tests.app.apptest_env import point_app_at, reset_app_caches
+from tests.app.test_dashboard_apptest import _open_admin, signed_in
 from tests.conftest import ADMIN_PASSWORD
 
 
@@ -38,9 +39,9 @@ def app_docs(runtime: Runtime, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         paths=sorted(tmp_path.glob("*.*")),
     )
     assert all(r.ok for r in results)
-    _point_app_at(monkeypatch, runtime)
+    point_app_at(monkeypatch, runtime)
     yield runtime
-    _reset_caches()
+    reset_app_caches()
 
 
 def index_tab(at: AppTest) -> dict[str, object]:

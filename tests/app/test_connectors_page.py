@@ -24,7 +24,7 @@ from core.crypto import SecretBox
 from core.db import models as m
 from core.pipelines import manage
 from core.runtime import Runtime
-from tests.app.test_dashboard_apptest import TIMEOUT, _point_app_at, _reset_caches, signed_in
+from tests.app.test_dashboard_apptest import TIMEOUT, signed_in
 from tests.conftest import ADMIN_PASSWORD
 from tests.contract.fake_hubspot import EPOCH, FakeHubSpot, populate
 from tests.contract.hubspot_utils import add_hubspot
@@ -44,14 +44,6 @@ FAST = {
     "backoff_max_s": 0.05,
     "max_attempts": 3,
 }
-
-
-@pytest.fixture
-def app_db(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
-    """A fresh database of this test (first admin only), the app pointed at it."""
-    _point_app_at(monkeypatch, runtime)
-    yield runtime
-    _reset_caches()
 
 
 @pytest.fixture

@@ -30,10 +30,6 @@ MetricColor = MetricProto.MetricColor
 # ---- fixtures -----------------------------------------------------------------------------
 
 
-_reset_caches = reset_app_caches  # the names the other page tests import from here
-_point_app_at = point_app_at
-
-
 @pytest.fixture(scope="module")
 def demo_runtime(tmp_path_factory) -> Runtime:
     """The small demo as of today, loaded once for the read-only tests of this module."""
@@ -48,17 +44,9 @@ def demo_runtime(tmp_path_factory) -> Runtime:
 
 @pytest.fixture
 def demo_app(demo_runtime, monkeypatch) -> Runtime:
-    _point_app_at(monkeypatch, demo_runtime)
+    point_app_at(monkeypatch, demo_runtime)
     yield demo_runtime
-    _reset_caches()
-
-
-@pytest.fixture
-def app_db(runtime, monkeypatch) -> Runtime:
-    """A fresh database of this test (first admin only), the app pointed at it."""
-    _point_app_at(monkeypatch, runtime)
-    yield runtime
-    _reset_caches()
+    reset_app_caches()
 
 
 # ---- helpers ------------------------------------------------------------------------------

@@ -4,33 +4,21 @@ permissions (a viewer never sees reviews), filters, more-like-this, the empty st
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from app import ui
 from connectors.demo import load_demo
 from core import auth
-from core.config import get_settings
-from core.runtime import Runtime, get_runtime, open_runtime, prepare
+from core.runtime import Runtime, open_runtime, prepare
 from core.search.backends.embedded import EmbeddedBackend
 from core.search.embeddings import make_embedder
 from core.search.indexing import index_records
 from core.search.sync import sync_backend
-from tests.conftest import ADMIN_PASSWORD, TEST_SECRET, make_settings
+from tests.app.apptest_env import ENTRY, ROOT, point_app_at, reset_app_caches
+from tests.conftest import ADMIN_PASSWORD, make_settings
 
-ROOT = Path(__file__).resolve().parents[2]
-ENTRY = ROOT / "app" / "streamlit_app.py"
 SEARCH_PAGE = ROOT / "pages" / "search.py"
-
-
-def _reset() -> None:
-    if get_runtime.cache_info().currsize:
-        get_runtime().engine.dispose()
-    get_settings.cache_clear()
-    get_runtime.cache_clear()
-    ui.runtime.clear()
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +38,9 @@ def indexed(tmp_path_factory) -> Runtime:
 
 @pytest.fixture
 def app_env(indexed, monkeypatch) -> Runtime:
-    monkeypatch.setenv("SOPHIA_DATA_DIR", str(indexed.settings.data_dir))
-    monkeypatch.setenv("SOPHIA_SECRET_KEY", TEST_SECRET)
-    _reset()
+    point_app_at(monkeypatch, indexed)
     yield indexed
-    _reset()
+    reset_app_caches()
 
 
 def open_search(username: str, password: str) -> AppTest:
