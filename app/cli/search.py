@@ -41,15 +41,6 @@ def warn_behind(done: Searchable, *, quiet: bool = False) -> None:
             )
 
 
-def index_after_demo(runtime: Runtime, *, json_output: bool = False) -> None:
-    """Index what was ingested and push the vectors (for `sophia up --demo`, after loading the demo)."""
-    from core.search.searchable import make_searchable
-
-    with progress_bar("Indexing for search") as update:
-        done = make_searchable(runtime=runtime, progress=update)
-    warn_behind(done, quiet=json_output)
-
-
 def _identity(runtime: Runtime, as_user: str | None) -> Identity:
     if not as_user:
         return Identity(username=CLI_ACTOR, role="admin", via="cli")
