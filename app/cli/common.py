@@ -11,7 +11,9 @@ from typing import Any
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from core.auth import Identity, get_user
 from core.config import get_settings
+from core.errors import InvalidInput
 from core.observability.logging import configure_logging
 from core.runtime import Runtime, open_runtime, prepare
 
@@ -66,3 +68,14 @@ def progress_bar(label: str) -> Iterator[Callable[[int, int, str], None]]:
             bar.update(task, completed=done, total=total, description=f"{label} {what}".strip())
 
         yield update
+
+
+def cli_identity(runtime: Runtime, as_user: str | None) -> Identity:
+    """Who a command acts as: ``--user``'s role (an active user), or the CLI itself with the admin role."""
+    if not as_user:
+        return Identity(username=CLI_ACTOR, role="admin", via="cli")
+    with runtime.session() as session:
+        user = get_user(session=session, username=as_user)
+        if not user.active:
+            raise InvalidInput(f"user {as_user!r} is deactivated")
+        return Identity(username=user.username, role=user.role, via="cli")

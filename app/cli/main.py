@@ -26,6 +26,10 @@ COMMANDS: dict[str, Lazy] = {
         "app.cli.search:reindex",
         "Make the records changed since the last run searchable now (documents, chunks, vectors).",
     ),
+    "insights": Lazy(
+        "app.cli.insights:insights_app",
+        "What Sophia found that needs attention: detect, list, acknowledge, resolve.",
+    ),
     "db": Lazy("app.cli.data:db_app", "The operational database."),
     "demo": Lazy("app.cli.data:demo_app", "The demo business: a believable PayReady with planted patterns."),
     "users": Lazy("app.cli.admin:users_app", "Manage users and their roles."),

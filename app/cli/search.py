@@ -16,10 +16,8 @@ import typer
 from rich.markup import escape
 from rich.text import Text
 
-from app.cli.common import CLI_ACTOR, err, open_product, out, print_json, progress_bar
-from core.auth import Identity, get_user
+from app.cli.common import cli_identity, err, open_product, out, print_json, progress_bar
 from core.errors import InvalidInput, NotFound
-from core.runtime import Runtime
 
 if TYPE_CHECKING:
     from core.search.searchable import Searchable
@@ -39,16 +37,6 @@ def warn_behind(done: Searchable, *, quiet: bool = False) -> None:
             err.print(
                 f"warning: vector backend {report.backend} not updated ({report.error}); it catches up on the next sync"
             )
-
-
-def _identity(runtime: Runtime, as_user: str | None) -> Identity:
-    if not as_user:
-        return Identity(username=CLI_ACTOR, role="admin", via="cli")
-    with runtime.session() as session:
-        user = get_user(session=session, username=as_user)
-        if not user.active:
-            raise InvalidInput(f"user {as_user!r} is deactivated")
-        return Identity(username=user.username, role=user.role, via="cli")
 
 
 def highlighted(snippet: str, *, indent: str = "") -> Text:
@@ -133,7 +121,7 @@ def search(
         until=_day(until, "--until"),
     )
     rt = open_product(machine_output=json_)
-    identity = _identity(rt, as_user)
+    identity = cli_identity(rt, as_user)
     from core.search.backends.registry import query_backend
 
     backend = query_backend(rt.settings)

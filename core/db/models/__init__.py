@@ -24,6 +24,15 @@ from core.db.models.business import (
     TranscriptSegment,
 )
 from core.db.models.estuary import EstuaryDocState, EstuaryFeed
+from core.db.models.insights import (
+    SEVERITIES,
+    STATUSES,
+    Insight,
+    InsightDelivery,
+    JobControl,
+    JobRun,
+    NotifyRoute,
+)
 from core.db.models.pipelines import ConfiguredConnector, QuarantinedRecord
 from core.db.models.platform import (
     ApiKey,
@@ -32,7 +41,6 @@ from core.db.models.platform import (
     ChunkChange,
     Document,
     IndexSyncState,
-    Insight,
     Meta,
     PipelineRun,
     Role,

@@ -1,4 +1,4 @@
-"""The platform's own tables: search documents, sync state, runs, insights, identity, audit."""
+"""The platform's own tables: search documents, sync state, runs, identity, audit."""
 
 from __future__ import annotations
 
@@ -122,23 +122,6 @@ class PipelineRun(Base):
     cursor_before: Mapped[dict[str, Any] | None]
     cursor_after: Mapped[dict[str, Any] | None]
     error: Mapped[str | None] = mapped_column(Text)
-
-
-# ---- insights -----------------------------------------------------------------------------
-
-
-class Insight(Base):
-    __tablename__ = "insights"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(64), index=True)
-    fingerprint: Mapped[str] = mapped_column(String(191), unique=True)  # same finding twice is one insight
-    title: Mapped[str] = mapped_column(String(512))
-    body: Mapped[str] = mapped_column(Text, default="")
-    severity: Mapped[str] = mapped_column(String(16), default="info")  # info | warning | critical
-    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
-    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    delivered_at: Mapped[datetime | None]
 
 
 # ---- identity and audit -------------------------------------------------------------------
