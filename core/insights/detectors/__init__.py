@@ -23,6 +23,11 @@ class DetectorModule(Protocol):
 MODULES = (
     "core.insights.detectors.deal_stalled",
     "core.insights.detectors.onboarding_stuck",
+    "core.insights.detectors.payment_volume_drop",
+    "core.insights.detectors.payment_failure_rate",
+    "core.insights.detectors.late_payer",
+    "core.insights.detectors.deal_slipping",
+    "core.insights.detectors.metric_anomaly",
 )
 
 

@@ -1,0 +1,158 @@
+"""``deal_slipping``: an open deal whose expected close date has passed, or that nobody has touched (no call
+and no activity linked to the deal) for ``quiet_days`` days.
+
+- "Passed": ``close_date`` before the detection day.
+- "Quiet": the latest call (``started_at``) or activity (``occurred_at``) linked to the deal is ``quiet_days``
+  or more before the detection day; a deal with none is quiet from its ``created_at``. Touches after the
+  detection day (a meeting booked ahead) do not count.
+- Closed deals (won or lost) never slip.
+
+A close date "moved out twice" needs the close date's history, which the model does not keep: ``deals`` holds
+only the current ``close_date``, and the CRM connectors read the history of ``dealstage`` alone.
+
+Severity: high when both hold, when the close date passed ``overdue_days_high`` days ago, when the deal has
+been quiet for twice ``quiet_days``, or when its amount is at least ``large_deal_amount``; medium otherwise.
+Score: the larger of days overdue / (2 x ``overdue_days_high``) and days quiet / (3 x ``quiet_days``), plus
+0.25 when both hold, at most 1. ``key`` is the close date: a deal that slips again after its date moved is a
+new finding.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+
+from core.db.models import Account, Activity, Call, Deal
+from core.insights.findings import DetectContext, Evidence, Finding, Subject
+from core.metrics.stages import OPEN_STAGES, label
+
+TYPE = "deal_slipping"
+DESCRIPTION = "An open deal whose close date has passed, or with no call or activity for `quiet_days` days."
+DEFAULTS = {"quiet_days": 21, "overdue_days_high": 30, "large_deal_amount": 50_000.0}
+RECENT_EVIDENCE = 3  # the deal's latest calls and activities shown with it
+
+
+def detect(ctx: DetectContext) -> list[Finding]:
+    quiet_days = int(ctx.params["quiet_days"])
+    overdue_high = int(ctx.params["overdue_days_high"])
+    large = float(ctx.params["large_deal_amount"])
+    deals = ctx.session.execute(
+        select(Deal, Account.name).outerjoin(Account, Account.id == Deal.account_id).where(Deal.stage.in_(OPEN_STAGES))
+    ).all()
+    last_touch = _last_touches(ctx)
+    findings = []
+    for deal, account_name in deals:
+        overdue = (ctx.today - deal.close_date).days if deal.close_date is not None else 0
+        touched = last_touch.get(deal.id)
+        since = touched or deal.created_at
+        quiet = (ctx.now - since).total_seconds() / 86_400
+        is_overdue, is_quiet = overdue > 0, quiet >= quiet_days
+        if not (is_overdue or is_quiet):
+            continue
+        reasons = []
+        if is_overdue:
+            assert deal.close_date is not None  # overdue > 0
+            reasons.append(
+                f"Expected to close {deal.close_date:%Y-%m-%d}: passed {_days(overdue)} ago, still open in "
+                f"{label(deal.stage)}."
+            )
+        if is_quiet:
+            what = f"last call or activity {since:%Y-%m-%d}" if touched else f"none since created {since:%Y-%m-%d}"
+            reasons.append(f"No call or activity for {quiet:.0f} days ({what}; threshold {quiet_days} days).")
+        reasons.append(f"Amount ${deal.amount:,.0f}" + (f"; owner {deal.owner}." if deal.owner else "."))
+        high = (
+            (is_overdue and is_quiet)
+            or overdue >= overdue_high
+            or (is_quiet and quiet >= 2 * quiet_days)
+            or deal.amount >= large
+        )
+        score = max(overdue / (2 * overdue_high), quiet / (3 * quiet_days) if is_quiet else 0.0)
+        score = min(1.0, score + (0.25 if is_overdue and is_quiet else 0.0))
+        if is_overdue and is_quiet:
+            why = f"{_days(overdue)} past its close date, quiet for {quiet:.0f} days"
+        elif is_overdue:
+            why = f"{_days(overdue)} past its close date"
+        else:
+            why = f"quiet for {quiet:.0f} days"
+        findings.append(
+            Finding(
+                type=TYPE,
+                subject=Subject("deals", deal.external_id, deal.name, deal.id),
+                severity="high" if high else "medium",
+                title=f"{deal.name} is slipping: {why}",
+                score=score,
+                reasons=reasons,
+                evidence=[Evidence("deals", deal.external_id, label=f"Deal {deal.name}", id=deal.id)]
+                + _recent_touches(ctx, deal),
+                account_id=deal.account_id,
+                owner=deal.owner,
+                details={
+                    "stage": deal.stage,
+                    "amount": deal.amount,
+                    "account": account_name,
+                    "close_date": deal.close_date,
+                    "days_past_close": max(0, overdue),
+                    "last_touch": touched,
+                    "days_quiet": round(quiet, 1),
+                    "threshold_quiet_days": quiet_days,
+                    "reasons": [r for r, on in (("close_date_passed", is_overdue), ("no_activity", is_quiet)) if on],
+                },
+                key=f"{deal.close_date:%Y-%m-%d}" if deal.close_date else "",
+            )
+        )
+    return findings
+
+
+def _days(n: int) -> str:
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
+def _last_touches(ctx: DetectContext) -> dict[int, datetime]:
+    """The latest call or activity before the detection day of every open deal that has one."""
+    latest: dict[int, datetime] = {}
+    queries = (
+        select(Call.deal_id, func.max(Call.started_at))
+        .join(Deal, Deal.id == Call.deal_id)
+        .where(Deal.stage.in_(OPEN_STAGES), Call.started_at < ctx.now)
+        .group_by(Call.deal_id),
+        select(Activity.deal_id, func.max(Activity.occurred_at))
+        .join(Deal, Deal.id == Activity.deal_id)
+        .where(Deal.stage.in_(OPEN_STAGES), Activity.occurred_at < ctx.now)
+        .group_by(Activity.deal_id),
+    )
+    for q in queries:
+        for deal_id, at in ctx.session.execute(q):
+            if deal_id is not None and at is not None and (deal_id not in latest or at > latest[deal_id]):
+                latest[deal_id] = at
+    return latest
+
+
+def _recent_touches(ctx: DetectContext, deal: Deal) -> list[Evidence]:
+    calls = ctx.session.execute(
+        select(Call.id, Call.external_id, Call.title, Call.started_at)
+        .where(Call.deal_id == deal.id, Call.started_at < ctx.now)
+        .order_by(Call.started_at.desc())
+        .limit(RECENT_EVIDENCE)
+    ).all()
+    acts = ctx.session.execute(
+        select(Activity.id, Activity.external_id, Activity.subject, Activity.occurred_at, Activity.type)
+        .where(Activity.deal_id == deal.id, Activity.occurred_at < ctx.now)
+        .order_by(Activity.occurred_at.desc())
+        .limit(RECENT_EVIDENCE)
+    ).all()
+    touches = [
+        (c.started_at, Evidence("calls", c.external_id, f"Call {c.title}, {c.started_at:%Y-%m-%d}", c.id))
+        for c in calls
+    ]
+    touches += [
+        (
+            a.occurred_at,
+            Evidence(
+                "activities", a.external_id, f"{a.type.title()} {a.subject or ''}, {a.occurred_at:%Y-%m-%d}", a.id
+            ),
+        )
+        for a in acts
+    ]
+    touches.sort(key=lambda t: t[0], reverse=True)
+    return [e for _, e in touches[:RECENT_EVIDENCE]]

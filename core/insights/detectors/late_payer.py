@@ -1,0 +1,113 @@
+"""``late_payer``: at least ``late_min`` of an account's last ``last_n`` subscription invoices were paid late
+(``paid_on`` after ``due_on``) or are open past their due date.
+
+The last invoices are taken by ``period_start`` (the month of service; the issue date where it is missing),
+the current month's included, as the demo's truth (``chronic_late_payers``) counts them. Void invoices were
+never owed and do not count.
+
+Severity: high from ``late_min + 1`` late invoices, or when an open invoice is ``overdue_days_high`` days past
+due; medium otherwise. Score: the share of the last invoices that are late. One finding per account: it holds
+as long as the pattern does.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import select
+
+from core.db.models import Invoice
+from core.insights.detectors._finance import accounts_by_id, month_label
+from core.insights.findings import DetectContext, Evidence, Finding, Subject
+
+TYPE = "late_payer"
+DESCRIPTION = "At least `late_min` of an account's last `last_n` subscription invoices paid late or overdue."
+DEFAULTS = {"late_min": 3, "last_n": 6, "overdue_days_high": 60}
+
+
+def detect(ctx: DetectContext) -> list[Finding]:
+    late_min, last_n = int(ctx.params["late_min"]), max(1, int(ctx.params["last_n"]))
+    overdue_high = int(ctx.params["overdue_days_high"])
+    today = ctx.today
+    q = select(Invoice).where(Invoice.kind == "subscription", Invoice.status != "void", Invoice.account_id.is_not(None))
+    by_account: dict[int, list[Invoice]] = defaultdict(list)
+    for inv in ctx.session.scalars(q):
+        assert inv.account_id is not None  # the WHERE clause
+        by_account[inv.account_id].append(inv)
+    hits: list[tuple[int, list[Invoice], list[Invoice]]] = []
+    for account_id, invoices in by_account.items():
+        invoices.sort(key=lambda i: (i.period_start or i.issued_on, i.issued_on, i.id))
+        last = invoices[-last_n:]
+        late = [i for i in last if days_late(i, today) is not None]
+        if len(late) >= late_min:
+            hits.append((account_id, last, late))
+    accounts = accounts_by_id(ctx.session, (a for a, _, _ in hits))
+    findings = []
+    for account_id, last, late in hits:
+        acct = accounts[account_id]
+        paid_late = [i for i in late if i.paid_on is not None]
+        overdue = [i for i in late if i.paid_on is None]
+        worst_overdue = max((days_late(i, today) or 0 for i in overdue), default=0)
+        reasons = [
+            f"{len(late)} of the last {len(last)} subscription invoices ({_period(last[0])} – {_period(last[-1])}) "
+            f"paid late or overdue (threshold {late_min} of {last_n})."
+        ]
+        if paid_late:
+            spread = sorted(days_late(i, today) or 0 for i in paid_late)
+            reasons.append(
+                f"{len(paid_late)} paid late by "
+                + (f"{spread[0]} days." if len(spread) == 1 else f"{spread[0]}–{spread[-1]} days.")
+            )
+        if overdue:
+            reasons.append(
+                f"{len(overdue)} open past due (${sum(i.amount for i in overdue):,.0f}), the oldest "
+                f"{worst_overdue} days."
+            )
+        high = len(late) > late_min or worst_overdue >= overdue_high
+        findings.append(
+            Finding(
+                type=TYPE,
+                subject=Subject("accounts", acct.external_id, acct.name, acct.id),
+                severity="high" if high else "medium",
+                title=f"{acct.name} paid {len(late)} of its last {len(last)} invoices late",
+                score=min(1.0, len(late) / len(last)),
+                reasons=reasons,
+                evidence=[Evidence("invoices", i.external_id, label=_label(i, today), id=i.id) for i in late],
+                account_id=acct.id,
+                owner=acct.owner,
+                details={
+                    "late": len(late),
+                    "invoices": len(last),
+                    "threshold_late": late_min,
+                    "last_n": last_n,
+                    "late_invoices": [i.number for i in late],
+                    "open_overdue_amount": round(sum(i.amount for i in overdue), 2),
+                    "series": {
+                        "label": "Days paid late",
+                        "unit": "days",
+                        "points": [[i.period_start or i.issued_on, days_late(i, today) or 0] for i in last],
+                    },
+                },
+            )
+        )
+    return findings
+
+
+def days_late(inv: Invoice, today: date) -> int | None:
+    """How many days after its due date an invoice was paid, or is still open; None when it is not late."""
+    if inv.paid_on is not None and inv.paid_on > inv.due_on:
+        return (inv.paid_on - inv.due_on).days
+    if inv.status == "open" and inv.due_on < today:
+        return (today - inv.due_on).days
+    return None
+
+
+def _period(inv: Invoice) -> str:
+    return month_label(inv.period_start or inv.issued_on)
+
+
+def _label(inv: Invoice, today: date) -> str:
+    late = days_late(inv, today)
+    when = f"paid {inv.paid_on:%Y-%m-%d}" if inv.paid_on is not None else "open"
+    return f"Invoice {inv.number} ({_period(inv)}), due {inv.due_on:%Y-%m-%d}, {when}: {late} days late"
