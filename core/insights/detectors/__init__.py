@@ -23,6 +23,11 @@ class DetectorModule(Protocol):
 MODULES = (
     "core.insights.detectors.deal_stalled",
     "core.insights.detectors.onboarding_stuck",
+    "core.insights.detectors.engagement_decline",
+    "core.insights.detectors.champion_left",
+    "core.insights.detectors.coaching_talk_ratio",
+    "core.insights.detectors.competitor_mentioned",
+    "core.insights.detectors.churn_risk",
 )
 
 
