@@ -28,6 +28,11 @@ MODULES = (
     "core.insights.detectors.late_payer",
     "core.insights.detectors.deal_slipping",
     "core.insights.detectors.metric_anomaly",
+    "core.insights.detectors.engagement_decline",
+    "core.insights.detectors.champion_left",
+    "core.insights.detectors.coaching_talk_ratio",
+    "core.insights.detectors.competitor_mentioned",
+    "core.insights.detectors.churn_risk",
 )
 
 
