@@ -28,6 +28,7 @@ from connectors.demo import get_truth, load_demo  # noqa: E402
 from core.db.models import Account, Contact, Deal, Employee, Insight  # noqa: E402
 from core.insights import run_detection  # noqa: E402
 from core.insights.scoring import TRUTH_KEYS, score_insights  # noqa: E402
+from core.observability.logging import configure_logging  # noqa: E402
 from core.runtime import open_runtime, prepare  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 
@@ -65,6 +66,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="1,7,42")
     parser.add_argument("--as-of", default="2026-03-15,2026-09-30,today")
     args = parser.parse_args()
+    configure_logging(level="WARNING")
     today = datetime.now(UTC).date()
     days = [today if d == "today" else date.fromisoformat(d) for d in args.as_of.split(",")]
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))

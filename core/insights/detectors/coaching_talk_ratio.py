@@ -154,6 +154,7 @@ def _talk_finding(
         evidence=evidence,
         owner=(emp.manager_email if emp is not None and emp.manager_email else rep),
         details={
+            "signal": "talk_share",
             "email": rep,
             "calls": len(calls),
             "calls_over": len(over),
@@ -191,6 +192,7 @@ def _question_finding(
         ],
         owner=(emp.manager_email if emp is not None and emp.manager_email else rep),
         details={
+            "signal": "questions",
             "email": rep,
             "calls": len(calls),
             "questions_per_call": round(questions, 2),
