@@ -42,10 +42,12 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from core.bus import EventBus, make_bus
 from core.clock import SYSTEM_CLOCK, Clock
 from core.errors import SophiaError
 from core.leases import Lease
 from core.observability.logging import configure_logging, get_logger, new_id
+from core.pipelines.runner import RECORDS_STREAM
 from core.runtime import Runtime, get_runtime
 from core.scheduling import (
     HEARTBEAT_JOB,
@@ -62,7 +64,10 @@ __all__ = ["HEARTBEAT_JOB", "JOBS", "JobSpec", "ResilientJobStore", "Watchdog", 
 
 log = get_logger("jobs")
 JOB_TABLE = "apscheduler_jobs"
-MANUAL_STORE = "manual"  # runs asked for by an admin: one-off, kept in memory
+EVENT_DETECT_MIN_S = 60.0  # records announced outside a sync set detection going at most this often
+BUS_PAGE = 500
+DETECT_JOB = "detect_insights"
+MANUAL_STORE = "manual"  # one-off runs (asked for by an admin, or set going by records announced), in memory
 JOBSTORE_RETRY_S = 10.0  # after a failed job-store write, look at the store again this much later
 WATCHDOG_CHECK_S = 5.0  # how often the main loop checks that the scheduler still runs (at most)
 
@@ -178,12 +183,33 @@ class Watchdog:
 
 
 class Controls:
-    """What an admin asked for, taken on each tick: the requested runs, run at once (trigger "manual")."""
+    """What each tick of the main loop takes: the runs an admin asked for (trigger "manual"), and records the
+    bus announces from outside a scheduled sync (an Estuary feed), which set detection going (trigger "event";
+    at most once a ``EVENT_DETECT_MIN_S``; a sync's own records trigger it when the sync ends)."""
 
-    def __init__(self, runtime: Runtime, scheduler: BaseScheduler) -> None:
+    def __init__(self, runtime: Runtime, scheduler: BaseScheduler, *, bus: EventBus | None = None) -> None:
         self.runtime, self.scheduler = runtime, scheduler
+        self.bus = bus
+        self.records_after: str | None = None
+        self.caught_up = False  # the stream read up to its end once: only what comes later counts
+        self.detect_pending = False
+        self.last_detect = float("-inf")
 
     def tick(self) -> None:
+        self._requested()
+        self._records()
+
+    def _start(self, spec: JobSpec, trigger: str) -> None:
+        self.scheduler.add_job(
+            spec.func,
+            kwargs={"trigger": trigger},
+            id=f"{spec.id}:{trigger}:{new_id()}",
+            name=f"{spec.description} ({trigger})",
+            jobstore=MANUAL_STORE,
+            misfire_grace_time=None,
+        )
+
+    def _requested(self) -> None:
         try:
             with self.runtime.session() as session:
                 claimed = claim_requested_runs(session=session)
@@ -191,16 +217,34 @@ class Controls:
             log.warning("could not read the requested runs; trying again next tick", error=type(exc).__name__)
             return
         for job_id in claimed:
-            spec = job_spec(job_id)
-            self.scheduler.add_job(
-                spec.func,
-                kwargs={"trigger": "manual"},
-                id=f"{spec.id}:manual:{new_id()}",
-                name=f"{spec.description} (asked for)",
-                jobstore=MANUAL_STORE,
-                misfire_grace_time=None,
-            )
-            log.info("requested run started", job=spec.id)
+            self._start(job_spec(job_id), "manual")
+            log.info("requested run started", job=job_id)
+
+    def _records(self) -> None:
+        try:
+            if self.bus is None:
+                self.bus = make_bus(self.runtime.settings)
+            while True:
+                events = self.bus.read(RECORDS_STREAM, self.records_after, count=BUS_PAGE)
+                if events:
+                    self.records_after = events[-1].id
+                if self.caught_up and any("connector" not in e.data for e in events):
+                    self.detect_pending = True
+                if len(events) < BUS_PAGE:
+                    break
+        except Exception as exc:  # noqa: BLE001 - a bus that is down: the scheduled detection still runs
+            log.debug("records bus not read", error=type(exc).__name__)
+            return
+        self.caught_up = True
+        now = self.runtime.clock.monotonic()
+        if self.detect_pending and now - self.last_detect >= EVENT_DETECT_MIN_S:
+            self._start(job_spec(DETECT_JOB), "event")
+            self.detect_pending, self.last_detect = False, now
+            log.info("records announced: detection started")
+
+    def close(self) -> None:
+        if self.bus is not None:
+            self.bus.close()
 
 
 def await_lease(runtime: Runtime, *, stop: threading.Event, every_s: float) -> Lease | None:
@@ -269,12 +313,14 @@ def main(argv: list[str] | None = None) -> None:
     )
     scheduler.start()
     log.info("scheduler started", jobs=[j.id for j in JOBS], lease=lease.owner)
-    problem = watch(watchdog, stop=stop, every_s=tick_s, tick=Controls(rt, scheduler).tick)
+    controls = Controls(rt, scheduler)
+    problem = watch(watchdog, stop=stop, every_s=tick_s, tick=controls.tick)
     if problem is not None:
         log.error("scheduler stopped running jobs; exiting so that it is restarted", reason=problem)
         sys.stderr.flush()
         os._exit(1)  # not sys.exit: a job stuck on a lock would keep the interpreter from ending
     scheduler.shutdown(wait=True)
+    controls.close()
     definitions.hold_lease(None)
     lease.release()
     log.info("scheduler stopped")

@@ -35,7 +35,7 @@ from core.scheduling import (
     take_scheduler_lease,
 )
 from jobs import definitions
-from jobs.scheduler import build_scheduler
+from jobs.scheduler import MANUAL_STORE, Controls, build_scheduler
 
 NOW = datetime(2026, 10, 15, 9, 30, tzinfo=UTC)
 HOST = f"{os.getpid()}@{socket.gethostname()}"
@@ -255,3 +255,36 @@ def test_retention_deletes_old_runs_and_long_resolved_insights_and_audits_it(rt)
         entry.actor == "system" and entry.details["insights_deleted"] == 1 and entry.details["job_runs_keep_days"] == 30
     )
     assert apply_retention(runtime=rt) == {"job_runs_deleted": 0, "insights_deleted": 0, "deliveries_deleted": 0}
+
+
+def test_each_tick_starts_requested_runs_and_detection_for_records_announced_outside_a_sync(rt) -> None:
+    scheduler = build_scheduler(rt)
+    scheduler.start(paused=True)  # one-off runs wait in their store, to be looked at
+    bus = make_bus(rt.settings)
+
+    def one_offs() -> list[tuple[str, str]]:
+        return sorted((j.id.split(":")[0], j.kwargs["trigger"]) for j in scheduler.get_jobs(jobstore=MANUAL_STORE))
+
+    try:
+        bus.publish("records", {"entity": "accounts", "via": "estuary:crm"})  # before the scheduler: not new
+        controls = Controls(rt, scheduler, bus=bus)
+        controls.tick()
+        assert one_offs() == []
+        with rt.session() as s:
+            request_run(session=s, job_id="retention", actor="ann", now=NOW)
+        bus.publish("records", {"entity": "accounts", "via": "estuary:crm"})
+        controls.tick()
+        assert one_offs() == [("detect_insights", "event"), ("retention", "manual")]
+        bus.publish("records", {"entity": "deals", "via": "estuary:crm"})
+        controls.tick()  # within a minute of the last: it waits
+        assert len(one_offs()) == 2
+        rt.clock.advance(60)
+        controls.tick()
+        assert one_offs().count(("detect_insights", "event")) == 2
+        rt.clock.advance(60)
+        bus.publish("records", {"entity": "deals", "connector": "hs"})  # a sync's records: detected when it ends
+        controls.tick()
+        assert len(one_offs()) == 3
+    finally:
+        scheduler.shutdown(wait=False)
+        bus.close()

@@ -23,6 +23,7 @@ from core.db.engine import make_session_factory
 from core.db.models import Meta
 from core.jobs_health import HEARTBEAT_KEY, scheduler_heartbeat
 from core.runtime import Runtime
+from core.scheduling import request_run
 from jobs import definitions
 from jobs.scheduler import JOBS, ResilientJobStore, Watchdog, build_scheduler, watch
 from tests.utils.sqlite_lock import write_lock
@@ -249,6 +250,15 @@ def _runs_by_host(runtime: Runtime) -> dict[str, int]:
         return {host: n for host, n in s.execute(select(JobRun.host, func.count()).group_by(JobRun.host))}
 
 
+def _manual_runs(runtime: Runtime) -> list[tuple[str, str | None]]:
+    from sqlalchemy import select
+
+    from core.db.models import JobRun
+
+    with runtime.session() as s:
+        return [(r.job_id, r.host) for r in s.scalars(select(JobRun).where(JobRun.trigger == "manual"))]
+
+
 def test_two_jobs_processes_one_runs_jobs_and_the_other_takes_over_when_it_dies(process_runtime) -> None:
     """Exactly one active scheduler: the second process waits in standby while the first holds the lease,
     and takes over at once when the first is killed (its process is gone on this machine)."""
@@ -271,6 +281,9 @@ def test_two_jobs_processes_one_runs_jobs_and_the_other_takes_over_when_it_dies(
         first.wait(WAIT_S)
         assert wait_for(lambda: second_host in _runs_by_host(process_runtime)), "".join(second_log)[-3000:]
         assert second.poll() is None
+        with process_runtime.session() as s:  # an admin asks for a run: the active scheduler starts it
+            request_run(session=s, job_id="retention", actor="ann", now=process_runtime.clock.now())
+        assert wait_for(lambda: _manual_runs(process_runtime) == [("retention", second_host)])
     finally:
         for proc in (first, second):
             if proc is not None and proc.poll() is None:
