@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -15,6 +15,11 @@ __all__ = [  # the user and API-key views live in core (the Admin page shows the
     "ApiKeyPublic",
     "Health",
     "IdentityPublic",
+    "InsightPublic",
+    "InsightsPublic",
+    "JobPublic",
+    "JobsPublic",
+    "SchedulerPublic",
     "Readiness",
     "Token",
     "UserPublic",
@@ -70,3 +75,45 @@ class Readiness(BaseModel):
     status: Literal["ready", "not_ready"]
     checks: dict[str, str]  # check -> "ok", "not_configured" or what failed
     scheduler_heartbeat_age_s: float | None = None  # seconds since the scheduler's last heartbeat (None: never)
+
+
+# An insight is exactly ``core.insights.insight_dict`` (the shape `sophia insights list --json` prints too).
+InsightPublic = dict[str, Any]
+
+
+class InsightsPublic(BaseModel):
+    items: list[InsightPublic]
+    total: int
+
+
+class JobPublic(BaseModel):
+    """One job (``core.scheduling.JobStatus``); times are UTC ISO 8601."""
+
+    id: str
+    description: str
+    interval_s: float
+    paused: bool
+    run_requested_at: datetime | None
+    next_run_at: datetime | None
+    last_status: Literal["running", "succeeded", "failed"] | None
+    last_trigger: str | None
+    last_started_at: datetime | None
+    last_duration_s: float | None
+    last_error: str | None
+    last_result: dict[str, Any] | None
+    last_host: str | None
+
+
+class SchedulerPublic(BaseModel):
+    active: bool
+    holder: str | None  # <pid>@<host> of the process holding the scheduler's lease
+    lease_expires_at: datetime | None
+    heartbeat_at: datetime | None
+    heartbeat_age_s: float | None
+    heartbeat_state: Literal["never", "fresh", "stale"]
+    summary: str
+
+
+class JobsPublic(BaseModel):
+    items: list[JobPublic]
+    scheduler: SchedulerPublic

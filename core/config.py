@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     heartbeat_stale_s: float = Field(default=180.0, gt=0, le=24 * 3600)
     # whether /readyz requires a fresh heartbeat; unset: once a scheduler has recorded one in this database
     scheduler_required: bool | None = None
+    # retention (the retention job): job runs kept this many days; insights resolved longer ago than this deleted
+    job_runs_keep_days: int = Field(default=30, ge=1, le=3650)
+    insights_keep_days: int = Field(default=180, ge=1, le=3650)
 
     # search: vector backends kept in sync from the chunks table
     vector_backends: str = "embedded"  # comma list of embedded, pinecone, weaviate

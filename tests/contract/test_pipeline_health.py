@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.main import create_app
 from connectors.registry import KINDS
 from core import runtime as runtime_module
 from core.config import get_settings
+from core.db.models import JobRun
 from core.pipelines.health import due_connectors, stream_health
 from jobs import definitions
 from tests.contract.hubspot_utils import add_hubspot
@@ -35,9 +37,13 @@ def test_scheduler_syncs_due_connectors_and_health_reports_them(process_runtime,
     with rt.session() as s:
         assert due_connectors(session=s) == ["broken", "hs"]  # never ran: both due
 
-    definitions.sync_due_connectors()
+    counts = definitions.sync_due_connectors()
+    assert (counts["due"], counts["succeeded"], counts["failed"]) == (2, 1, 1) and counts["records_changed"] > 0
 
     with rt.session() as s:
+        # a sync that wrote records sets insight detection going at once (its own run, trigger "event")
+        detections = s.execute(select(JobRun.trigger, JobRun.status).where(JobRun.job_id == "detect_insights")).all()
+        assert detections == [("event", "succeeded")]
         assert due_connectors(session=s) == []  # both ran just now; their interval has not passed
     health = {(h.connector, h.stream): h for h in stream_health(runtime=rt, kinds=KINDS)}
     ok = health[("hs", "companies")]

@@ -23,6 +23,7 @@ from core.db.engine import make_session_factory
 from core.db.models import Meta
 from core.jobs_health import HEARTBEAT_KEY, scheduler_heartbeat
 from core.runtime import Runtime
+from core.scheduling import request_run
 from jobs import definitions
 from jobs.scheduler import JOBS, ResilientJobStore, Watchdog, build_scheduler, watch
 from tests.utils.sqlite_lock import write_lock
@@ -107,7 +108,7 @@ def test_scheduler_outlives_a_job_store_write_that_fails(runtime, tmp_path: Path
     scheduler.add_job("os:getpid", "interval", seconds=0.2, id="tick")
     runs = threading.Semaphore(0)
     scheduler.add_listener(lambda _: runs.release(), EVENT_JOB_EXECUTED)
-    [store] = scheduler._jobstores.values()
+    store = scheduler._jobstores["default"]
     scheduler.start()
     try:
         assert runs.acquire(timeout=WAIT_S)
@@ -238,3 +239,53 @@ def test_the_index_job_follows_changes_and_the_full_run_waits_its_day(process_ru
     finished = indexing_state(runtime=process_runtime)["finished_at"]
     definitions.reindex_full()  # a full run started less than a day ago: nothing to do
     assert indexing_state(runtime=process_runtime)["finished_at"] == finished
+
+
+def _runs_by_host(runtime: Runtime) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from core.db.models import JobRun
+
+    with runtime.session() as s:
+        return {host: n for host, n in s.execute(select(JobRun.host, func.count()).group_by(JobRun.host))}
+
+
+def _manual_runs(runtime: Runtime) -> list[tuple[str, str | None]]:
+    from sqlalchemy import select
+
+    from core.db.models import JobRun
+
+    with runtime.session() as s:
+        return [(r.job_id, r.host) for r in s.scalars(select(JobRun).where(JobRun.trigger == "manual"))]
+
+
+def test_two_jobs_processes_one_runs_jobs_and_the_other_takes_over_when_it_dies(process_runtime) -> None:
+    """Exactly one active scheduler: the second process waits in standby while the first holds the lease,
+    and takes over at once when the first is killed (its process is gone on this machine)."""
+    import socket
+
+    host = socket.gethostname()
+    settings = {"heartbeat_interval_s": "0.5", "heartbeat_stale_s": "30"}
+    first, first_log = start_jobs_process(process_runtime, **settings)
+    second = None
+    try:
+        first_host = f"{first.pid}@{host}"
+        assert wait_for(lambda: first_host in _runs_by_host(process_runtime)), "".join(first_log)[-3000:]
+        second, second_log = start_jobs_process(process_runtime, **settings)
+        second_host = f"{second.pid}@{host}"
+        assert wait_for(lambda: any("standby" in line for line in second_log)), "".join(second_log)[-3000:]
+        seen = _runs_by_host(process_runtime)[first_host]
+        assert wait_for(lambda: _runs_by_host(process_runtime)[first_host] >= seen + 3)  # a few more heartbeats
+        assert set(_runs_by_host(process_runtime)) == {first_host}  # the standby ran nothing
+        first.kill()
+        first.wait(WAIT_S)
+        assert wait_for(lambda: second_host in _runs_by_host(process_runtime)), "".join(second_log)[-3000:]
+        assert second.poll() is None
+        with process_runtime.session() as s:  # an admin asks for a run: the active scheduler starts it
+            request_run(session=s, job_id="retention", actor="ann", now=process_runtime.clock.now())
+        assert wait_for(lambda: _manual_runs(process_runtime) == [("retention", second_host)])
+    finally:
+        for proc in (first, second):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(WAIT_S)
