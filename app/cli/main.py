@@ -30,6 +30,7 @@ COMMANDS: dict[str, Lazy] = {
         "app.cli.insights:insights_app",
         "What Sophia found that needs attention: detect, list, acknowledge, resolve.",
     ),
+    "notify": Lazy("app.cli.notify:notify_app", "Insights to Slack: routes, a test message, delivering what is due."),
     "db": Lazy("app.cli.data:db_app", "The operational database."),
     "demo": Lazy("app.cli.data:demo_app", "The demo business: a believable PayReady with planted patterns."),
     "users": Lazy("app.cli.admin:users_app", "Manage users and their roles."),
