@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from core.db.models import InsightDelivery, Meta, NotifyRoute
@@ -49,7 +50,12 @@ class StateChanges:
 
 
 def save_state(*, session: Session, now: datetime, changes: StateChanges) -> None:
-    row = session.get(Meta, STATE_KEY, with_for_update=True)
+    """Merge ``changes`` into the meta row, locked (two runs finishing at once both land)."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(
+        insert(Meta).values(key=STATE_KEY, value={}, updated_at=now).on_conflict_do_nothing(index_elements=["key"])
+    )
+    row = session.get(Meta, STATE_KEY, with_for_update=True, populate_existing=True)
     value: dict[str, Any] = dict(row.value) if row is not None else {}
     at = now.isoformat()
     if changes.ran:
@@ -63,9 +69,7 @@ def save_state(*, session: Session, now: datetime, changes: StateChanges) -> Non
     for channel, error in changes.channel_errors.items():
         channels[channel] = {**channels.get(channel, {}), "error": error, "error_at": at}
     value["channels"] = channels
-    if row is None:
-        session.add(Meta(key=STATE_KEY, value=value))
-    else:
+    if row is not None:
         row.value = value
 
 

@@ -38,6 +38,7 @@ from core.runtime import Runtime, open_runtime, prepare
 from tests.conftest import make_settings
 from tests.contract.fake_slack_post import FakeSlackPost
 from tests.contract.helpers import cli_env, sophia
+from tests.utils.services import pg_schema
 
 # Wednesday 14 October 2026, 10:20 in Chicago (CDT, UTC-5)
 WED_1020 = datetime(2026, 10, 14, 15, 20, tzinfo=UTC)
@@ -76,6 +77,20 @@ def rt(tmp_path, slack, clock) -> Iterator[Runtime]:
     runtime = _open(tmp_path, slack, clock)
     yield runtime
     runtime.engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_rt(request, tmp_path, slack, clock) -> Iterator[Runtime]:
+    """The same on SQLite and on the real PostgreSQL (a fresh schema)."""
+    if request.param == "sqlite":
+        runtime = _open(tmp_path, slack, clock)
+        yield runtime
+        runtime.engine.dispose()
+        return
+    with pg_schema() as url:
+        runtime = _open(tmp_path, slack, clock, database_url=url)
+        yield runtime
+        runtime.engine.dispose()
 
 
 def _insight(rt: Runtime, *, type_: str = "deal_stalled", severity: str = "medium", title: str | None = None, **kw):
@@ -294,11 +309,12 @@ def test_a_digest_over_the_block_limit_continues_in_a_next_message(rt: Runtime, 
 # ---- never twice ---------------------------------------------------------------------------------------
 
 
-def test_never_posted_twice_by_two_processes_at_once(tmp_path, rt: Runtime, slack: FakeSlackPost, clock) -> None:
+def test_never_posted_twice_by_two_processes_at_once(tmp_path, any_rt: Runtime, slack: FakeSlackPost, clock) -> None:
+    rt = any_rt
     _route(rt, SALES, digest_minutes=0)
     _route(rt, ALERTS, digest_minutes=60)
     ids = [_insight(rt, severity="high") for _ in range(6)]
-    other = _open(tmp_path, slack, clock)  # a second scheduler process on the same database
+    other = _open(tmp_path, slack, clock, database_url=rt.settings.database_url)  # a second process, same database
     reports = []
     start = threading.Barrier(2)
 
