@@ -9,10 +9,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -75,6 +77,60 @@ class Settings(BaseSettings):
     embedding_api_key: str | None = Field(default=None, repr=False)
     embedding_base_url: str | None = None  # an OpenAI-compatible server: Azure OpenAI v1, Ollama, vLLM, LiteLLM
     embedding_dimensions: int | None = Field(default=None, ge=8, le=8192)  # for models that can shorten theirs
+
+    # delivery to Slack (core/notify): the bot token (or env:VARIABLE naming where it is), the Web API's base URL
+    # (None: slack_sdk's public https://slack.com/api/; tests point it at a local server), the address links in
+    # messages open (this installation's app), and when digests may go out
+    slack_bot_token: str | None = Field(default=None, repr=False)
+    slack_api_url: str | None = None
+    public_url: str = "http://localhost:8501"
+    notify_timezone: str = "America/Chicago"
+    business_hours: str = "08:00-18:00"  # local time in notify_timezone, Monday to Friday
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _check_slack_token(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if v.startswith("env:") and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", v.removeprefix("env:")):
+            raise ValueError("env:VARIABLE must name an environment variable (letters, digits, _)")
+        return v
+
+    @field_validator("slack_api_url", "public_url")
+    @classmethod
+    def _check_http_url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return v
+
+    @field_validator("public_url", mode="after")
+    @classmethod
+    def _strip_public_url(cls, v: str | None) -> str:
+        return (v or "http://localhost:8501").rstrip("/")
+
+    @field_validator("notify_timezone")
+    @classmethod
+    def _check_timezone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {v!r} (an IANA name such as America/Chicago)") from None
+        return v
+
+    @field_validator("business_hours")
+    @classmethod
+    def _check_business_hours(cls, v: str) -> str:
+        match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", v)
+        if match is None:
+            raise ValueError("expected HH:MM-HH:MM, e.g. 08:00-18:00")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if not (h1 < 24 and h2 <= 24 and m1 < 60 and m2 < 60 and (h2 < 24 or m2 == 0)):
+            raise ValueError("hours are 00:00 to 24:00")
+        if (h1, m1) >= (h2, m2):
+            raise ValueError("the opening must come before the closing")
+        return f"{h1:02d}:{m1:02d}-{h2:02d}:{m2:02d}"
 
     @field_validator("embedding_base_url")
     @classmethod

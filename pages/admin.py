@@ -21,6 +21,7 @@ from core.auth.views import api_key_views, user_details
 from core.errors import SophiaError
 from core.jobs_health import scheduler_heartbeat
 from core.runtime import Runtime
+from pages.admin_tabs.notifications import notifications_tab
 from pages.admin_tabs.search_index import index_tab
 
 
@@ -250,17 +251,19 @@ def main() -> None:
     rt = ui.runtime()
     ui.page_header(
         "Admin",
-        "Users, roles, API keys and the search index. Every change to users and keys is recorded in the audit log.",
+        "Users, roles, API keys, the search index and Slack notifications. Every change to users and keys is recorded in the audit log.",
     )
     me = require_role(rt, "admin", "admin")
     scheduler_status(rt)
-    users, keys, index = st.tabs(["Users and roles", "API keys", "Search index"])
+    users, keys, index, notifications = st.tabs(["Users and roles", "API keys", "Search index", "Notifications"])
     with users:
         users_tab(rt, me)
     with keys:
         keys_tab(rt, me)
     with index:
         index_tab(rt)
+    with notifications:
+        notifications_tab(rt, me)
 
 
 main()

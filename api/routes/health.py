@@ -14,6 +14,7 @@ from core import bus
 from core.config import Settings
 from core.db.probe import probe_write
 from core.jobs_health import HeartbeatCollector, scheduler_heartbeat
+from core.notify.state import DeliveryCollector
 from core.pipelines.health import PipelineCollector
 from core.runtime import Runtime
 from core.search.metrics import IndexCollector
@@ -41,12 +42,13 @@ def readyz(runtime: RuntimeDep) -> JSONResponse:
 
 @router.get("/metrics", response_class=Response, include_in_schema=False)
 def metrics(runtime: RuntimeDep) -> Response:
-    """This process's request metrics, plus the pipelines', the vector indexes' and the scheduler heartbeat's
-    metrics read from the database (so runs made by the scheduler or the CLI are counted too)."""
+    """This process's request metrics, plus the pipelines', the vector indexes', the scheduler heartbeat's and
+    Slack delivery's metrics read from the database (so runs made by the scheduler or the CLI are counted too)."""
     shared = CollectorRegistry(auto_describe=False)
     shared.register(PipelineCollector(runtime, KINDS))
     shared.register(IndexCollector(runtime))
     shared.register(HeartbeatCollector(runtime))
+    shared.register(DeliveryCollector(runtime))
     return Response(generate_latest() + generate_latest(shared), media_type=CONTENT_TYPE_LATEST)
 
 
