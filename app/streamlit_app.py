@@ -37,6 +37,9 @@ dashboard = st.Page(PAGES_DIR / "dashboard.py", title="Dashboard", icon=":materi
 admin = st.Page(PAGES_DIR / "admin.py", title="Admin", icon=":material/admin_panel_settings:", visibility=admin_menu)
 search = st.Page(PAGES_DIR / "search.py", title="Search", icon=":material/search:")
 connectors = st.Page(PAGES_DIR / "connectors.py", title="Connectors", icon=":material/cable:", visibility=admin_menu)
+monitoring = st.Page(
+    PAGES_DIR / "monitoring.py", title="Monitoring", icon=":material/vital_signs:", visibility=admin_menu
+)
 # opened from search results (?doc=<id>), not from the menu
 record = st.Page(
     PAGES_DIR / "record.py", title="Record", icon=":material/description:", url_path="record", visibility="hidden"
@@ -46,7 +49,7 @@ if identity is None:
     # Signed out, the form is drawn above. The pages stay registered (a deep link keeps its URL for
     # after sign-in instead of "page not found") but hidden, and none of them runs.
     st.set_page_config(initial_sidebar_state="collapsed")
-    st.navigation([dashboard, search, admin, connectors, record], position="hidden")
+    st.navigation([dashboard, search, admin, connectors, monitoring, record], position="hidden")
     st.stop()
 
-st.navigation([dashboard, search, admin, connectors, record]).run()
+st.navigation([dashboard, search, admin, connectors, monitoring, record]).run()

@@ -25,6 +25,7 @@ from connectors.demo import demo_loaded, load_demo  # noqa: E402
 from core.db import models as m  # noqa: E402
 from core.insights import run_detection  # noqa: E402
 from core.insights.detectors import all_detectors  # noqa: E402
+from core.observability.logging import configure_logging  # noqa: E402
 from core.runtime import Runtime, open_runtime, prepare  # noqa: E402
 from tests.conftest import make_settings  # noqa: E402
 
@@ -63,6 +64,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="small,medium,large")
     parser.add_argument("--data", default="/tmp/sophia-insights-speed")
     args = parser.parse_args()
+    configure_logging(level="WARNING")
     types = list(all_detectors())
     rows = {}
     for size in args.sizes.split(","):

@@ -7,8 +7,6 @@ run is skipped, and in a scheduler process that lost its lease to another no job
 from __future__ import annotations
 
 import functools
-import importlib
-import importlib.util
 import os
 import threading
 import time
@@ -175,17 +173,14 @@ def detect_insights() -> dict[str, Any]:
 
 
 @job
-def deliver_insights() -> dict[str, Any] | None:
-    """Post the insights and digests that are due to Slack (``core.notify``)."""
-    if importlib.util.find_spec("core.notify") is None:  # delivery is a separate part; until it is there
-        log.info("insight delivery skipped: core.notify is not installed")
-        return {"skipped": "core.notify is not installed"}
-    notify = importlib.import_module("core.notify")
-    done = notify.deliver_due(runtime=get_runtime())
-    if isinstance(done, dict):
-        return done
-    as_dict = getattr(done, "as_dict", None) or getattr(done, "counts", None)
-    return as_dict() if callable(as_dict) else {"result": str(done)}
+def deliver_insights() -> dict[str, Any]:
+    """Post the insights and digests that are due to Slack (``core.notify.deliver_due``)."""
+    from core.notify import deliver_due
+
+    report = deliver_due(runtime=get_runtime())
+    for error in report.counts().get("errors", []):
+        log.warning("insight delivery problem", error=error)
+    return report.counts()
 
 
 @job

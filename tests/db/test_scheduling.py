@@ -3,7 +3,6 @@ the status the Monitoring page reads, retention, and new insights announced on t
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import socket
 import subprocess
@@ -227,12 +226,6 @@ def test_detection_job_announces_new_insights_on_the_bus(rt) -> None:
     assert runs(rt, "detect_insights")[0].result == {"created": 2, "updated": 0, "resolved": 0, "errors": 0}
 
 
-@pytest.mark.skipif(importlib.util.find_spec("core.notify") is not None, reason="core.notify is installed")
-def test_delivery_job_skips_without_the_notifier(rt) -> None:
-    assert definitions.deliver_insights() == {"skipped": "core.notify is not installed"}
-    assert runs(rt, "deliver_insights")[0].status == "succeeded"
-
-
 def test_retention_deletes_old_runs_and_long_resolved_insights_and_audits_it(rt) -> None:
     admin = Identity(username="ann", role="admin", via="cli")
     _deal(rt, "d-old", 30)
@@ -288,3 +281,11 @@ def test_each_tick_starts_requested_runs_and_detection_for_records_announced_out
     finally:
         scheduler.shutdown(wait=False)
         bus.close()
+
+
+def test_delivery_job_records_what_it_did(rt) -> None:
+    """With no route and no Slack token nothing is planned or posted, and the run's counts say so."""
+    counts = definitions.deliver_insights()
+    assert counts["planned"] == 0 and counts["sent"] == 0
+    (run,) = runs(rt, "deliver_insights")
+    assert run.status == "succeeded" and run.result["sent"] == 0
