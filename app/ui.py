@@ -425,7 +425,8 @@ def table_card(
         if frame.empty:
             st.markdown(f'<div class="sophia-muted">{html.escape(empty)}</div>', unsafe_allow_html=True)
             return
-        st.dataframe(styler(frame) if styler else frame, hide_index=True, column_config=column_config, key=key)
+        data = styler(frame) if styler else frame
+        st.dataframe(data, hide_index=True, column_config=column_config, key=key, placeholder=DASH)
 
 
 _EMPTY_ICON = (  # an inbox tray, drawn inline so it needs no icon font

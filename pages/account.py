@@ -94,12 +94,14 @@ def _health(v: AccountView) -> None:
             st.markdown('<div class="sophia-muted">No open insight about this account.</div>', unsafe_allow_html=True)
             return
         for item in v.insights:
-            head, go = st.columns([5, 1], vertical_alignment="center")
-            head.markdown(f"{ui.severity_badge(item.severity)} **{ui.md(item.title)}**")
-            go.page_link(
-                links.INSIGHTS_PAGE, label="Open", icon=":material/open_in_new:", query_params={"insight": str(item.id)}
-            )
+            st.markdown(f"{ui.severity_badge(item.severity)} **{ui.md(item.title)}**")
             st.markdown("\n".join(f"- {ui.md(r)}" for r in item.reasons))
+            st.page_link(
+                links.INSIGHTS_PAGE,
+                label="Evidence and actions",
+                icon=":material/arrow_forward:",
+                query_params={"insight": str(item.id)},
+            )
 
 
 def _invoices(v: AccountView) -> None:
@@ -110,14 +112,14 @@ def _invoices(v: AccountView) -> None:
                 links.record_url(table="invoices", external_id=e, doc_id=d if pd.notna(d) else None, text=n)
                 for e, d, n in zip(inv["external_id"], inv["doc_id"], inv["number"], strict=True)
             ],
-            "issued": inv["issued_on"],
-            "due": inv["due_on"],
+            "issued": pd.to_datetime(inv["issued_on"]),
+            "due": pd.to_datetime(inv["due_on"]),
             "amount": inv["amount"],
             "state": [
                 f"{STATE_LABELS.get(s, s)} · {int(d)} days" if pd.notna(d) else STATE_LABELS.get(s, s)
                 for s, d in zip(inv["state"], inv["days_late"], strict=True)
             ],
-            "paid": inv["paid_on"],
+            "paid": pd.to_datetime(inv["paid_on"]),
         }
     )
     ui.table_card(
@@ -162,7 +164,7 @@ def _deals(v: AccountView) -> None:
             "stage": d["stage_label"],
             "days": d["days_in_stage"],
             "amount": d["amount"],
-            "close": d["close_date"],
+            "close": pd.to_datetime(d["close_date"]),
             "owner": d["owner"],
         }
     )

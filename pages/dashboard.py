@@ -159,7 +159,7 @@ def needs_attention(feed: FeedPage, names: dict[str, str], owner: str | None) ->
         }
         for item in feed.items
     ]
-    frame = pd.DataFrame(rows, columns=["severity", "insight", "reason", "owner", "account"])
+    frame = pd.DataFrame(rows, columns=["severity", "insight", "account", "owner", "reason"])
     shown = f"the {len(rows)} most severe of " if feed.total > len(rows) else ""
     ui.table_card(
         "Needs attention",
@@ -173,9 +173,9 @@ def needs_attention(feed: FeedPage, names: dict[str, str], owner: str | None) ->
         column_config={
             "severity": st.column_config.TextColumn("Severity", width="small"),
             "insight": links.link_column("Insight", width="large"),
+            "account": links.link_column("Account", width="medium"),
+            "owner": st.column_config.TextColumn("Owner", width="small"),
             "reason": st.column_config.TextColumn("Why", width="large"),
-            "owner": "Owner",
-            "account": links.link_column("Account"),
         },
         styler=_severity_colors,
     )

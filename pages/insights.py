@@ -23,7 +23,7 @@ from core.runtime import Runtime
 
 PAGE_SIZE = 20
 STATUSES = {
-    "open": "Open (not snoozed)",
+    "open": "Open",
     "new": "New",
     "acknowledged": "Acknowledged",
     "snoozed": "Snoozed",
@@ -92,7 +92,7 @@ def _meta(item: FeedItem) -> str:
 
 
 def _subject(item: FeedItem) -> None:
-    cols = st.columns([1, 1, 2])
+    cols = st.columns(2)
     if item.account_external_id:
         with cols[0]:
             links.account_link(item.account_external_id, item.account_name, icon=":material/domain:")
@@ -180,7 +180,7 @@ def insight_card(item: FeedItem, me: Identity, today: date, *, expanded: bool = 
                     _chart(item)
             else:
                 _evidence(item)
-            st.caption(f"Insight #{item.id} · fingerprinted, never raised twice · score {item.score:.2f}")
+            st.caption(f"Insight #{item.id} · {item.type} · score {item.score:.2f}")
         _actions(item, me, today)
 
 
@@ -270,7 +270,7 @@ def _opened(rt: Runtime, me: Identity, today: date) -> int | None:
         return None
     st.markdown("**Opened from a link**")
     insight_card(item, me, today, expanded=True)
-    st.button("Show the whole feed", icon=":material/list:", on_click=st.query_params.clear, key="i_all")
+    st.button("Close", icon=":material/close:", on_click=st.query_params.clear, key="i_all")
     st.divider()
     return insight_id
 
