@@ -145,10 +145,12 @@ def _why_signed_out(runtime: Runtime) -> str:
 
 def sign_in_form(runtime: Runtime, auth: stauth.Authenticate, *, error: str | None = None) -> Identity | None:
     """Draw the sign-in form; the identity once the form (or the re-login cookie) signs someone in."""
+    error = _from_cookie(runtime, auth) or error
+    if error is None and current_identity(runtime) is not None:
+        return current_identity(runtime)  # back from the cookie: straight to the page, no sign-in frame drawn
     _, middle, _ = st.columns([1, 1.1, 1])
     with middle:
         st.markdown(ui.brand_html(), unsafe_allow_html=True)
-        error = _from_cookie(runtime, auth) or error
         if current_identity(runtime) is None:
             _form(runtime, auth)
             if st.session_state.get("authentication_status") is False:

@@ -4,6 +4,7 @@ Each returns None when there is nothing to draw (the card shows its empty line i
 
 from __future__ import annotations
 
+import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -163,4 +164,70 @@ def calls_chart(d: Dashboard, names: dict[str, str]) -> go.Figure | None:
     )
     fig.update_layout(xaxis={"showgrid": False, "showticklabels": False}, yaxis={"gridcolor": "rgba(0,0,0,0)"})
     fig.update_traces(cliponaxis=False)
+    return fig
+
+
+# ---- insights and the account page ----------------------------------------------------------
+
+SERIES_HEIGHT = 190
+
+
+def series_chart(series: dict) -> go.Figure | None:
+    """The small chart that explains an insight: ``{"label", "unit", "points": [[iso_date, value], ...]}``.
+    A unit of "USD" or "$" reads as money, "%" or "ratio" as a share (values 0..1); anything else as a number."""
+    points = [p for p in series.get("points") or [] if isinstance(p, list | tuple) and len(p) == 2]
+    if not points:
+        return None
+    unit = str(series.get("unit") or "")
+    label = str(series.get("label") or "")
+    xs, ys = [p[0] for p in points], [p[1] for p in points]
+    money_unit, share_unit = unit.upper() in ("USD", "$"), unit.lower() in ("%", "ratio", "share", "percent")
+    fmt = "$%{y:,.0f}" if money_unit else "%{y:.1%}" if share_unit else "%{y:,.2f}" + (f" {unit}" if unit else "")
+    fig = go.Figure(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines+markers",
+            line={"color": ui.NAVY, "width": 2.5},
+            marker={"size": 6, "color": [ui.RED if i == len(ys) - 1 else ui.NAVY for i in range(len(ys))]},
+            name=label,
+            hovertemplate=f"%{{x}}<br>{fmt}<extra></extra>",
+        )
+    )
+    fig.update_layout(template="sophia", height=SERIES_HEIGHT, showlegend=False)
+    if money_unit:
+        fig.update_yaxes(tickprefix="$", tickformat=".3~s")
+    elif share_unit:
+        fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def account_rent_chart(rent: pd.DataFrame) -> go.Figure | None:
+    """An account's rent volume (bars) and failure rate (line), per month."""
+    if rent.empty or rent["payments"].sum() == 0:
+        return None
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_bar(
+        x=rent["month"],
+        y=rent["volume"],
+        name="Volume",
+        marker_color=ui.NAVY,
+        customdata=rent["payments"],
+        hovertemplate="%{x|%b %Y}<br>%{y:$,.0f} from %{customdata:,} payments<extra></extra>",
+    )
+    fig.add_scatter(
+        x=rent["month"],
+        y=rent["failure_rate"],
+        name="Failure rate",
+        mode="lines+markers",
+        line={"color": ui.RED, "width": 3},
+        marker={"size": 6},
+        hovertemplate="%{x|%b %Y}<br>failed %{y:.1%}<extra></extra>",
+        secondary_y=True,
+    )
+    ui.month_axis(fig)
+    rates = rent["failure_rate"].dropna()
+    high = max(0.1, float(rates.max()) * 1.2) if len(rates) else 0.1
+    fig.update_yaxes(tickprefix="$", tickformat=".3~s", rangemode="tozero", secondary_y=False)
+    fig.update_yaxes(tickformat=".0%", range=[0, high], secondary_y=True, showgrid=False, nticks=5)
     return fig

@@ -36,6 +36,9 @@ admin_menu = "visible" if identity is not None and identity.can("admin") else "h
 dashboard = st.Page(PAGES_DIR / "dashboard.py", title="Dashboard", icon=":material/monitoring:", default=True)
 admin = st.Page(PAGES_DIR / "admin.py", title="Admin", icon=":material/admin_panel_settings:", visibility=admin_menu)
 search = st.Page(PAGES_DIR / "search.py", title="Search", icon=":material/search:")
+insights = st.Page(
+    PAGES_DIR / "insights.py", title="Insights", icon=":material/notifications_active:", url_path="insights"
+)
 connectors = st.Page(PAGES_DIR / "connectors.py", title="Connectors", icon=":material/cable:", visibility=admin_menu)
 monitoring = st.Page(
     PAGES_DIR / "monitoring.py", title="Monitoring", icon=":material/vital_signs:", visibility=admin_menu
@@ -44,12 +47,17 @@ monitoring = st.Page(
 record = st.Page(
     PAGES_DIR / "record.py", title="Record", icon=":material/description:", url_path="record", visibility="hidden"
 )
+# opened from any account name (?account=<external id>), not from the menu
+account = st.Page(
+    PAGES_DIR / "account.py", title="Account", icon=":material/domain:", url_path="account", visibility="hidden"
+)
+pages = [dashboard, insights, search, admin, connectors, monitoring, record, account]
 
 if identity is None:
     # Signed out, the form is drawn above. The pages stay registered (a deep link keeps its URL for
     # after sign-in instead of "page not found") but hidden, and none of them runs.
     st.set_page_config(initial_sidebar_state="collapsed")
-    st.navigation([dashboard, search, admin, connectors, monitoring, record], position="hidden")
+    st.navigation(pages, position="hidden")
     st.stop()
 
-st.navigation([dashboard, search, admin, connectors, monitoring, record]).run()
+st.navigation(pages).run()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any, Literal
@@ -252,6 +252,33 @@ def short(text: str | None, limit: int = 90) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
+def md(text: str | None) -> str:
+    """Text shown as Markdown as it is: no LaTeX from "$", no headings, code or emphasis from its characters."""
+    if not text:
+        return ""
+    for ch in ("\\", "$", "`", "*", "_", "#", "[", "]", "<", ">", "~"):
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+SEVERITY_COLORS = {"critical": "red", "high": "orange", "medium": "blue", "low": "gray"}
+STATUS_COLORS = {"new": "violet", "acknowledged": "blue", "snoozed": "gray", "resolved": "green"}
+
+
+def severity_badge(severity: str) -> str:
+    """Markdown: the severity as a coloured badge."""
+    return f":{SEVERITY_COLORS.get(severity, 'gray')}-badge[{severity.capitalize()}]"
+
+
+def status_badge(status: str) -> str:
+    return f":{STATUS_COLORS.get(status, 'gray')}-badge[{status.capitalize()}]"
+
+
+def type_label(type_: str) -> str:
+    """'payment_volume_drop' -> 'Payment volume drop'."""
+    return type_.replace("_", " ").capitalize()
+
+
 # ---- flash messages: set by an action's callback, shown once where the action is ------------
 
 FLASH_ICONS = {
@@ -388,7 +415,9 @@ def table_card(
     empty: str,
     column_config: dict | None = None,
     key: str,
+    styler: Callable[[pd.DataFrame], Any] | None = None,
 ) -> None:
+    """A bordered table; ``styler`` makes a pandas Styler of the frame (colours) when given."""
     with st.container(border=True):
         st.markdown(f"**{html.escape(title)}**")
         if caption:
@@ -396,7 +425,8 @@ def table_card(
         if frame.empty:
             st.markdown(f'<div class="sophia-muted">{html.escape(empty)}</div>', unsafe_allow_html=True)
             return
-        st.dataframe(frame, hide_index=True, column_config=column_config, key=key)
+        data = styler(frame) if styler else frame
+        st.dataframe(data, hide_index=True, column_config=column_config, key=key, placeholder=DASH)
 
 
 _EMPTY_ICON = (  # an inbox tray, drawn inline so it needs no icon font

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Literal, NamedTuple, get_args
 
 from sqlalchemy import ColumnElement, func, select
@@ -65,6 +66,25 @@ def get_account(*, session: Session, account_id: int) -> Account:
     if account is None:
         raise NotFound(f"no account with id {account_id}")
     return account
+
+
+def get_account_by_external_id(*, session: Session, external_id: str) -> Account:
+    """The account with this external id (the first stored, when two sources share one)."""
+    account = session.scalars(
+        select(Account).where(Account.external_id == external_id).order_by(Account.id).limit(1)
+    ).first()
+    if account is None:
+        raise NotFound(f"no account {external_id}")
+    return account
+
+
+def account_refs(*, session: Session, account_ids: Iterable[int | None]) -> dict[int, tuple[str, str]]:
+    """account id -> (external id, name): what a link to the account page needs."""
+    ids = {i for i in account_ids if i is not None}
+    if not ids:
+        return {}
+    q = select(Account.id, Account.external_id, Account.name).where(Account.id.in_(ids))
+    return {i: (ext, name) for i, ext, name in session.execute(q)}
 
 
 def _check_choice(name: str, value: str | None, allowed: tuple[str, ...]) -> None:

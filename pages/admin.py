@@ -1,4 +1,4 @@
-"""Admin: users and roles, API keys, the search index. Every user or key change goes through core.auth with
+"""Admin: users and roles, API keys, the search index, insight settings. Every user or key change goes through core.auth with
 the signed-in admin as the actor (core audits it); index actions are the calls `sophia index` makes
 (``pages/admin_tabs/search_index.py``). Tables show core's views (``core.auth.views``), the ones the API
 returns. The page checks the role itself: it is not enough to be hidden."""
@@ -21,6 +21,7 @@ from core.auth.views import api_key_views, user_details
 from core.errors import SophiaError
 from core.jobs_health import scheduler_heartbeat
 from core.runtime import Runtime
+from pages.admin_tabs.insight_settings import insight_settings_tab
 from pages.admin_tabs.notifications import notifications_tab
 from pages.admin_tabs.search_index import index_tab
 
@@ -251,17 +252,22 @@ def main() -> None:
     rt = ui.runtime()
     ui.page_header(
         "Admin",
-        "Users, roles, API keys, the search index and Slack notifications. Every change to users and keys is recorded in the audit log.",
+        "Users, roles, API keys, the search index, insight settings and Slack notifications. Every change to users, "
+        "keys and settings is recorded in the audit log.",
     )
     me = require_role(rt, "admin", "admin")
     scheduler_status(rt)
-    users, keys, index, notifications = st.tabs(["Users and roles", "API keys", "Search index", "Notifications"])
+    users, keys, index, insights, notifications = st.tabs(
+        ["Users and roles", "API keys", "Search index", "Insight settings", "Notifications"]
+    )
     with users:
         users_tab(rt, me)
     with keys:
         keys_tab(rt, me)
     with index:
         index_tab(rt)
+    with insights:
+        insight_settings_tab(rt, me)
     with notifications:
         notifications_tab(rt, me)
 

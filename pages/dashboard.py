@@ -9,8 +9,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from app import charts, ui
+from app import charts, links, ui
+from app.auth import current_identity
 from core import metrics
+from core.accounts import account_refs
+from core.insights import InsightFilters
+from core.insights.views import FeedPage, insight_feed
 from core.metrics import Dashboard, Retention
 
 EMPTY_BODY = (
@@ -19,6 +23,7 @@ EMPTY_BODY = (
     "The dashboard fills in as soon as accounts, deals or invoices arrive."
 )
 INVOICES = "subscription invoices (finance)"
+ATTENTION_ROWS = 8
 
 
 def billed_arr(d: Dashboard) -> float | None:
@@ -140,9 +145,60 @@ def kpi_grid(d: Dashboard) -> None:
         operations_kpis(d)
 
 
-def tables(d: Dashboard, names: dict[str, str]) -> None:
+def needs_attention(feed: FeedPage, names: dict[str, str], owner: str | None) -> None:
+    """The open insights, most severe first: each with its reason, owner and links (the insight, the account)."""
+    rows = [
+        {
+            "severity": item.severity.capitalize(),
+            "insight": links.insight_url(item.id, item.title),
+            "reason": item.reasons[0] if item.reasons else "",
+            "owner": (item.owner_name or names.get(item.owner, item.owner)) if item.owner else ui.DASH,
+            "account": links.account_url(item.account_external_id, item.account_name or item.account_external_id)
+            if item.account_external_id
+            else None,
+        }
+        for item in feed.items
+    ]
+    frame = pd.DataFrame(rows, columns=["severity", "insight", "account", "owner", "reason"])
+    shown = f"the {len(rows)} most severe of " if feed.total > len(rows) else ""
+    ui.table_card(
+        "Needs attention",
+        frame,
+        key="t_attention",
+        caption=(
+            f"Open insights{' of ' + names.get(owner, owner) if owner else ''}: {shown}{ui.plural(feed.total, 'insight')}."
+            " Each opens on the Insights page with its evidence."
+        ),
+        empty="Nothing needs attention: no open insight.",
+        column_config={
+            "severity": st.column_config.TextColumn("Severity", width="small"),
+            "insight": links.link_column("Insight", width="large"),
+            "account": links.link_column("Account", width="medium"),
+            "owner": st.column_config.TextColumn("Owner", width="small"),
+            "reason": st.column_config.TextColumn("Why", width="large"),
+        },
+        styler=_severity_colors,
+    )
+    st.page_link(links.INSIGHTS_PAGE, label="All insights", icon=":material/arrow_forward:")
+
+
+def _severity_colors(frame: pd.DataFrame) -> object:
+    colors = {"Critical": "#C0392B", "High": "#D35400", "Medium": "#2E5C8A", "Low": "#5A6B7F"}
+    return frame.style.map(lambda v: f"color: {colors.get(str(v), '')}; font-weight: 600", subset=["severity"])
+
+
+def with_account_links(frame: pd.DataFrame, refs: dict[int, tuple[str, str]]) -> pd.DataFrame:
+    """The frame's ``account`` column as links to the account page (by its ``account_id``)."""
+    frame = frame.copy()
+    frame["account"] = [
+        links.account_url(*refs[int(a)]) if pd.notna(a) and int(a) in refs else None for a in frame["account_id"]
+    ]
+    return frame
+
+
+def tables(d: Dashboard, names: dict[str, str], refs: dict[int, tuple[str, str]]) -> None:
     def who(frame: pd.DataFrame) -> pd.DataFrame:
-        frame = frame.copy()
+        frame = with_account_links(frame, refs)
         if "owner" in frame:
             frame["owner"] = [names.get(o, o) if o else ui.DASH for o in frame["owner"]]
         if "segment" in frame:
@@ -159,7 +215,7 @@ def tables(d: Dashboard, names: dict[str, str]) -> None:
             caption=f"In onboarding for more than {metrics.STUCK_AFTER_DAYS} days without a stage change.",
             empty="No onboarding is stuck.",
             column_config={
-                "account": "Account",
+                "account": links.link_column("Account"),
                 "owner": "Owner",
                 "days_stuck": st.column_config.NumberColumn("Stuck", format="%d days"),
                 "arr": st.column_config.NumberColumn("ARR", format="$%,.0f"),
@@ -174,7 +230,7 @@ def tables(d: Dashboard, names: dict[str, str]) -> None:
             caption=f"{ui.plural(d.overdue.count, 'open invoice')} past due · {ui.money_exact(d.overdue.amount)}",
             empty="Every invoice is paid or not yet due.",
             column_config={
-                "account": "Account",
+                "account": links.link_column("Account"),
                 "number": "Invoice",
                 "days_overdue": st.column_config.NumberColumn("Overdue", format="%d days"),
                 "amount": st.column_config.NumberColumn("Amount", format="dollar"),
@@ -191,7 +247,7 @@ def tables(d: Dashboard, names: dict[str, str]) -> None:
         ),
         empty="Every customer collected rent at or above the target success rate last month.",
         column_config={
-            "account": "Account",
+            "account": links.link_column("Account"),
             "owner": "Owner",
             "segment": "Segment",
             "payments": st.column_config.NumberColumn("Payments", format="%,d"),
@@ -270,10 +326,26 @@ def main() -> None:
     with rt.session() as session:
         d = metrics.load_dashboard(session=session, filters=filters)
     names = {o.email: o.name for o in options.owners}
+    me = current_identity(rt)
+    with rt.session() as session:
+        account_ids = [*d.stuck["account_id"], *d.overdue.invoices["account_id"], *d.payment_issues["account_id"]]
+        refs = account_refs(session=session, account_ids=[int(a) for a in account_ids if pd.notna(a)])
+        feed = (
+            insight_feed(
+                session=session,
+                identity=me,
+                filters=InsightFilters(status="open", owner=filters.owner),
+                now=rt.clock.now(),
+                limit=ATTENTION_ROWS,
+            )
+            if me is not None
+            else FeedPage(items=[], total=0)
+        )
 
     kpi_grid(d)
+    needs_attention(feed, names, filters.owner)
     chart_rows(d, names)
-    tables(d, names)
+    tables(d, names, refs)
 
 
 main()

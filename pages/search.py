@@ -10,9 +10,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from app import ui
+from app import links, ui
 from app.auth import require_role
 from app.uploads import Upload, import_uploads
+from core.accounts import account_refs
 from core.errors import SophiaError
 from core.search import facets, service
 from core.search.backends.registry import query_backend
@@ -53,7 +54,7 @@ def _filters() -> tuple[service.SearchFilters, int]:
     ), int(limit)
 
 
-def _result_card(hit: service.SearchHit) -> None:
+def _result_card(hit: service.SearchHit, account: tuple[str, str] | None = None) -> None:
     with st.container(border=True):
         top, more = st.columns([5, 1.3])
         top.markdown(f"**{hit.rank}. {_escape(hit.title)}**")
@@ -77,12 +78,15 @@ def _result_card(hit: service.SearchHit) -> None:
             with st.expander(f"{len(hit.similar)} similar, folded into this one"):
                 for other in hit.similar[:SIMILAR_SHOWN]:
                     st.page_link(RECORD_PAGE, label=_escape(other.title), query_params={"doc": other.doc_id})
-        links = st.columns([1, 1, 4])
-        links[0].page_link(
+        row = st.columns([1, 1, 1.6, 2.4])
+        row[0].page_link(
             RECORD_PAGE, label="Open record", icon=":material/description:", query_params={"doc": hit.doc_id}
         )
         if hit.url.startswith(("http://", "https://")):
-            links[1].page_link(hit.url, label=ui.source_link_label(hit.source), icon=":material/open_in_new:")
+            row[1].page_link(hit.url, label=ui.source_link_label(hit.source), icon=":material/open_in_new:")
+        if account is not None:
+            with row[2]:
+                links.account_link(account[0], account[1], icon=":material/domain:")
 
 
 def _show(response: service.SearchResponse, heading: str) -> None:
@@ -91,8 +95,10 @@ def _show(response: service.SearchResponse, heading: str) -> None:
         st.warning(response.degraded[:1].upper() + response.degraded[1:] + ".", icon=":material/warning:")
     if not response.results:
         ui.empty_state("Nothing found", "Try other words, fewer filters, or a wider date range.")
+    with ui.runtime().session() as session:
+        refs = account_refs(session=session, account_ids=[h.account_id for h in response.results])
     for hit in response.results:
-        _result_card(hit)
+        _result_card(hit, refs.get(hit.account_id) if hit.account_id is not None else None)
 
 
 def _upload(me) -> None:  # noqa: ANN001
