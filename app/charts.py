@@ -174,15 +174,24 @@ SERIES_HEIGHT = 190
 
 def series_chart(series: dict) -> go.Figure | None:
     """The small chart that explains an insight: ``{"label", "unit", "points": [[iso_date, value], ...]}``.
-    A unit of "USD" or "$" reads as money, "%" or "ratio" as a share (values 0..1); anything else as a number."""
+    A unit of "USD" or "$" reads as money; "%" as percent points (values 0..100, as the detectors write them);
+    "ratio" or "share" as a share (values 0..1); anything else as a number with its unit."""
     points = [p for p in series.get("points") or [] if isinstance(p, list | tuple) and len(p) == 2]
     if not points:
         return None
     unit = str(series.get("unit") or "")
     label = str(series.get("label") or "")
     xs, ys = [p[0] for p in points], [p[1] for p in points]
-    money_unit, share_unit = unit.upper() in ("USD", "$"), unit.lower() in ("%", "ratio", "share", "percent")
-    fmt = "$%{y:,.0f}" if money_unit else "%{y:.1%}" if share_unit else "%{y:,.2f}" + (f" {unit}" if unit else "")
+    money_unit, share_unit = unit.upper() in ("USD", "$"), unit.lower() in ("ratio", "share")
+    percent_unit = unit in ("%", "percent")
+    if money_unit:
+        fmt = "$%{y:,.0f}"
+    elif share_unit:
+        fmt = "%{y:.1%}"
+    elif percent_unit:
+        fmt = "%{y:.1f} %"
+    else:
+        fmt = "%{y:,.2f}" + (f" {unit}" if unit else "")
     fig = go.Figure(
         go.Scatter(
             x=xs,
@@ -199,6 +208,8 @@ def series_chart(series: dict) -> go.Figure | None:
         fig.update_yaxes(tickprefix="$", tickformat=".3~s")
     elif share_unit:
         fig.update_yaxes(tickformat=".0%")
+    elif percent_unit:
+        fig.update_yaxes(ticksuffix=" %")
     return fig
 
 
