@@ -82,7 +82,7 @@ class Activity(SourceRecord, Base):
     __tablename__ = "activities"
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
-    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"), index=True)
     type: Mapped[str] = mapped_column(String(16), index=True)  # email | meeting | note | task
     subject: Mapped[str | None] = mapped_column(String(512))
     body: Mapped[str | None] = mapped_column(Text)
@@ -97,7 +97,7 @@ class Activity(SourceRecord, Base):
 class Call(SourceRecord, Base):
     __tablename__ = "calls"
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id", ondelete="SET NULL"), index=True)
-    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"))
+    deal_id: Mapped[int | None] = mapped_column(ForeignKey("deals.id", ondelete="SET NULL"), index=True)
     title: Mapped[str] = mapped_column(String(512))
     call_type: Mapped[str | None] = mapped_column(String(32))  # discovery | demo | renewal | escalation | check_in
     started_at: Mapped[datetime] = mapped_column(index=True)

@@ -24,13 +24,13 @@ from datetime import datetime
 from sqlalchemy import func, select
 
 from core.db.models import Account, Activity, Call, Deal
+from core.insights.detectors._deals import recent_touches
 from core.insights.findings import DetectContext, Evidence, Finding, Subject
 from core.metrics.stages import OPEN_STAGES, label
 
 TYPE = "deal_slipping"
 DESCRIPTION = "An open deal whose close date has passed, or with no call or activity for `quiet_days` days."
 DEFAULTS = {"quiet_days": 21, "overdue_days_high": 30, "large_deal_amount": 50_000.0}
-RECENT_EVIDENCE = 3  # the deal's latest calls and activities shown with it
 
 
 def detect(ctx: DetectContext) -> list[Finding]:
@@ -83,8 +83,7 @@ def detect(ctx: DetectContext) -> list[Finding]:
                 title=f"{deal.name} is slipping: {why}",
                 score=score,
                 reasons=reasons,
-                evidence=[Evidence("deals", deal.external_id, label=f"Deal {deal.name}", id=deal.id)]
-                + _recent_touches(ctx, deal),
+                evidence=[Evidence("deals", deal.external_id, label=f"Deal {deal.name}", id=deal.id)],
                 account_id=deal.account_id,
                 owner=deal.owner,
                 details={
@@ -101,6 +100,9 @@ def detect(ctx: DetectContext) -> list[Finding]:
                 key=f"{deal.close_date:%Y-%m-%d}" if deal.close_date else "",
             )
         )
+    touches = recent_touches(ctx, [f.subject.id for f in findings if f.subject.id is not None])
+    for f in findings:
+        f.evidence += touches.get(f.subject.id or 0, [])
     return findings
 
 
@@ -126,33 +128,3 @@ def _last_touches(ctx: DetectContext) -> dict[int, datetime]:
             if deal_id is not None and at is not None and (deal_id not in latest or at > latest[deal_id]):
                 latest[deal_id] = at
     return latest
-
-
-def _recent_touches(ctx: DetectContext, deal: Deal) -> list[Evidence]:
-    calls = ctx.session.execute(
-        select(Call.id, Call.external_id, Call.title, Call.started_at)
-        .where(Call.deal_id == deal.id, Call.started_at < ctx.now)
-        .order_by(Call.started_at.desc())
-        .limit(RECENT_EVIDENCE)
-    ).all()
-    acts = ctx.session.execute(
-        select(Activity.id, Activity.external_id, Activity.subject, Activity.occurred_at, Activity.type)
-        .where(Activity.deal_id == deal.id, Activity.occurred_at < ctx.now)
-        .order_by(Activity.occurred_at.desc())
-        .limit(RECENT_EVIDENCE)
-    ).all()
-    touches = [
-        (c.started_at, Evidence("calls", c.external_id, f"Call {c.title}, {c.started_at:%Y-%m-%d}", c.id))
-        for c in calls
-    ]
-    touches += [
-        (
-            a.occurred_at,
-            Evidence(
-                "activities", a.external_id, f"{a.type.title()} {a.subject or ''}, {a.occurred_at:%Y-%m-%d}", a.id
-            ),
-        )
-        for a in acts
-    ]
-    touches.sort(key=lambda t: t[0], reverse=True)
-    return [e for _, e in touches[:RECENT_EVIDENCE]]

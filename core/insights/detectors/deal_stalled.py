@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from core.db.models import Account, Activity, Call, Deal
+from core.db.models import Account, Deal
+from core.insights.detectors._deals import recent_touches
 from core.insights.findings import DetectContext, Evidence, Finding, Subject, severity_from
 from core.metrics.stages import OPEN_STAGES, label
 
 TYPE = "deal_stalled"
 DESCRIPTION = "An open deal in the same stage for at least `days` days."
 DEFAULTS = {"days": 21, "large_deal_amount": 50_000.0}
-RECENT_EVIDENCE = 3  # the deal's latest calls and activities shown with it
 
 
 def detect(ctx: DetectContext) -> list[Finding]:
@@ -36,7 +36,6 @@ def detect(ctx: DetectContext) -> list[Finding]:
             + (f", expected to close {deal.close_date:%Y-%m-%d}." if deal.close_date else "."),
         ]
         evidence = [Evidence("deals", deal.external_id, label=f"Deal {deal.name}", id=deal.id)]
-        evidence += _recent_touches(ctx, deal)
         findings.append(
             Finding(
                 type=TYPE,
@@ -58,34 +57,7 @@ def detect(ctx: DetectContext) -> list[Finding]:
                 key=f"{deal.stage}@{deal.stage_entered_at:%Y-%m-%d}",  # a new stalled spell is a new finding
             )
         )
+    touches = recent_touches(ctx, [f.subject.id for f in findings if f.subject.id is not None])
+    for f in findings:
+        f.evidence += touches.get(f.subject.id or 0, [])
     return findings
-
-
-def _recent_touches(ctx: DetectContext, deal: Deal) -> list[Evidence]:
-    calls = ctx.session.execute(
-        select(Call.id, Call.external_id, Call.title, Call.started_at)
-        .where(Call.deal_id == deal.id)
-        .order_by(Call.started_at.desc())
-        .limit(RECENT_EVIDENCE)
-    ).all()
-    acts = ctx.session.execute(
-        select(Activity.id, Activity.external_id, Activity.subject, Activity.occurred_at, Activity.type)
-        .where(Activity.deal_id == deal.id)
-        .order_by(Activity.occurred_at.desc())
-        .limit(RECENT_EVIDENCE)
-    ).all()
-    touches = [
-        (c.started_at, Evidence("calls", c.external_id, f"Call {c.title}, {c.started_at:%Y-%m-%d}", c.id))
-        for c in calls
-    ]
-    touches += [
-        (
-            a.occurred_at,
-            Evidence(
-                "activities", a.external_id, f"{a.type.title()} {a.subject or ''}, {a.occurred_at:%Y-%m-%d}", a.id
-            ),
-        )
-        for a in acts
-    ]
-    touches.sort(key=lambda t: t[0], reverse=True)
-    return [e for _, e in touches[:RECENT_EVIDENCE]]
