@@ -111,10 +111,9 @@ def jobs_section(rt: Runtime, me: Identity, jobs: list[JobStatus], scheduler: st
             "job": j.id,
             "what": j.description,
             "every": ui.span(j.interval_s),
-            "paused": j.paused,
-            "next run": _when(j.next_run_at),
+            "next run": pd.NaT if j.paused else _when(j.next_run_at),
             "last run": _when(j.last_started_at),
-            "result": JOB_ICON.get(j.last_status, j.last_status or ""),
+            "result": "⏸ paused" if j.paused else JOB_ICON.get(j.last_status, j.last_status or ""),
             "duration": ui.span(j.last_duration_s) if j.last_duration_s is not None else "—",
             "last error / outcome": ui.short(j.last_error, 100) if j.last_error else _outcome(j.last_result),
         }
@@ -126,8 +125,9 @@ def jobs_section(rt: Runtime, me: Identity, jobs: list[JobStatus], scheduler: st
         caption=f"{scheduler[0].upper()}{scheduler[1:]}.",
         empty="No jobs.",
         column_config={
-            "next run": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-            "last run": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
+            "what": st.column_config.TextColumn(width="medium"),
+            "next run": st.column_config.DatetimeColumn(format="HH:mm:ss"),
+            "last run": st.column_config.DatetimeColumn(format="MMM D, HH:mm:ss"),
         },
         key="mon_jobs",
     )
@@ -210,17 +210,15 @@ def slack_section(rt: Runtime) -> None:
 def insights_line(rt: Runtime, me: Identity) -> None:
     now = rt.clock.now()
     with rt.session() as session:
-        counts = {
+        by = {
             sev: list_insights(
                 session=session, identity=me, filters=InsightFilters(status="open", severity=sev), now=now, limit=1
             )[1]
-            for sev in ("critical", "high")
+            for sev in ("critical", "high", "low")
         }
-        _, open_total = list_insights(
-            session=session, identity=me, filters=InsightFilters(status="open"), now=now, limit=1
-        )
     st.caption(
-        f"Open insights: {open_total:,} ({counts['critical']:,} critical or worse, {counts['high']:,} high or worse)."
+        f"Open insights: {by['low']:,}, of which {by['critical']:,} critical and {by['high'] - by['critical']:,} high "
+        "(the Insights page lists them)."
     )
 
 

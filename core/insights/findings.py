@@ -86,3 +86,8 @@ def severity_from(value: float, *, bands: tuple[tuple[float, str], ...], default
         if value >= bound:
             return severity
     return default
+
+
+def plural(count: int, word: str) -> str:
+    """``1 call``, ``3 calls``: a count in a reason."""
+    return f"{count} {word}{'' if count == 1 else 's'}"

@@ -1,6 +1,6 @@
 """End to end: `sophia up` on free ports, log in through the real form in headless Chromium, see the
-dashboard, search the demo once the scheduler has indexed it and open a result's record, then Ctrl-C stops
-the whole group."""
+dashboard, search the demo once the scheduler has indexed it and open a result's record, see the insights the
+scheduler detected and open an account from one, look at Monitoring, then Ctrl-C stops the whole group."""
 
 from __future__ import annotations
 
@@ -149,6 +149,16 @@ def test_login_and_dashboard_then_ctrl_c_stops_everything(running) -> None:
         expect(page.get_by_text("Back to search").first).to_be_visible(timeout=60_000)
         assert "/record?doc=" in page.url
         expect(page.get_by_text("Open in Gong").first).to_be_visible()
+
+        # the scheduler detected insights at its start: the feed shows them with their evidence, and an
+        # account name opens the account page
+        page.get_by_role("link", name="Insights").first.click()
+        expect(page.get_by_text("Evidence (").first).to_be_visible(timeout=60_000)
+        page.locator('a[href*="account?account="]').first.click()
+        expect(page.get_by_text("Rent volume and failure rate").first).to_be_visible(timeout=60_000)
+        page.get_by_role("link", name="Monitoring").first.click()
+        expect(page.get_by_text("Every check").first).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("Pipelines").first).to_be_visible()
         browser.close()
 
     proc = running["proc"]

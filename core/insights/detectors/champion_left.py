@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.db.models import Account, Contact, Deal, JobChange
-from core.insights.findings import DetectContext, Evidence, Finding, Subject
+from core.insights.findings import DetectContext, Evidence, Finding, Subject, plural
 from core.metrics.stages import OPEN_STAGES, label
 
 TYPE = "champion_left"
@@ -64,7 +64,7 @@ def _finding(ctx: DetectContext, move: JobChange, contact: Contact, acct: Accoun
         reasons.append(
             f"{acct.name}: {acct.lifecycle_stage}, ARR ${acct.arr:,.0f}"
             + (f", health {acct.health_score}" if acct.health_score is not None else "")
-            + (f"; {len(deals)} open deal(s) without their champion." if deals else ".")
+            + (f"; {plural(len(deals), 'open deal')} without their champion." if deals else ".")
         )
     evidence = [
         Evidence("job_changes", move.external_id, f"Job change: {name} → {move.new_company}", move.id),

@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.db.models import Account, Call, Deal, TranscriptSegment
-from core.insights.findings import DetectContext, Evidence, Finding, Subject
+from core.insights.findings import DetectContext, Evidence, Finding, Subject, plural
 from core.metrics.stages import OPEN_STAGES
 
 TYPE = "competitor_mentioned"
@@ -174,12 +174,12 @@ def _finding(ctx: DetectContext, acct: Account, g: Group, deals: list[Deal], day
     what = f"{g.vendor.name} (their PMS, in a competitive context)" if g.vendor.pms else g.vendor.name
     severity = "high" if recent and deals else "medium" if recent or deals else "low"
     reasons = [
-        f"{what} named on {len(calls)} call(s) in the last {days} days; latest {latest.started_at:%Y-%m-%d}, "
+        f"{what} named on {plural(len(calls), 'call')} in the last {days} days; latest {latest.started_at:%Y-%m-%d}, "
         f"{ago} days ago (news within {int(ctx.params['recent_days'])} days).",
         f"“{latest.quote}”",
     ]
     if deals:
-        reasons.append(f"{len(deals)} open deal(s), ${sum(d.amount for d in deals):,.0f} in play.")
+        reasons.append(f"{plural(len(deals), 'open deal')}, ${sum(d.amount for d in deals):,.0f} in play.")
     evidence = [
         Evidence("calls", m.external_id, f"Call {m.title}, {m.started_at:%Y-%m-%d}: “{m.quote}”", m.call_id)
         for m in calls[:MAX_CALLS]
