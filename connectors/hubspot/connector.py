@@ -10,7 +10,7 @@ next pass reads it). After the changes, the pass lists archived records (search 
 and applies those archived since the window start as deletes. Then ``since`` = ``until``.
 
 Searches return no associations and no property history, so each page is enriched: v4 batch
-associations for the related records, ``batch/read`` with ``propertiesWithHistory=dealstage`` for deals.
+associations for the related records, ``batch/read`` with ``propertiesWithHistory=dealstage,closedate`` for deals.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ STREAMS: tuple[ObjectStream, ...] = (
         ),
         mapping.map_deal,
         associations=("companies",),
-        history=("dealstage",),
+        history=("dealstage", "closedate"),
     ),
     *(
         ObjectStream(

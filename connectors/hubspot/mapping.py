@@ -310,6 +310,25 @@ def stage_history(obj: Mapping[str, Any], ctx: MappingContext) -> list[dict[str,
     return collapse_stages(timed)
 
 
+def close_date_pushes(obj: Mapping[str, Any]) -> int | None:
+    """How many times ``propertiesWithHistory.closedate`` moved the expected close date later (a date set for the
+    first time, cleared or pulled in does not count). None when the history was not read."""
+    entries = (obj.get("propertiesWithHistory") or {}).get("closedate")
+    if entries is None:
+        return None
+    timed = []
+    for entry in entries:
+        try:
+            at = parse_time(entry.get("timestamp"), "closedate history timestamp")
+            day = parse_date(entry.get("value"), "closedate history value")
+        except RecordError:  # one odd entry in the history does not cost the deal
+            continue
+        if at is not None and day is not None:
+            timed.append((at, day))
+    timed.sort()
+    return sum(1 for (_, before), (_, after) in zip(timed, timed[1:], strict=False) if after > before)
+
+
 def map_deal(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     p = _props(obj)
     rec = _envelope(obj, str(obj.get("id")))
@@ -336,6 +355,9 @@ def map_deal(obj: Mapping[str, Any], ctx: MappingContext) -> dict[str, Any]:
     deal_type = DEAL_TYPES.get((text(p.get("dealtype")) or "").lower())
     if deal_type:
         rec["deal_type"] = deal_type
+    pushes = close_date_pushes(obj)
+    if pushes is not None:
+        rec["close_date_pushes"] = pushes
     history = stage_history(obj, ctx)
     if history is not None:
         rec["stage_history"] = history

@@ -205,6 +205,7 @@ def _deal(
     stage: str = "proposal",
     amount: float = 10_000,
     call: bool = False,
+    pushes: int | None = None,
 ) -> None:
     """A deal closing ``close_in`` days after AS_OF, last touched ``touched`` days before it."""
     account_id = _account(rt, "a1")
@@ -218,6 +219,7 @@ def _deal(
             account_id=account_id,
             owner="rep@payready.com",
             close_date=AS_OF + timedelta(days=close_in),
+            close_date_pushes=pushes,
             created_at=NOW - timedelta(days=created),
         )
         s.add(deal)
@@ -259,6 +261,17 @@ def test_deal_slipping_no_activity_for_21_days(runtime: Runtime) -> None:
     assert found["never"].reasons[0].endswith("(none since created 2026-09-15; threshold 21 days).")
     assert found["ahead"].severity == "high"  # 90 days quiet: twice the threshold
     assert found["at"].severity == "medium"
+
+
+def test_deal_slipping_close_date_moved_out_twice(runtime: Runtime) -> None:
+    _deal(runtime, "twice", pushes=2)  # touched two days ago, closing in a month: only the pushes count
+    _deal(runtime, "once", pushes=1)
+    _deal(runtime, "unknown", pushes=None)  # a source without close-date history
+    found = _detect(runtime, "deal_slipping")
+    assert set(found) == {"twice"}
+    assert found["twice"].reasons[0] == "Close date moved out 2 times (threshold 2); now 2026-11-14."
+    assert found["twice"].title == "Deal twice is slipping: close date moved out 2 times"
+    assert found["twice"].details["reasons"] == ["close_date_moved_out"]
 
 
 def test_deal_slipping_both_is_high_and_a_moved_close_date_is_a_new_finding(runtime: Runtime) -> None:

@@ -285,3 +285,17 @@ def test_pipeline_metadata_strings() -> None:
         ]
     )
     assert stages == {"a": PipelineStage("Sales", "A", False, None, inferred="lead")}
+
+
+def test_close_date_pushes_count_the_moves_later_from_the_history() -> None:
+    closedate = [  # HubSpot lists the newest first
+        {"value": "2024-06-30", "timestamp": "2024-04-01T00:00:00Z"},  # out again: 2
+        {"value": "not a date", "timestamp": "2024-03-20T00:00:00Z"},  # odd entry: skipped, the deal kept
+        {"value": "2024-04-15", "timestamp": "2024-03-15T00:00:00Z"},  # pulled in: not a push
+        {"value": "2024-04-30", "timestamp": "2024-02-01T00:00:00Z"},  # out: 1
+        {"value": "2024-03-31", "timestamp": "2024-01-01T00:00:00Z"},  # first set
+    ]
+    props = {"dealname": "Acme", "dealstage": "contractsent", "closedate": "2024-06-30"}
+    rec = mapping.map_deal(obj(props, propertiesWithHistory={"closedate": closedate}), CTX)
+    assert rec["close_date_pushes"] == 2
+    assert "close_date_pushes" not in mapping.map_deal(obj(props), CTX)  # history not read: unknown, not 0

@@ -61,6 +61,7 @@ class Deal(SourceRecord, Base):
     amount: Mapped[float] = mapped_column(Money, default=0)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
     close_date: Mapped[date | None] = mapped_column(Date, index=True)
+    close_date_pushes: Mapped[int | None] = mapped_column(Integer)  # times the close date moved later (CRM history)
     closed_at: Mapped[datetime | None]
     stage_entered_at: Mapped[datetime | None]
     owner: Mapped[str | None] = mapped_column(String(255), index=True)

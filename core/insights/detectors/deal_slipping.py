@@ -1,5 +1,6 @@
-"""``deal_slipping``: an open deal whose expected close date has passed, or that nobody has touched (no call
-and no activity linked to the deal) for ``quiet_days`` days.
+"""``deal_slipping``: an open deal whose expected close date has passed, whose close date moved out
+``max_pushes`` times, or that nobody has touched (no call and no activity linked to the deal) for ``quiet_days``
+days.
 
 - "Passed": ``close_date`` before the detection day.
 - "Quiet": the latest call (``started_at``) or activity (``occurred_at``) linked to the deal is ``quiet_days``
@@ -7,8 +8,9 @@ and no activity linked to the deal) for ``quiet_days`` days.
   detection day (a meeting booked ahead) do not count.
 - Closed deals (won or lost) never slip.
 
-A close date "moved out twice" needs the close date's history, which the model does not keep: ``deals`` holds
-only the current ``close_date``, and the CRM connectors read the history of ``dealstage`` alone.
+- "Moved out": ``deals.close_date_pushes``, how many times the CRM's history shows the close date moved later
+  (HubSpot's ``propertiesWithHistory.closedate``); a deal from a source without that history has None and is
+  judged on the other two.
 
 Severity: high when both hold, when the close date passed ``overdue_days_high`` days ago, when the deal has
 been quiet for twice ``quiet_days``, or when its amount is at least ``large_deal_amount``; medium otherwise.
@@ -30,13 +32,14 @@ from core.metrics.stages import OPEN_STAGES, label
 
 TYPE = "deal_slipping"
 DESCRIPTION = "An open deal whose close date has passed, or with no call or activity for `quiet_days` days."
-DEFAULTS = {"quiet_days": 21, "overdue_days_high": 30, "large_deal_amount": 50_000.0}
+DEFAULTS = {"quiet_days": 21, "overdue_days_high": 30, "large_deal_amount": 50_000.0, "max_pushes": 2}
 
 
 def detect(ctx: DetectContext) -> list[Finding]:
     quiet_days = int(ctx.params["quiet_days"])
     overdue_high = int(ctx.params["overdue_days_high"])
     large = float(ctx.params["large_deal_amount"])
+    max_pushes = max(1, int(ctx.params["max_pushes"]))
     deals = ctx.session.execute(
         select(Deal, Account.name).outerjoin(Account, Account.id == Deal.account_id).where(Deal.stage.in_(OPEN_STAGES))
     ).all()
@@ -48,9 +51,13 @@ def detect(ctx: DetectContext) -> list[Finding]:
         since = touched or deal.created_at
         quiet = (ctx.now - since).total_seconds() / 86_400
         is_overdue, is_quiet = overdue > 0, quiet >= quiet_days
-        if not (is_overdue or is_quiet):
+        pushes = deal.close_date_pushes or 0
+        is_pushed = pushes >= max_pushes
+        if not (is_overdue or is_quiet or is_pushed):
             continue
         reasons = []
+        if is_pushed:
+            reasons.append(f"Close date moved out {pushes} times (threshold {max_pushes}); now {deal.close_date}.")
         if is_overdue:
             assert deal.close_date is not None  # overdue > 0
             reasons.append(
@@ -73,8 +80,11 @@ def detect(ctx: DetectContext) -> list[Finding]:
             why = f"{_days(overdue)} past its close date, quiet for {quiet:.0f} days"
         elif is_overdue:
             why = f"{_days(overdue)} past its close date"
-        else:
+        elif is_quiet:
             why = f"quiet for {quiet:.0f} days"
+        else:
+            why = f"close date moved out {pushes} times"
+        score = max(score, min(1.0, pushes / (2 * max_pushes)) if is_pushed else 0.0)
         findings.append(
             Finding(
                 type=TYPE,
@@ -95,7 +105,16 @@ def detect(ctx: DetectContext) -> list[Finding]:
                     "last_touch": touched,
                     "days_quiet": round(quiet, 1),
                     "threshold_quiet_days": quiet_days,
-                    "reasons": [r for r, on in (("close_date_passed", is_overdue), ("no_activity", is_quiet)) if on],
+                    "close_date_pushes": pushes,
+                    "reasons": [
+                        r
+                        for r, on in (
+                            ("close_date_passed", is_overdue),
+                            ("no_activity", is_quiet),
+                            ("close_date_moved_out", is_pushed),
+                        )
+                        if on
+                    ],
                 },
                 key=f"{deal.close_date:%Y-%m-%d}" if deal.close_date else "",
             )
