@@ -33,8 +33,16 @@ def run(
     for t in type_ or []:
         if t not in known:
             raise InvalidInput(f"--type: unknown insight type {t!r}; expected one of {', '.join(known)}")
+    from core.bus import make_bus
+    from core.insights.events import announce_detection
+
     rt = open_product(machine_output=json_)
     result = run_detection(runtime=rt, as_of=_day(as_of, "--as-of") if as_of else None, types=type_ or None)
+    bus = make_bus(rt.settings)
+    try:
+        announce_detection(bus=bus, result=result)  # live views follow whoever detects
+    finally:
+        bus.close()
     for t, error in result.errors.items():
         err.print(f"warning: detector {t} failed: {escape(error)}")
     if json_:
