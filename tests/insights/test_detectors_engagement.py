@@ -297,7 +297,7 @@ def test_competitor_findings_per_account_and_competitor_with_their_calls(any_run
     assert set(rows) == {("acct-a", "ClickPay"), ("acct-a", "PayLease"), ("acct-b", "Yardi")}
     clickpay = rows["acct-a", "ClickPay"]
     assert [e["external_id"] for e in clickpay.evidence if e["table"] == "calls"] == ["a1", "a2"]
-    assert clickpay.severity == "medium" and any("2 call(s)" in r for r in clickpay.reasons)
+    assert clickpay.severity == "medium" and any("named on 2 calls" in r for r in clickpay.reasons)
     assert rows["acct-b", "Yardi"].details["pms"] is True and rows["acct-b", "Yardi"].severity == "low"
     assert len({i.fingerprint for i in rows.values()}) == 3  # the competitor is part of the key
 
