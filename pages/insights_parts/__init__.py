@@ -1,0 +1,1 @@
+"""The Insights page's parts: the insight card."""
