@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, Numeric
 from sqlalchemy.dialects.postgresql import JSONB
@@ -56,3 +58,14 @@ def row_id(value: object) -> int | None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` for a JSON column: mappings and sequences walked, dates and datetimes as ISO strings."""
+    if isinstance(value, Mapping):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, date):  # datetime is a date too
+        return value.isoformat()
+    return value

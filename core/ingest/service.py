@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from core.db import models as m
 from core.db.batches import in_batches
 from core.db.engine import changed_rows
-from core.db.types import UTCDateTime, utcnow
+from core.db.types import UTCDateTime, json_ready, utcnow
 from core.errors import InvalidInput
 
 
@@ -202,7 +202,7 @@ def ingest_records(*, session: Session, source: str, entity: str, records: Itera
             result.failures.append(Failure(rec.get("external_id"), _format_error(exc), rec))
             continue
         row["external_id"] = str(row["external_id"])
-        row["raw"] = raw if raw is not None else _jsonable(rec)
+        row["raw"] = raw if raw is not None else json_ready(rec)
         staged.append((row, refs, kids))
     if not staged:
         return result
@@ -314,14 +314,3 @@ def delete_records(*, session: Session, source: str, entity: str, external_ids: 
         stmt = delete(model).where(model.source == source, model.external_id.in_(part))
         deleted += changed_rows(session, stmt)
     return deleted
-
-
-def _jsonable(value: Any) -> Any:
-    """The record as JSON (dates and datetimes as ISO strings) for the raw column."""
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, date):  # datetime is a date too
-        return value.isoformat()
-    return value

@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from core.audit import audit
 from core.db.batches import in_batches
 from core.db.models import Document, Insight
+from core.db.types import json_ready
 from core.insights.config import effective_params
 from core.insights.detectors import all_detectors
 from core.insights.findings import SEVERITY_RANK, DetectContext, Finding
@@ -132,7 +133,7 @@ def _fill(row: Insight, f: Finding, *, seen_at: datetime) -> None:
     row.evidence = [
         {k: v for k, v in asdict(e).items() if k != "id" and (v is not None or k == "doc_id")} for e in f.evidence
     ]
-    row.details = _jsonable(f.details)
+    row.details = json_ready(f.details)
     row.subject_table, row.subject_external_id = f.subject.table, f.subject.external_id
     row.subject_name, row.subject_id = f.subject.name[:255], f.subject.id
     row.account_id, row.owner, row.min_role = f.account_id, f.owner, f.min_role
@@ -158,13 +159,3 @@ def _attach_documents(session: Session, findings: Iterable[Finding]) -> None:
             replace(e, doc_id=docs.get((e.table, e.id))) if e.doc_id is None and e.id is not None else e
             for e in f.evidence
         ]
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return value
