@@ -24,12 +24,12 @@ from core.monitoring import (
     check_slack,
     combine,
 )
-from core.notify import delivery_status, list_routes
+from core.notify import DeliveryStatus, RouteView, delivery_status, list_routes
 from core.pipelines.health import StreamHealth, stream_health
 from core.runtime import Runtime
 from core.scheduling import JobStatus, job_statuses, pause_job, request_run, resume_job, scheduler_status
 from core.search.backends.registry import enabled_backends
-from core.search.searchable import indexing_status
+from core.search.searchable import IndexingStatus, indexing_status
 from core.search.sync import index_status
 
 HEALTH_ICON = {"green": ":material/check_circle:", "yellow": ":material/warning:", "red": ":material/error:"}
@@ -84,7 +84,7 @@ def pipelines_section(streams: list[StreamHealth]) -> None:
     )
 
 
-def search_section(rt: Runtime, backends: list[dict[str, Any]]) -> None:
+def search_section(backends: list[dict[str, Any]], indexing: IndexingStatus) -> None:
     rows = [
         {
             "backend": b["name"],
@@ -98,7 +98,7 @@ def search_section(rt: Runtime, backends: list[dict[str, Any]]) -> None:
     ui.table_card(
         "Search index",
         pd.DataFrame(rows),
-        caption=indexing_status(runtime=rt).summary,
+        caption=indexing.summary,
         empty="No vector backend is enabled.",
         column_config={"last sync": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")},
         key="mon_index",
@@ -165,10 +165,7 @@ def _job_action(rt: Runtime, me: Identity, job_id: str, action: str) -> None:
     st.rerun()
 
 
-def slack_section(rt: Runtime) -> None:
-    with rt.session() as session:
-        status = delivery_status(session=session)
-        routes = list_routes(session=session)
+def slack_section(status: DeliveryStatus, routes: list[RouteView]) -> None:
     with st.container(border=True):
         st.markdown("**Slack delivery**")
         if not routes:
@@ -233,22 +230,23 @@ def main() -> None:
         jobs = job_statuses(session=session, now=now, settings=rt.settings)
         scheduler = scheduler_status(session=session, now=now, settings=rt.settings)
         slack = delivery_status(session=session)
-        routes = len(list_routes(session=session, enabled_only=True))
+        routes = list_routes(session=session)
+    indexing = indexing_status(runtime=rt)
     health = combine(
         [
             check_scheduler(scheduler),
             check_pipelines(streams),
-            check_search(backends, indexing_status(runtime=rt)),
+            check_search(backends, indexing),
             check_jobs(jobs),
-            check_slack(slack, routes=routes),
+            check_slack(slack, routes=sum(r.enabled for r in routes)),
         ]
     )
     health_line(health)
     insights_line(rt, me)
     pipelines_section(streams)
-    search_section(rt, backends)
+    search_section(backends, indexing)
     jobs_section(rt, me, jobs, scheduler.describe())
-    slack_section(rt)
+    slack_section(slack, routes)
 
 
 main()
