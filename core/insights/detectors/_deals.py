@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.db.batches import in_batches
 from core.db.models import Activity, Call
-from core.insights.findings import DetectContext, Evidence
+from core.insights.findings import DetectContext, Evidence, Finding
 
 RECENT_EVIDENCE = 3  # a deal's latest calls and activities shown with it
 
@@ -35,3 +35,11 @@ def recent_touches(
             if deal_id is not None:
                 touches[deal_id].append((at, Evidence("activities", ext, label, id_)))
     return {d: [e for _, e in sorted(t, key=lambda t: t[0], reverse=True)[:limit]] for d, t in touches.items()}
+
+
+def attach_touches(ctx: DetectContext, findings: list[Finding]) -> list[Finding]:
+    """Each deal finding's evidence followed by the deal's latest calls and activities (one read for all)."""
+    touches = recent_touches(ctx, [f.subject.id for f in findings if f.subject.id is not None])
+    for f in findings:
+        f.evidence += touches.get(f.subject.id or 0, [])
+    return findings

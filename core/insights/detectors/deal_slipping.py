@@ -21,12 +21,13 @@ new finding.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 
 from core.db.models import Account, Activity, Call, Deal
-from core.insights.detectors._deals import recent_touches
+from core.insights.detectors._deals import attach_touches
 from core.insights.findings import DetectContext, Evidence, Finding, Subject
 from core.metrics.stages import OPEN_STAGES, label
 
@@ -35,94 +36,132 @@ DESCRIPTION = "An open deal whose close date has passed, or with no call or acti
 DEFAULTS = {"quiet_days": 21, "overdue_days_high": 30, "large_deal_amount": 50_000.0, "max_pushes": 2}
 
 
+@dataclass(frozen=True)
+class Slip:
+    """How one open deal stands against the three rules."""
+
+    overdue: int  # days past its close date (0 or less: not passed)
+    touched: datetime | None  # its latest call or activity before the detection day
+    since: datetime  # that, or when the deal was created
+    quiet: float  # days since then
+    pushes: int  # times its close date moved later
+    is_overdue: bool
+    is_quiet: bool
+    is_pushed: bool
+
+    @property
+    def slipping(self) -> bool:
+        return self.is_overdue or self.is_quiet or self.is_pushed
+
+
 def detect(ctx: DetectContext) -> list[Finding]:
-    quiet_days = int(ctx.params["quiet_days"])
-    overdue_high = int(ctx.params["overdue_days_high"])
-    large = float(ctx.params["large_deal_amount"])
-    max_pushes = max(1, int(ctx.params["max_pushes"]))
     deals = ctx.session.execute(
         select(Deal, Account.name).outerjoin(Account, Account.id == Deal.account_id).where(Deal.stage.in_(OPEN_STAGES))
     ).all()
     last_touch = _last_touches(ctx)
     findings = []
     for deal, account_name in deals:
-        overdue = (ctx.today - deal.close_date).days if deal.close_date is not None else 0
-        touched = last_touch.get(deal.id)
-        since = touched or deal.created_at
-        quiet = (ctx.now - since).total_seconds() / 86_400
-        is_overdue, is_quiet = overdue > 0, quiet >= quiet_days
-        pushes = deal.close_date_pushes or 0
-        is_pushed = pushes >= max_pushes
-        if not (is_overdue or is_quiet or is_pushed):
-            continue
-        reasons = []
-        if is_pushed:
-            reasons.append(f"Close date moved out {pushes} times (threshold {max_pushes}); now {deal.close_date}.")
-        if is_overdue:
-            assert deal.close_date is not None  # overdue > 0
-            reasons.append(
-                f"Expected to close {deal.close_date:%Y-%m-%d}: passed {_days(overdue)} ago, still open in "
-                f"{label(deal.stage)}."
-            )
-        if is_quiet:
-            what = f"last call or activity {since:%Y-%m-%d}" if touched else f"none since created {since:%Y-%m-%d}"
-            reasons.append(f"No call or activity for {quiet:.0f} days ({what}; threshold {quiet_days} days).")
-        reasons.append(f"Amount ${deal.amount:,.0f}" + (f"; owner {deal.owner}." if deal.owner else "."))
-        high = (
-            (is_overdue and is_quiet)
-            or overdue >= overdue_high
-            or (is_quiet and quiet >= 2 * quiet_days)
-            or deal.amount >= large
+        slip = _measure(ctx, deal, last_touch.get(deal.id))
+        if slip.slipping:
+            findings.append(_finding(ctx, deal, account_name, slip))
+    return attach_touches(ctx, findings)
+
+
+def _measure(ctx: DetectContext, deal: Deal, touched: datetime | None) -> Slip:
+    overdue = (ctx.today - deal.close_date).days if deal.close_date is not None else 0
+    since = touched or deal.created_at
+    quiet = (ctx.now - since).total_seconds() / 86_400
+    pushes = deal.close_date_pushes or 0
+    return Slip(
+        overdue=overdue,
+        touched=touched,
+        since=since,
+        quiet=quiet,
+        pushes=pushes,
+        is_overdue=overdue > 0,
+        is_quiet=quiet >= int(ctx.params["quiet_days"]),
+        is_pushed=pushes >= max(1, int(ctx.params["max_pushes"])),
+    )
+
+
+def _reasons(ctx: DetectContext, deal: Deal, slip: Slip) -> list[str]:
+    reasons = []
+    if slip.is_pushed:
+        reasons.append(
+            f"Close date moved out {slip.pushes} times (threshold {max(1, int(ctx.params['max_pushes']))}); "
+            f"now {deal.close_date}."
         )
-        score = max(overdue / (2 * overdue_high), quiet / (3 * quiet_days) if is_quiet else 0.0)
-        score = min(1.0, score + (0.25 if is_overdue and is_quiet else 0.0))
-        if is_overdue and is_quiet:
-            why = f"{_days(overdue)} past its close date, quiet for {quiet:.0f} days"
-        elif is_overdue:
-            why = f"{_days(overdue)} past its close date"
-        elif is_quiet:
-            why = f"quiet for {quiet:.0f} days"
-        else:
-            why = f"close date moved out {pushes} times"
-        score = max(score, min(1.0, pushes / (2 * max_pushes)) if is_pushed else 0.0)
-        findings.append(
-            Finding(
-                type=TYPE,
-                subject=Subject("deals", deal.external_id, deal.name, deal.id),
-                severity="high" if high else "medium",
-                title=f"{deal.name} is slipping: {why}",
-                score=score,
-                reasons=reasons,
-                evidence=[Evidence("deals", deal.external_id, label=f"Deal {deal.name}", id=deal.id)],
-                account_id=deal.account_id,
-                owner=deal.owner,
-                details={
-                    "stage": deal.stage,
-                    "amount": deal.amount,
-                    "account": account_name,
-                    "close_date": deal.close_date,
-                    "days_past_close": max(0, overdue),
-                    "last_touch": touched,
-                    "days_quiet": round(quiet, 1),
-                    "threshold_quiet_days": quiet_days,
-                    "close_date_pushes": pushes,
-                    "reasons": [
-                        r
-                        for r, on in (
-                            ("close_date_passed", is_overdue),
-                            ("no_activity", is_quiet),
-                            ("close_date_moved_out", is_pushed),
-                        )
-                        if on
-                    ],
-                },
-                key=f"{deal.close_date:%Y-%m-%d}" if deal.close_date else "",
-            )
+    if slip.is_overdue:
+        assert deal.close_date is not None  # overdue > 0
+        reasons.append(
+            f"Expected to close {deal.close_date:%Y-%m-%d}: passed {_days(slip.overdue)} ago, still open in "
+            f"{label(deal.stage)}."
         )
-    touches = recent_touches(ctx, [f.subject.id for f in findings if f.subject.id is not None])
-    for f in findings:
-        f.evidence += touches.get(f.subject.id or 0, [])
-    return findings
+    if slip.is_quiet:
+        since = slip.since
+        what = f"last call or activity {since:%Y-%m-%d}" if slip.touched else f"none since created {since:%Y-%m-%d}"
+        reasons.append(
+            f"No call or activity for {slip.quiet:.0f} days ({what}; threshold {int(ctx.params['quiet_days'])} days)."
+        )
+    reasons.append(f"Amount ${deal.amount:,.0f}" + (f"; owner {deal.owner}." if deal.owner else "."))
+    return reasons
+
+
+def _why(slip: Slip) -> str:
+    if slip.is_overdue and slip.is_quiet:
+        return f"{_days(slip.overdue)} past its close date, quiet for {slip.quiet:.0f} days"
+    if slip.is_overdue:
+        return f"{_days(slip.overdue)} past its close date"
+    if slip.is_quiet:
+        return f"quiet for {slip.quiet:.0f} days"
+    return f"close date moved out {slip.pushes} times"
+
+
+def _score(ctx: DetectContext, slip: Slip) -> float:
+    quiet_days, overdue_high = int(ctx.params["quiet_days"]), int(ctx.params["overdue_days_high"])
+    max_pushes = max(1, int(ctx.params["max_pushes"]))
+    score = max(slip.overdue / (2 * overdue_high), slip.quiet / (3 * quiet_days) if slip.is_quiet else 0.0)
+    score = min(1.0, score + (0.25 if slip.is_overdue and slip.is_quiet else 0.0))
+    return max(score, min(1.0, slip.pushes / (2 * max_pushes)) if slip.is_pushed else 0.0)
+
+
+def _finding(ctx: DetectContext, deal: Deal, account_name: str | None, slip: Slip) -> Finding:
+    quiet_days = int(ctx.params["quiet_days"])
+    high = (
+        (slip.is_overdue and slip.is_quiet)
+        or slip.overdue >= int(ctx.params["overdue_days_high"])
+        or (slip.is_quiet and slip.quiet >= 2 * quiet_days)
+        or deal.amount >= float(ctx.params["large_deal_amount"])
+    )
+    rules = (
+        ("close_date_passed", slip.is_overdue),
+        ("no_activity", slip.is_quiet),
+        ("close_date_moved_out", slip.is_pushed),
+    )
+    return Finding(
+        type=TYPE,
+        subject=Subject("deals", deal.external_id, deal.name, deal.id),
+        severity="high" if high else "medium",
+        title=f"{deal.name} is slipping: {_why(slip)}",
+        score=_score(ctx, slip),
+        reasons=_reasons(ctx, deal, slip),
+        evidence=[Evidence("deals", deal.external_id, label=f"Deal {deal.name}", id=deal.id)],
+        account_id=deal.account_id,
+        owner=deal.owner,
+        details={
+            "stage": deal.stage,
+            "amount": deal.amount,
+            "account": account_name,
+            "close_date": deal.close_date,
+            "days_past_close": max(0, slip.overdue),
+            "last_touch": slip.touched,
+            "days_quiet": round(slip.quiet, 1),
+            "threshold_quiet_days": quiet_days,
+            "close_date_pushes": slip.pushes,
+            "reasons": [rule for rule, on in rules if on],
+        },
+        key=f"{deal.close_date:%Y-%m-%d}" if deal.close_date else "",
+    )
 
 
 def _days(n: int) -> str:

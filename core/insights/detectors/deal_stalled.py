@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.db.models import Account, Deal
-from core.insights.detectors._deals import recent_touches
+from core.insights.detectors._deals import attach_touches
 from core.insights.findings import DetectContext, Evidence, Finding, Subject, severity_from
 from core.metrics.stages import OPEN_STAGES, label
 
@@ -57,7 +57,4 @@ def detect(ctx: DetectContext) -> list[Finding]:
                 key=f"{deal.stage}@{deal.stage_entered_at:%Y-%m-%d}",  # a new stalled spell is a new finding
             )
         )
-    touches = recent_touches(ctx, [f.subject.id for f in findings if f.subject.id is not None])
-    for f in findings:
-        f.evidence += touches.get(f.subject.id or 0, [])
-    return findings
+    return attach_touches(ctx, findings)
