@@ -91,3 +91,8 @@ def severity_from(value: float, *, bands: tuple[tuple[float, str], ...], default
 def plural(count: int, word: str) -> str:
     """``1 call``, ``3 calls``: a count in a reason."""
     return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def account_line(arr: float, owner: str | None) -> str:
+    """The reason line that places an account: ``ARR $124,000; owner amanda@payready.com.``"""
+    return f"ARR ${arr:,.0f}" + (f"; owner {owner}." if owner else ".")

@@ -4,7 +4,7 @@ how a month and a percentage read in a reason."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from core.db.batches import in_batches
 from core.db.models import Account, RentPaymentVolume
+from core.insights.findings import Evidence
 from core.metrics.filters import add_months
 
 
@@ -71,3 +72,14 @@ def signed_pct(change: float) -> str:
     """A relative change as the reasons write it: −43 % (a real minus sign), +12 %."""
     pct = round(100 * change)
     return f"{'−' if pct < 0 else '+'}{abs(pct)} %"
+
+
+def rent_evidence(
+    months: dict[date, RentMonth], shown: Iterable[date], label: Callable[[date, RentMonth], str]
+) -> list[Evidence]:
+    """The rent volume rows behind ``shown`` months, in that order, each labelled by ``label(month, totals)``."""
+    return [
+        Evidence("rent_payment_volumes", ext, label=label(m, months[m]), id=row_id)
+        for m in shown
+        for row_id, ext in months[m].rows
+    ]

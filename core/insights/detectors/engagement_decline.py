@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from core.db.models import Account, Activity, Call
-from core.insights.findings import DetectContext, Evidence, Finding, Subject, severity_from
+from core.insights.findings import DetectContext, Evidence, Finding, Subject, account_line, severity_from
 
 TYPE = "engagement_decline"
 DESCRIPTION = (
@@ -158,7 +158,7 @@ def _finding(
             f"{days} days); threshold: any fall greater than {float(ctx.params['min_sentiment_drop']):.2f}.",
             f"Touches (calls + activities) fell from {t_before} to {t_recent} ({100 * touch_drop:.0f} % fewer; "
             f"threshold: more than {float(ctx.params['min_touch_drop_pct']):.0f} % fewer).",
-            f"ARR ${acct.arr:,.0f}" + (f"; owner {acct.owner}." if acct.owner else "."),
+            account_line(acct.arr, acct.owner),
         ],
         evidence=evidence,
         account_id=acct.id,

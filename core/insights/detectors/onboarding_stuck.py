@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.db.models import Account
-from core.insights.findings import DetectContext, Evidence, Finding, Subject, severity_from
+from core.insights.findings import DetectContext, Evidence, Finding, Subject, account_line, severity_from
 
 TYPE = "onboarding_stuck"
 DESCRIPTION = "An account in lifecycle stage onboarding for more than `days` days."
@@ -32,7 +32,7 @@ def detect(ctx: DetectContext) -> list[Finding]:
                 score=min(1.0, waited / (3 * days)),
                 reasons=[
                     f"In onboarding since {acct.stage_changed_at:%Y-%m-%d}: {waited} days (threshold {days} days).",
-                    f"ARR ${acct.arr:,.0f}" + (f"; owner {acct.owner}." if acct.owner else "."),
+                    account_line(acct.arr, acct.owner),
                 ],
                 evidence=[Evidence("accounts", acct.external_id, label=f"Account {acct.name}", id=acct.id)],
                 account_id=acct.id,

@@ -10,8 +10,11 @@ One finding per account and month (``key`` the month).
 
 from __future__ import annotations
 
-from core.insights.detectors._finance import accounts_by_id, month_label, rent_months
-from core.insights.findings import DetectContext, Evidence, Finding, Subject, severity_from
+from datetime import date
+
+from core.db.models import Account
+from core.insights.detectors._finance import RentMonth, accounts_by_id, month_label, rent_evidence, rent_months
+from core.insights.findings import DetectContext, Finding, Subject, account_line, severity_from
 from core.metrics.filters import add_months, last_complete_month
 
 TYPE = "payment_failure_rate"
@@ -34,62 +37,57 @@ def detect(ctx: DetectContext) -> list[Finding]:
         and months[last].failed / months[last].payments > threshold
     }
     accounts = accounts_by_id(ctx.session, hits)
-    findings = []
-    for account_id, months in hits.items():
-        acct, now = accounts[account_id], months[last]
-        rate = now.failed / now.payments
-        earlier = [m for m in sorted(months) if m < last][-3:]
-        reasons = [
-            f"{now.failed:,} of {now.payments:,} rent payments failed in {month_label(last)}: {100 * rate:.1f} % "
-            f"(threshold {100 * threshold:.1f} %)."
-        ]
-        if earlier:
-            failed, payments = sum(months[m].failed for m in earlier), sum(months[m].payments for m in earlier)
-            if payments:
-                reasons.append(
-                    f"{len(earlier)} months before ({month_label(earlier[0])} – {month_label(earlier[-1])}): "
-                    f"{100 * failed / payments:.1f} % ({failed:,} of {payments:,})."
-                )
-        if acct.arr:
-            reasons.append(f"ARR ${acct.arr:,.0f}" + (f"; owner {acct.owner}." if acct.owner else "."))
-        evidence = [
-            Evidence(
-                "rent_payment_volumes",
-                ext,
-                label=f"Rent payments {month_label(m)}: {months[m].failed:,} failed of {months[m].payments:,}",
-                id=row_id,
+    return [_finding(ctx, accounts[account_id], months, last) for account_id, months in hits.items()]
+
+
+def _finding(ctx: DetectContext, acct: Account, months: dict[date, RentMonth], last: date) -> Finding:
+    threshold = float(ctx.params["rate"])
+    now = months[last]
+    rate = now.failed / now.payments
+    earlier = [m for m in sorted(months) if m < last][-3:]
+    reasons = [
+        f"{now.failed:,} of {now.payments:,} rent payments failed in {month_label(last)}: {100 * rate:.1f} % "
+        f"(threshold {100 * threshold:.1f} %)."
+    ]
+    if earlier:
+        failed, payments = sum(months[m].failed for m in earlier), sum(months[m].payments for m in earlier)
+        if payments:
+            reasons.append(
+                f"{len(earlier)} months before ({month_label(earlier[0])} – {month_label(earlier[-1])}): "
+                f"{100 * failed / payments:.1f} % ({failed:,} of {payments:,})."
             )
-            for m in (last, *reversed(earlier))
-            for row_id, ext in months[m].rows
-        ]
-        findings.append(
-            Finding(
-                type=TYPE,
-                subject=Subject("accounts", acct.external_id, acct.name, acct.id),
-                severity=severity_from(rate, bands=SEVERITY_BANDS, default="medium"),
-                title=f"{acct.name}: {100 * rate:.1f} % of rent payments failed in {month_label(last)}",
-                score=min(1.0, rate / 0.2),
-                reasons=reasons,
-                evidence=evidence,
-                account_id=acct.id,
-                owner=acct.owner,
-                details={
-                    "month": last,
-                    "failed": now.failed,
-                    "payments": now.payments,
-                    "failure_rate": round(rate, 4),
-                    "threshold_rate": threshold,
-                    "series": {
-                        "label": "Failed rent payments",
-                        "unit": "%",
-                        "points": [
-                            [m, round(100 * months[m].failed / months[m].payments, 2)]
-                            for m in sorted(months)
-                            if m <= last and months[m].payments
-                        ],
-                    },
-                },
-                key=f"{last:%Y-%m}",
-            )
-        )
-    return findings
+    if acct.arr:
+        reasons.append(account_line(acct.arr, acct.owner))
+    evidence = rent_evidence(
+        months,
+        (last, *reversed(earlier)),
+        lambda m, t: f"Rent payments {month_label(m)}: {t.failed:,} failed of {t.payments:,}",
+    )
+    return Finding(
+        type=TYPE,
+        subject=Subject("accounts", acct.external_id, acct.name, acct.id),
+        severity=severity_from(rate, bands=SEVERITY_BANDS, default="medium"),
+        title=f"{acct.name}: {100 * rate:.1f} % of rent payments failed in {month_label(last)}",
+        score=min(1.0, rate / 0.2),
+        reasons=reasons,
+        evidence=evidence,
+        account_id=acct.id,
+        owner=acct.owner,
+        details={
+            "month": last,
+            "failed": now.failed,
+            "payments": now.payments,
+            "failure_rate": round(rate, 4),
+            "threshold_rate": threshold,
+            "series": {
+                "label": "Failed rent payments",
+                "unit": "%",
+                "points": [
+                    [m, round(100 * months[m].failed / months[m].payments, 2)]
+                    for m in sorted(months)
+                    if m <= last and months[m].payments
+                ],
+            },
+        },
+        key=f"{last:%Y-%m}",
+    )

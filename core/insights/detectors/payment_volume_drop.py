@@ -10,8 +10,18 @@ at most 1. One finding per account and month (``key`` the month).
 
 from __future__ import annotations
 
-from core.insights.detectors._finance import accounts_by_id, month_label, rent_months, signed_pct
-from core.insights.findings import DetectContext, Evidence, Finding, Subject, severity_from
+from datetime import date
+
+from core.db.models import Account
+from core.insights.detectors._finance import (
+    RentMonth,
+    accounts_by_id,
+    month_label,
+    rent_evidence,
+    rent_months,
+    signed_pct,
+)
+from core.insights.findings import DetectContext, Finding, Subject, account_line, severity_from
 from core.metrics.filters import add_months, last_complete_month
 
 TYPE = "payment_volume_drop"
@@ -39,56 +49,52 @@ def detect(ctx: DetectContext) -> list[Finding]:
         if mean > 0 and volume < ratio * mean:
             hits.append((account_id, months, mean))
     accounts = accounts_by_id(ctx.session, (a for a, _, _ in hits))
-    findings = []
-    for account_id, months, mean in hits:
-        acct = accounts[account_id]
-        volume = months[last].volume
-        change = volume / mean - 1
-        drop = -change
-        first_prior, last_prior = prior[-1], prior[0]
-        reasons = [
-            f"Rent volume {volume:,.0f} in {month_label(last)} vs {mean:,.0f} {n}-month mean "
-            f"({month_label(first_prior)} – {month_label(last_prior)}): {signed_pct(change)} "
-            f"(threshold {signed_pct(ratio - 1)}).",
-            "Months before: " + ", ".join(f"{month_label(p)} {months[p].volume:,.0f}" for p in reversed(prior)) + ".",
-        ]
-        if acct.arr:
-            reasons.append(f"ARR ${acct.arr:,.0f}" + (f"; owner {acct.owner}." if acct.owner else "."))
-        evidence = [
-            Evidence(
-                "rent_payment_volumes",
-                ext,
-                label=f"Rent volume {month_label(m)}: {months[m].volume:,.0f} USD, {months[m].payments:,} payments",
-                id=row_id,
-            )
-            for m in (last, *prior)
-            for row_id, ext in months[m].rows
-        ]
-        findings.append(
-            Finding(
-                type=TYPE,
-                subject=Subject("accounts", acct.external_id, acct.name, acct.id),
-                severity=severity_from(drop, bands=SEVERITY_BANDS, default="medium"),
-                title=f"{acct.name}: rent volume down {round(100 * drop)} % in {month_label(last)}",
-                score=min(1.0, drop / 0.5),
-                reasons=reasons,
-                evidence=evidence,
-                account_id=acct.id,
-                owner=acct.owner,
-                details={
-                    "month": last,
-                    "volume": round(volume, 2),
-                    "baseline_mean": round(mean, 2),
-                    "baseline_months": prior[::-1],
-                    "change_pct": round(100 * change, 1),
-                    "threshold_ratio": ratio,
-                    "series": {
-                        "label": "Rent volume",
-                        "unit": "USD",
-                        "points": [[m, round(months[m].volume, 2)] for m in sorted(months) if m <= last],
-                    },
-                },
-                key=f"{last:%Y-%m}",
-            )
-        )
-    return findings
+    return [_finding(ctx, accounts[account_id], months, last, prior, mean) for account_id, months, mean in hits]
+
+
+def _finding(
+    ctx: DetectContext, acct: Account, months: dict[date, RentMonth], last: date, prior: list[date], mean: float
+) -> Finding:
+    ratio, n = float(ctx.params["ratio"]), len(prior)
+    volume = months[last].volume
+    change = volume / mean - 1
+    drop = -change
+    first_prior, last_prior = prior[-1], prior[0]
+    reasons = [
+        f"Rent volume {volume:,.0f} in {month_label(last)} vs {mean:,.0f} {n}-month mean "
+        f"({month_label(first_prior)} – {month_label(last_prior)}): {signed_pct(change)} "
+        f"(threshold {signed_pct(ratio - 1)}).",
+        "Months before: " + ", ".join(f"{month_label(p)} {months[p].volume:,.0f}" for p in reversed(prior)) + ".",
+    ]
+    if acct.arr:
+        reasons.append(account_line(acct.arr, acct.owner))
+    evidence = rent_evidence(
+        months,
+        (last, *prior),
+        lambda m, t: f"Rent volume {month_label(m)}: {t.volume:,.0f} USD, {t.payments:,} payments",
+    )
+    return Finding(
+        type=TYPE,
+        subject=Subject("accounts", acct.external_id, acct.name, acct.id),
+        severity=severity_from(drop, bands=SEVERITY_BANDS, default="medium"),
+        title=f"{acct.name}: rent volume down {round(100 * drop)} % in {month_label(last)}",
+        score=min(1.0, drop / 0.5),
+        reasons=reasons,
+        evidence=evidence,
+        account_id=acct.id,
+        owner=acct.owner,
+        details={
+            "month": last,
+            "volume": round(volume, 2),
+            "baseline_mean": round(mean, 2),
+            "baseline_months": prior[::-1],
+            "change_pct": round(100 * change, 1),
+            "threshold_ratio": ratio,
+            "series": {
+                "label": "Rent volume",
+                "unit": "USD",
+                "points": [[m, round(months[m].volume, 2)] for m in sorted(months) if m <= last],
+            },
+        },
+        key=f"{last:%Y-%m}",
+    )
