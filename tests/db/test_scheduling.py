@@ -17,7 +17,7 @@ from core.auth import Identity
 from core.bus import make_bus
 from core.clock import ManualClock
 from core.config import get_settings
-from core.db.models import Account, AuditLog, Deal, Insight, JobControl, JobRun
+from core.db.models import AuditLog, Insight, JobControl, JobRun
 from core.errors import InvalidInput, NotFound
 from core.insights import resolve
 from core.insights.events import INSIGHTS_STREAM
@@ -35,6 +35,7 @@ from core.scheduling import (
 )
 from jobs import definitions
 from jobs.scheduler import MANUAL_STORE, Controls, build_scheduler
+from tests.insights.test_engine import add_deal
 
 NOW = datetime(2026, 10, 15, 9, 30, tzinfo=UTC)
 HOST = f"{os.getpid()}@{socket.gethostname()}"
@@ -187,30 +188,9 @@ def test_the_heartbeat_renews_the_lease_and_notices_it_was_taken_over(rt) -> Non
     assert [r.status for r in runs(rt)] == ["succeeded", "failed"]  # the two heartbeats
 
 
-def _deal(rt, ext: str, days_in_stage: int) -> None:  # noqa: ANN001
-    with rt.session() as s:
-        acct = s.scalar(select(Account).where(Account.external_id == "a1"))
-        if acct is None:
-            acct = Account(source="test", external_id="a1", name="Acme Realty", lifecycle_stage="live")
-            s.add(acct)
-            s.flush()
-        s.add(
-            Deal(
-                source="test",
-                external_id=ext,
-                name=f"Deal {ext}",
-                stage="proposal",
-                amount=10_000,
-                account_id=acct.id,
-                owner="rep@payready.com",
-                stage_entered_at=NOW - timedelta(days=days_in_stage),
-            )
-        )
-
-
 def test_detection_job_announces_new_insights_on_the_bus(rt) -> None:
-    _deal(rt, "d1", 30)
-    _deal(rt, "d2", 40)
+    add_deal(rt, "d1", days_in_stage=30)
+    add_deal(rt, "d2", days_in_stage=40)
     counts = definitions.detect_insights()
     assert counts["created"] == 2
     with rt.session() as s:
@@ -228,9 +208,9 @@ def test_detection_job_announces_new_insights_on_the_bus(rt) -> None:
 
 def test_retention_deletes_old_runs_and_long_resolved_insights_and_audits_it(rt) -> None:
     admin = Identity(username="ann", role="admin", via="cli")
-    _deal(rt, "d-old", 30)
-    _deal(rt, "d-recent", 30)
-    _deal(rt, "d-open", 30)
+    add_deal(rt, "d-old", days_in_stage=30)
+    add_deal(rt, "d-recent", days_in_stage=30)
+    add_deal(rt, "d-open", days_in_stage=30)
     definitions.detect_insights()
     with rt.session() as s:
         ids = {i.subject_external_id: i.id for i in s.scalars(select(Insight))}

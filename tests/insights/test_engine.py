@@ -20,7 +20,8 @@ ADMIN = Identity(username="ann", role="admin", via="cli")
 VIEWER = Identity(username="vic", role="viewer", via="cli")
 
 
-def _deal(rt: Runtime, ext: str, *, days_in_stage: float, stage: str = "proposal") -> None:
+def add_deal(rt: Runtime, ext: str, *, days_in_stage: float, stage: str = "proposal") -> None:
+    """A deal of account a1 (made on first use) that entered ``stage`` ``days_in_stage`` days before NOW."""
     with rt.session() as s:
         acct = s.scalar(select(Account).where(Account.external_id == "a1"))
         if acct is None:
@@ -49,9 +50,9 @@ def _insights(rt: Runtime) -> list[Insight]:
 
 
 def test_threshold_edge_and_one_insight_per_finding(runtime: Runtime) -> None:
-    _deal(runtime, "d-at", days_in_stage=21)  # exactly at the threshold: fires
-    _deal(runtime, "d-under", days_in_stage=20.9)
-    _deal(runtime, "d-closed", days_in_stage=90, stage="closed_won")
+    add_deal(runtime, "d-at", days_in_stage=21)  # exactly at the threshold: fires
+    add_deal(runtime, "d-under", days_in_stage=20.9)
+    add_deal(runtime, "d-closed", days_in_stage=90, stage="closed_won")
     first = run_detection(runtime=runtime, as_of=AS_OF, types=["deal_stalled"])
     assert first.counts() == {"created": 1, "updated": 0, "resolved": 0}
     again = run_detection(runtime=runtime, as_of=AS_OF, types=["deal_stalled"])
@@ -63,7 +64,7 @@ def test_threshold_edge_and_one_insight_per_finding(runtime: Runtime) -> None:
 
 
 def test_cleared_finding_resolves_itself_and_returns_as_new(runtime: Runtime) -> None:
-    _deal(runtime, "d1", days_in_stage=30)
+    add_deal(runtime, "d1", days_in_stage=30)
     run_detection(runtime=runtime, as_of=AS_OF, types=["deal_stalled"])
     with runtime.session() as s:
         s.scalar(select(Deal).where(Deal.external_id == "d1")).stage = "closed_won"
@@ -79,7 +80,7 @@ def test_cleared_finding_resolves_itself_and_returns_as_new(runtime: Runtime) ->
 
 
 def test_person_resolution_sticks_while_the_finding_holds(runtime: Runtime) -> None:
-    _deal(runtime, "d1", days_in_stage=30)
+    add_deal(runtime, "d1", days_in_stage=30)
     run_detection(runtime=runtime, as_of=AS_OF)
     (row,) = _insights(runtime)
     with runtime.session() as s:
@@ -97,7 +98,7 @@ def test_person_resolution_sticks_while_the_finding_holds(runtime: Runtime) -> N
 
 
 def test_snooze_hides_from_the_open_feed_until_its_day(runtime: Runtime) -> None:
-    _deal(runtime, "d1", days_in_stage=30)
+    add_deal(runtime, "d1", days_in_stage=30)
     run_detection(runtime=runtime, as_of=AS_OF)
     (row,) = _insights(runtime)
     with runtime.session() as s:
@@ -120,7 +121,7 @@ def test_snooze_hides_from_the_open_feed_until_its_day(runtime: Runtime) -> None
 
 
 def test_a_role_sees_only_what_it_may(runtime: Runtime) -> None:
-    _deal(runtime, "d1", days_in_stage=30)
+    add_deal(runtime, "d1", days_in_stage=30)
     run_detection(runtime=runtime, as_of=AS_OF)
     with runtime.session() as s:
         row = s.scalars(select(Insight)).one()
