@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import Row, select
 
-from core.db.models import Invoice
+from core.db.models import Account, Invoice
 from core.insights.detectors._finance import accounts_by_id, month_label
 from core.insights.findings import DetectContext, Evidence, Finding, Subject
 
@@ -42,74 +42,81 @@ COLUMNS = (
 
 def detect(ctx: DetectContext) -> list[Finding]:
     late_min, last_n = int(ctx.params["late_min"]), max(1, int(ctx.params["last_n"]))
-    overdue_high = int(ctx.params["overdue_days_high"])
-    today = ctx.today
-    q = select(
-        *(getattr(Invoice, c) for c in COLUMNS)
-    ).where(  # rows, not objects with their raw payload: 100k+ of them
+    hits: list[tuple[int, list[InvoiceRow], list[InvoiceRow]]] = []
+    for account_id, invoices in _subscription_invoices(ctx).items():
+        invoices.sort(key=lambda i: (i.period_start or i.issued_on, i.issued_on, i.id))
+        last = invoices[-last_n:]
+        late = [i for i in last if days_late(i, ctx.today) is not None]
+        if len(late) >= late_min:
+            hits.append((account_id, last, late))
+    accounts = accounts_by_id(ctx.session, (a for a, _, _ in hits))
+    return [_finding(ctx, accounts[account_id], last, late) for account_id, last, late in hits]
+
+
+def _subscription_invoices(ctx: DetectContext) -> dict[int, list[InvoiceRow]]:
+    """Every account's subscription invoices that are not void, as rows (not objects with their raw payload:
+    there are 100k+ of them on a large book)."""
+    q = select(*(getattr(Invoice, c) for c in COLUMNS)).where(
         Invoice.kind == "subscription", Invoice.status != "void", Invoice.account_id.is_not(None)
     )
     by_account: dict[int, list[InvoiceRow]] = defaultdict(list)
     for inv in ctx.session.execute(q):
         assert inv.account_id is not None  # the WHERE clause
         by_account[inv.account_id].append(inv)
-    hits: list[tuple[int, list[InvoiceRow], list[InvoiceRow]]] = []
-    for account_id, invoices in by_account.items():
-        invoices.sort(key=lambda i: (i.period_start or i.issued_on, i.issued_on, i.id))
-        last = invoices[-last_n:]
-        late = [i for i in last if days_late(i, today) is not None]
-        if len(late) >= late_min:
-            hits.append((account_id, last, late))
-    accounts = accounts_by_id(ctx.session, (a for a, _, _ in hits))
-    findings = []
-    for account_id, last, late in hits:
-        acct = accounts[account_id]
-        paid_late = [i for i in late if i.paid_on is not None]
-        overdue = [i for i in late if i.paid_on is None]
-        worst_overdue = max((days_late(i, today) or 0 for i in overdue), default=0)
-        reasons = [
-            f"{len(late)} of the last {len(last)} subscription invoices ({_period(last[0])} – {_period(last[-1])}) "
-            f"paid late or overdue (threshold {late_min} of {last_n})."
-        ]
-        if paid_late:
-            spread = sorted(days_late(i, today) or 0 for i in paid_late)
-            reasons.append(
-                f"{len(paid_late)} paid late by "
-                + (f"{spread[0]} days." if len(spread) == 1 else f"{spread[0]}–{spread[-1]} days.")
-            )
-        if overdue:
-            reasons.append(
-                f"{len(overdue)} open past due (${sum(i.amount for i in overdue):,.0f}), the oldest "
-                f"{worst_overdue} days."
-            )
-        high = len(late) > late_min or worst_overdue >= overdue_high
-        findings.append(
-            Finding(
-                type=TYPE,
-                subject=Subject("accounts", acct.external_id, acct.name, acct.id),
-                severity="high" if high else "medium",
-                title=f"{acct.name} paid {len(late)} of its last {len(last)} invoices late",
-                score=min(1.0, len(late) / len(last)),
-                reasons=reasons,
-                evidence=[Evidence("invoices", i.external_id, label=_label(i, today), id=i.id) for i in late],
-                account_id=acct.id,
-                owner=acct.owner,
-                details={
-                    "late": len(late),
-                    "invoices": len(last),
-                    "threshold_late": late_min,
-                    "last_n": last_n,
-                    "late_invoices": [i.number for i in late],
-                    "open_overdue_amount": round(sum(i.amount for i in overdue), 2),
-                    "series": {
-                        "label": "Days paid late",
-                        "unit": "days",
-                        "points": [[i.period_start or i.issued_on, days_late(i, today) or 0] for i in last],
-                    },
-                },
-            )
+    return by_account
+
+
+def _reasons(ctx: DetectContext, last: list[InvoiceRow], late: list[InvoiceRow]) -> list[str]:
+    today = ctx.today
+    paid_late = [i for i in late if i.paid_on is not None]
+    overdue = [i for i in late if i.paid_on is None]
+    reasons = [
+        f"{len(late)} of the last {len(last)} subscription invoices ({_period(last[0])} – {_period(last[-1])}) "
+        f"paid late or overdue (threshold {int(ctx.params['late_min'])} of {max(1, int(ctx.params['last_n']))})."
+    ]
+    if paid_late:
+        spread = sorted(days_late(i, today) or 0 for i in paid_late)
+        reasons.append(
+            f"{len(paid_late)} paid late by "
+            + (f"{spread[0]} days." if len(spread) == 1 else f"{spread[0]}–{spread[-1]} days.")
         )
-    return findings
+    if overdue:
+        worst = max(days_late(i, today) or 0 for i in overdue)
+        reasons.append(
+            f"{len(overdue)} open past due (${sum(i.amount for i in overdue):,.0f}), the oldest {worst} days."
+        )
+    return reasons
+
+
+def _finding(ctx: DetectContext, acct: Account, last: list[InvoiceRow], late: list[InvoiceRow]) -> Finding:
+    today, late_min = ctx.today, int(ctx.params["late_min"])
+    overdue = [i for i in late if i.paid_on is None]
+    worst_overdue = max((days_late(i, today) or 0 for i in overdue), default=0)
+    high = len(late) > late_min or worst_overdue >= int(ctx.params["overdue_days_high"])
+    return Finding(
+        type=TYPE,
+        subject=Subject("accounts", acct.external_id, acct.name, acct.id),
+        severity="high" if high else "medium",
+        title=f"{acct.name} paid {len(late)} of its last {len(last)} invoices late",
+        score=min(1.0, len(late) / len(last)),
+        reasons=_reasons(ctx, last, late),
+        evidence=[Evidence("invoices", i.external_id, label=_label(i, today), id=i.id) for i in late],
+        account_id=acct.id,
+        owner=acct.owner,
+        details={
+            "late": len(late),
+            "invoices": len(last),
+            "threshold_late": late_min,
+            "last_n": max(1, int(ctx.params["last_n"])),
+            "late_invoices": [i.number for i in late],
+            "open_overdue_amount": round(sum(i.amount for i in overdue), 2),
+            "series": {
+                "label": "Days paid late",
+                "unit": "days",
+                "points": [[i.period_start or i.issued_on, days_late(i, today) or 0] for i in last],
+            },
+        },
+    )
 
 
 def days_late(inv: InvoiceRow, today: date) -> int | None:
