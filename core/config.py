@@ -87,6 +87,19 @@ class Settings(BaseSettings):
     notify_timezone: str = "America/Chicago"
     business_hours: str = "08:00-18:00"  # local time in notify_timezone, Monday to Friday
 
+    # Ask Sophia (core/agents): a language model for the CrewAI crew; unset, the offline engine answers.
+    # SOPHIA_LLM_MODEL as CrewAI names it ("openai/gpt-4o-mini", "anthropic/claude-…", "ollama/llama3.1"); a
+    # base URL makes any OpenAI-compatible server usable. Prices per million tokens give each answer's cost;
+    # a user's answers stop politely once their month's cost reaches the budget (0 = no budget).
+    llm_model: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: str | None = Field(default=None, repr=False)
+    llm_timeout_s: float = Field(default=120.0, gt=0, le=3600)
+    llm_price_prompt_per_m: float = Field(default=0.0, ge=0)
+    llm_price_completion_per_m: float = Field(default=0.0, ge=0)
+    llm_monthly_budget_usd: float = Field(default=20.0, ge=0)
+    ask_max_question_chars: int = Field(default=2000, ge=10, le=20000)
+
     @field_validator("slack_bot_token")
     @classmethod
     def _check_slack_token(cls, v: str | None) -> str | None:

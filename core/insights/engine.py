@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, date, datetime, time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,8 +26,9 @@ from core.audit import audit
 from core.db.batches import in_batches
 from core.db.models import Document, Insight
 from core.db.types import json_ready
+from core.errors import InvalidInput, SophiaError
 from core.insights.config import effective_params
-from core.insights.detectors import all_detectors
+from core.insights.detectors import Detector, all_detectors
 from core.insights.findings import SEVERITY_RANK, DetectContext, Finding
 from core.observability.logging import get_logger
 
@@ -72,24 +73,53 @@ def run_detection(
     result = DetectionResult(as_of=now.date())
     with runtime.session() as session:
         params = effective_params(session=session, detectors=detectors)
-        ctx = DetectContext(session=session, now=now, params={})
-        for type_, detector in detectors.items():
-            if (wanted is not None and type_ not in wanted) or not params[type_].get("enabled", True):
-                continue
-            try:
-                with session.begin_nested():  # a failed query must not spoil the others' transaction
-                    findings = detector.detect(replace(ctx, params=params[type_]))
-            except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the rest
-                log.exception("insight detector failed", type=type_)
-                result.errors[type_] = f"{type(exc).__name__}: {str(exc)[:300]}"
-                continue
-            ctx.found[type_] = findings
-            result.by_type[type_] = len(findings)
-        _store(session, ctx.found, seen_at=seen_at, result=result)
+        chosen = [t for t in detectors if (wanted is None or t in wanted) and params[t].get("enabled", True)]
+        found = _detect(session, now, {t: detectors[t] for t in chosen}, params, result.errors)
+        result.by_type.update({t: len(f) for t, f in found.items()})
+        _store(session, found, seen_at=seen_at, result=result)
         if result.created or result.resolved:
             audit(session=session, actor="system", action="insights.detect", details=result.counts())
     log.info("insights detected", **result.counts(), as_of=str(now.date()), errors=len(result.errors))
     return result
+
+
+def _detect(
+    session: Session,
+    now: datetime,
+    detectors: dict[str, Detector],
+    params: dict[str, dict[str, Any]],
+    errors: dict[str, str],
+) -> dict[str, list[Finding]]:
+    """Run ``detectors`` in catalogue order, each in a savepoint: a broken one is logged in ``errors``."""
+    ctx = DetectContext(session=session, now=now, params={})
+    for type_, detector in detectors.items():
+        try:
+            with session.begin_nested():  # a failed query must not spoil the others' transaction
+                findings = detector.detect(replace(ctx, params=params[type_]))
+        except Exception as exc:  # noqa: BLE001 - one broken detector must not stop the rest
+            log.exception("insight detector failed", type=type_)
+            errors[type_] = f"{type(exc).__name__}: {str(exc)[:300]}"
+            continue
+        ctx.found[type_] = findings
+    return ctx.found
+
+
+def find_now(*, session: Session, now: datetime, types: Iterable[str]) -> dict[str, list[Finding]]:
+    """What the detectors of ``types`` find as of ``now`` (a UTC day start), with the admin's thresholds, stored
+    nowhere: the agents' tools answer from this, so an answer is as fresh as the data even between detection
+    runs, and a type an admin turned off for alerts can still be asked about. Evidence carries document ids."""
+    detectors = all_detectors()
+    wanted = set(types)
+    unknown = wanted - set(detectors)
+    if unknown:
+        raise InvalidInput(f"unknown insight type(s): {', '.join(sorted(unknown))}")
+    params = effective_params(session=session, detectors=detectors)
+    errors: dict[str, str] = {}
+    found = _detect(session, now, {t: d for t, d in detectors.items() if t in wanted}, params, errors)
+    if errors:
+        raise SophiaError("; ".join(f"{t}: {e}" for t, e in errors.items()), code="detector_failed")
+    _attach_documents(session, (f for fs in found.values() for f in fs))
+    return found
 
 
 def _store(session: Session, found: dict[str, list[Finding]], *, seen_at: datetime, result: DetectionResult) -> None:

@@ -291,6 +291,11 @@ def _shared_local_model(threads: int | None = None) -> LocalMiniLM:
     return LocalMiniLM(intra_op_threads=threads)
 
 
+def local_embedder(threads: int | None = None) -> LocalMiniLM:
+    """The local all-MiniLM-L6-v2, whatever search uses: what works offline always (intents, memory)."""
+    return _shared_local_model(threads)
+
+
 def make_embedder(settings: Settings, *, threads: int | None = None) -> Embedder:
     """The embedder for these settings: the local all-MiniLM-L6-v2, or with ``SOPHIA_EMBEDDING_PROVIDER=openai``
     the provider's model (``core.search.provider``). Each declares its ``model_name`` and ``dim``; the chunk

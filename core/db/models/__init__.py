@@ -1,5 +1,15 @@
 """All tables. Import models from here so every table is registered on ``Base.metadata``."""
 
+from core.db.models.agents import (
+    ACTION_STATUSES,
+    Agent,
+    AgentVersion,
+    ChatFeedback,
+    ChatMessage,
+    Conversation,
+    LlmUsage,
+    ProposedAction,
+)
 from core.db.models.base import Base, SourceRecord
 from core.db.models.business import (
     HEALTH,

@@ -1,0 +1,1 @@
+"""The offline engine: answers without a language model (see engine.py)."""
