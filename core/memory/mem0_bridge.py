@@ -125,7 +125,13 @@ class _Classes:
         from mem0.vector_stores.base import VectorStoreBase
 
         class SqlVectorStore(VectorStoreBase):
-            """mem0's vector store contract over ``MemoryStore`` (scores: cosine, floored at 0)."""
+            """mem0's vector store contract over ``MemoryStore`` (scores: cosine, floored at 0).
+
+            What mem0 2.2.1's ``Memory`` calls (memory/main.py): ``insert(vectors=, ids=, payloads=)`` on add;
+            ``search(query=, vectors=, top_k=max(4 * limit, 60), filters=)`` on search (and with ``top_k=10``
+            before an LLM extraction); ``keyword_search`` (the base's None: no BM25 here); ``get(vector_id=)``,
+            ``update(vector_id=, vector=, payload=)`` and ``delete(vector_id=)`` on get/update/delete; ``list(
+            filters=, top_k=)`` on get_all and delete_all; ``delete_col``/``reset`` on reset only."""
 
             collection_name = "memories"
 
