@@ -241,7 +241,7 @@ class IntentModel:
     def __init__(self, cache_dir: Path | None = None) -> None:
         from core.search.embeddings import local_embedder
 
-        self._embedder = local_embedder()
+        self._embedder = local_embedder(threads=1)  # one query at a time: one thread is faster on busy cores
         self._kinds: list[str] = []
         texts: list[str] = []
         for kind, examples in EXAMPLES.items():
