@@ -1,7 +1,7 @@
 """memories: the agents' long-term memory (core.memory), one row per fact with its vector; memory_versions
 
 Revision ID: 0011
-Revises: 0010 (to be re-pointed at 0010, the agents and conversations, when that lands)
+Revises: 0010
 Create Date: 2026-12-08 10:00:00
 """
 
