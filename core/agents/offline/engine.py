@@ -418,6 +418,10 @@ class OfflineEngine:
             for part in handler(answering):
                 parts.append(part)
                 yield from _deltas(part)
+            notes = _notes(answering) if intent.kind not in ("recall", "remember", "help") else ""
+            if notes:
+                parts.append(notes)
+                yield from _deltas(notes)
             if answering.denied:
                 note = "\n\nSome of this needs a higher role than yours: " + ", ".join(answering.denied) + "."
                 parts.append(note)
@@ -434,6 +438,20 @@ class OfflineEngine:
         parts.append(tail)
         yield from _deltas(tail)
         turn.answer = "".join(parts).strip()
+
+
+def _notes(a: Answering) -> str:
+    """The caller's memories that bear on this question: about a name it asks about, or very close in meaning."""
+    names = [e.name.lower() for e in a.entities if e.kind != "month"] + [e.span for e in a.entities if e.span]
+    picked = [
+        m
+        for m in a.turn.memories
+        if (m.score or 0) >= MEMORY_RELEVANT
+        and (any(n and n in m.text.lower() for n in names) or (m.score or 0) >= 0.6)
+    ]
+    if not picked:
+        return ""
+    return "\n\n**From your notes:**\n" + "\n".join(f"- {m.text} _(noted {m.created_at:%Y-%m-%d})_" for m in picked)
 
 
 def _ambiguous(entities: list[Entity]) -> str:

@@ -69,9 +69,17 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)*")
 
 
 def tokens(text: str) -> list[str]:
-    text = text.lower().replace("’", "'")
-    text = re.sub(r"'s\b|s'(?=\s|$)", "", text)
-    return _TOKEN.findall(text)
+    return [w for w, _, _ in _spans(text)]
+
+
+def _spans(text: str) -> list[tuple[str, int, int]]:
+    """Each word of ``text`` (lower case, a possessive's "'s" dropped) with where it stands in ``text``."""
+    out = []
+    for m in _TOKEN.finditer(text.lower().replace("’", "'")):
+        word = m.group(0)
+        word = word[:-2] if word.endswith("'s") else word
+        out.append((word, m.start(), m.end()))
+    return out
 
 
 @dataclass
@@ -89,7 +97,8 @@ class EntityIndex:
     def read(self, question: str, *, today: date) -> tuple[list[Entity], str]:
         """The entities the question names, and the question with each name replaced by what it is ("the
         customer", "the rep", "the competitor"): a model of meaning reads names it never saw as noise."""
-        words = tokens(question)
+        spans = _spans(question)
+        words = [w for w, _, _ in spans]
         taken = [False] * len(words)
         found: list[tuple[int, Entity]] = []
         for n in range(min(MAX_SPAN, len(words)), 0, -1):
@@ -112,7 +121,7 @@ class EntityIndex:
             if close:
                 found += [(i, Entity(e.kind, e.key, e.name, word, exact=False)) for e in self.aliases[(close[0],)]]
         found.sort(key=lambda pair: pair[0])
-        return _dedupe([e for _, e in found]), _masked(words, found)
+        return _dedupe([e for _, e in found]), _masked(question, spans, found)
 
     def deals_of(self, account_key: str) -> list[Entity]:
         return self.deals_by_account.get(account_key, [])
@@ -128,22 +137,26 @@ PLACEHOLDER = {
 }
 
 
-def _masked(words: list[str], found: list[tuple[int, Entity]]) -> str:
-    """``words`` with each entity's span replaced by its kind's placeholder (the first kind found there)."""
+def _masked(question: str, spans: list[tuple[str, int, int]], found: list[tuple[int, Entity]]) -> str:
+    """``question`` with each entity's words replaced by its kind's placeholder (the first kind found there);
+    everything else as written ("7%", "go-live"), months as they are."""
     at: dict[int, Entity] = {}
     for i, e in found:
         at.setdefault(i, e)
-    out: list[str] = []
-    i = 0
-    while i < len(words):
+    out, pos, i = [], 0, 0
+    while i < len(spans):
         hit = at.get(i)
-        if hit is None:
-            out.append(words[i])
+        if hit is None or hit.kind == "month":
             i += 1
             continue
-        out.append(hit.span if hit.kind == "month" else PLACEHOLDER[hit.kind])  # a month reads as itself
-        i += max(1, len(hit.span.split()))
-    return " ".join(out)
+        last = min(len(spans), i + max(1, len(hit.span.split()))) - 1
+        out.append(question[pos : spans[i][1]] + PLACEHOLDER[hit.kind])
+        pos = spans[last][2]
+        if question[pos : pos + 2] in ("'s", "’s"):
+            pos += 2
+        i = last + 1
+    out.append(question[pos:])
+    return "".join(out)
 
 
 def _dedupe(items: list[Entity]) -> list[Entity]:
