@@ -207,6 +207,11 @@ class LocalMiniLM:
                 if self._session is None:
                     self._load()
 
+    def vocabulary(self) -> dict[str, int]:
+        """The tokenizer's word pieces and their ids (for whole words, roughly by how common they are)."""
+        self._ensure_loaded()
+        return dict(self._tokenizer.get_vocab())
+
     # ---- embedding --------------------------------------------------------------------------------------
 
     def embed(self, texts: Sequence[str], *, batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:

@@ -49,6 +49,9 @@ MONTHS = {
     for name in names
 }  # fmt: skip
 MAX_SPAN = 6
+#: a one-word name that is also among the ~3,000 most common words of the embedding model's vocabulary
+#: ("Long", "Union", "Park") names a record only when written with a capital
+COMMON_RANK = 3000
 FUZZY_CUTOFF = 0.86
 REFRESH_S = 30.0
 
@@ -87,6 +90,7 @@ class EntityIndex:
     aliases: dict[tuple[str, ...], list[Entity]]
     deals_by_account: dict[str, list[Entity]]
     singles: list[str]  # one-word aliases, for near misses
+    proper_only: frozenset[str]  # one-word aliases that are common words: taken only when capitalised
     built_at: float
     signature: tuple[int, ...]
 
@@ -109,13 +113,15 @@ class EntityIndex:
                 hits = self.aliases.get(key)
                 if not hits:
                     continue
+                if n == 1 and key[0] in self.proper_only and not question[spans[i][1]].isupper():
+                    continue  # "too long", "the park": a common word, not the account
                 for j in range(i, i + n):
                     taken[j] = True
                 span = " ".join(key)
                 found += [(i, Entity(e.kind, e.key, e.name, span)) for e in hits]
         found += [(i, e) for i, e in _months(words, taken, today)]
         for i, word in enumerate(words):  # near misses of one-word names ("zegoo", "harbour")
-            if taken[i] or len(word) < 5 or word in COMMON:
+            if taken[i] or len(word) < 5 or word in COMMON or word in self.proper_only:
                 continue
             close = difflib.get_close_matches(word, self.singles, n=1, cutoff=FUZZY_CUTOFF)
             if close:
@@ -246,7 +252,19 @@ def build_index(runtime: Runtime) -> EntityIndex:
         if len(alias) == 1 and alias[0] in COMMON:
             del aliases[alias]
     singles = [a[0] for a in aliases if len(a) == 1 and len(a[0]) >= 5]
-    return EntityIndex(dict(aliases), dict(deals), singles, time.monotonic(), signature)
+    vocab = _vocabulary()
+    proper_only = frozenset(
+        a[0]
+        for a in aliases
+        if len(a) == 1 and vocab.get(a[0], COMMON_RANK) < COMMON_RANK and aliases[a][0].kind != "competitor"
+    )
+    return EntityIndex(dict(aliases), dict(deals), singles, proper_only, time.monotonic(), signature)
+
+
+def _vocabulary() -> dict[str, int]:
+    from core.search.embeddings import local_embedder
+
+    return local_embedder(threads=1).vocabulary()
 
 
 def _signature(runtime: Runtime) -> tuple[int, ...]:
