@@ -33,6 +33,10 @@ def search_records(ctx: ToolContext, args: SearchArgs) -> ToolResult:
     from core.search.service import SearchFilters, search
 
     settings = ctx.runtime.settings
+    account_id = None
+    if args.account:  # a name or an external id, like every other tool (search's own filter takes row ids)
+        with ctx.runtime.session() as session:
+            account_id = find_account(session, args.account).id
     backend = ctx.service("vector_backend", lambda: query_backend(settings))
     embedder = ctx.service("embedder", lambda: make_embedder(settings, threads=1))
     response = search(
@@ -42,7 +46,7 @@ def search_records(ctx: ToolContext, args: SearchArgs) -> ToolResult:
         identity=ctx.identity,
         query=args.query,
         limit=args.limit,
-        filters=SearchFilters(source=args.source, account=args.account),
+        filters=SearchFilters(source=args.source, account=account_id),
     )
     hits = response.results
     if not hits:
