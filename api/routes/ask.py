@@ -14,7 +14,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from api.deps import CurrentIdentity, RuntimeDep, require_role
+from api.deps import CurrentIdentity, RuntimeDep, SessionDep, require_role
 from api.schemas import ActionPublic, AskPublic
 from core.agents import actions
 from core.agents.ask import ask
@@ -56,8 +56,13 @@ async def _body(request: Request, cap: int) -> bytes:
 
 
 @router.post("/ask", openapi_extra=BODY_DOC, responses=ERRORS)
-async def ask_sophia(request: Request, runtime: RuntimeDep, identity: CurrentIdentity) -> AskPublic:
+async def ask_sophia(
+    request: Request, runtime: RuntimeDep, session: SessionDep, identity: CurrentIdentity
+) -> AskPublic:
     """Ask a question; the answer, its citations, the agents and tools that answered, consensus and usage."""
+    # the identity was read in the request's session: end its transaction now, so no pooled connection waits
+    # idle in a transaction while an answer (a model may take a minute) is written in sessions of its own
+    await run_in_threadpool(session.commit)
     cap = runtime.settings.ask_max_question_chars * BYTES_PER_CHAR + JSON_OVERHEAD
     raw = await _body(request, cap)
     try:
