@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     job_runs_keep_days: int = Field(default=30, ge=1, le=3650)
     insights_keep_days: int = Field(default=180, ge=1, le=3650)
 
+    # long-term memory (core/memory): a memory neither recalled nor added in this many days is deleted by the
+    # retention job (0: never); whether an LLM extracts the facts of what is remembered (needs an LLM configured);
+    # the longest text one memory may hold
+    memory_decay_days: int = Field(default=180, ge=0, le=36500)
+    memory_infer: bool = False
+    memory_max_chars: int = Field(default=2000, ge=1, le=100_000)
+
     # search: vector backends kept in sync from the chunks table
     vector_backends: str = "embedded"  # comma list of embedded, pinecone, weaviate
     pinecone_api_key: str | None = Field(default=None, repr=False)

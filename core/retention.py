@@ -2,9 +2,12 @@
 
 - job runs started more than ``SOPHIA_JOB_RUNS_KEEP_DAYS`` (30) days ago;
 - insights resolved (by a person or automatically) more than ``SOPHIA_INSIGHTS_KEEP_DAYS`` (180) days ago, with
-  their Slack deliveries. An open insight is never deleted, however old.
+  their Slack deliveries. An open insight is never deleted, however old;
+- the agents' memories past their expiry date, and those unused for ``SOPHIA_MEMORY_DECAY_DAYS`` (180), with
+  mem0's copies of them (``core.memory.apply_memory_policy``: mem0 itself only hides expired memories).
 
-The counts are audited (actor "system", action "retention") whenever something was deleted.
+The counts are audited (actor "system", action "retention"; the memories' as "memory.retention") whenever
+something was deleted.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from sqlalchemy import delete, select
 from core.audit import audit
 from core.db.engine import changed_rows
 from core.db.models import Insight, InsightDelivery, JobRun
+from core.memory import apply_memory_policy
 from core.observability.logging import get_logger
 from core.runtime import Runtime
 
@@ -25,7 +29,8 @@ log = get_logger("retention")
 
 
 def apply_retention(*, runtime: Runtime) -> dict[str, int]:
-    """Delete old job runs and long-resolved insights (see the module notes); returns the counts."""
+    """Delete old job runs, long-resolved insights and expired or unused memories (see the module notes);
+    returns the counts."""
     settings, now = runtime.settings, runtime.clock.now()
     runs_before = now - timedelta(days=settings.job_runs_keep_days)
     insights_before = now - timedelta(days=settings.insights_keep_days)
@@ -48,5 +53,6 @@ def apply_retention(*, runtime: Runtime) -> dict[str, int]:
                     "insights_keep_days": settings.insights_keep_days,
                 },
             )
+    counts.update(apply_memory_policy(runtime=runtime, now=now))
     log.info("retention done", **counts)
     return counts

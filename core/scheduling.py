@@ -92,7 +92,12 @@ JOBS = (
         "detect_insights", "jobs.definitions:detect_insights", 900, "detect insights (also after a sync wrote records)"
     ),
     JobSpec("deliver_insights", "jobs.definitions:deliver_insights", 60, "post due insights and digests to Slack"),
-    JobSpec("retention", "jobs.definitions:retention", 86400, "delete old job runs and long-resolved insights"),
+    JobSpec(
+        "retention",
+        "jobs.definitions:retention",
+        86400,
+        "delete old job runs, long-resolved insights, expired and unused memories",
+    ),
 )
 _BY_ID = {j.id: j for j in JOBS}
 

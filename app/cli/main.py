@@ -37,6 +37,9 @@ COMMANDS: dict[str, Lazy] = {
         "app.cli.insights:insights_app",
         "What Sophia found that needs attention: detect, list, acknowledge, resolve.",
     ),
+    "memory": Lazy(
+        "app.cli.memory:memory_app", "What the agents remember of each user: add, search, list, forget (for good)."
+    ),
     "notify": Lazy("app.cli.notify:notify_app", "Insights to Slack: routes, a test message, delivering what is due."),
     "jobs": Lazy("app.cli.jobs:jobs_app", "Scheduled jobs: list them, run one now, pause and resume."),
     "db": Lazy("app.cli.data:db_app", "The operational database."),

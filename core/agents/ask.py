@@ -38,7 +38,10 @@ DELTA_CHARS = 48  # streamed text comes in pieces of about this size
 
 @dataclass(frozen=True)
 class AskEvent:
-    """One thing that happened while answering. ``type``: start | agent | tool | delta | citation | action | end."""
+    """One thing that happened while answering. ``type``: start | agent | tool | delta | citation | action | end.
+
+    An engine may also yield ``tick`` (nothing to show; a tool ran in its worker thread): ``ask_stream`` passes the
+    tool events on then and swallows the tick, so no face ever sees one."""
 
     type: str
     data: dict[str, Any]
@@ -179,10 +182,13 @@ def ask_stream(
     conversation_id: str | None = None,
     approve: bool = False,
     now: datetime | None = None,
+    engine: Engine | None = None,
 ) -> Iterator[AskEvent]:
+    """``engine``: what answers (default: ``make_engine``, by the settings); tests hand in a crew whose language
+    model is a scripted one."""
     question = _check_question(runtime, question)
     now = now or runtime.clock.now()
-    engine = make_engine(runtime)
+    engine = engine or make_engine(runtime)
     with runtime.session() as session:
         agents = list_agents(session=session, enabled_only=True)
         if agent is not None and not any(a.name == agent.strip().lower() and not a.manager for a in agents):
@@ -228,7 +234,8 @@ def ask_stream(
             for event in engine.run(turn):
                 while not events.empty():
                     yield events.get()
-                yield event
+                if event.type != "tick":
+                    yield event
     finally:
         ctx.close()
     while not events.empty():
@@ -245,6 +252,7 @@ def _finish(runtime: Runtime, identity: Identity, turn: Turn, cid: str, offline:
     ctx, now = turn.ctx, runtime.clock.now()
     public = runtime.settings.public_url
     citations = [c.as_json(public) for c in _cited(turn.answer, ctx.citations)]
+    turn.usage.cost_usd = sum(_cost(runtime, p, c) for p, c in turn.usage.by_agent.values())
     with runtime.session() as session:
         from core.db.models import Conversation
 
@@ -315,6 +323,7 @@ def ask(
     agent: str | None = None,
     conversation_id: str | None = None,
     approve: bool = False,
+    engine: Engine | None = None,
 ) -> AskResult:
     result: AskResult | None = None
     for event in ask_stream(
@@ -324,6 +333,7 @@ def ask(
         agent=agent,
         conversation_id=conversation_id,
         approve=approve,
+        engine=engine,
     ):
         if event.type == "end":
             result = event.data["result"]

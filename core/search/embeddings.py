@@ -30,7 +30,7 @@ from core.errors import ConfigError, InvalidInput
 if TYPE_CHECKING:
     from core.config import Settings
 
-__all__ = ["Embedder", "LocalMiniLM", "make_embedder"]
+__all__ = ["Embedder", "LocalMiniLM", "local_embedder", "make_embedder"]
 
 Progress = Callable[[int, int], None]
 GraphOptimization = Literal["disable", "basic", "extended", "all"]
@@ -291,8 +291,10 @@ def _shared_local_model(threads: int | None = None) -> LocalMiniLM:
     return LocalMiniLM(intra_op_threads=threads)
 
 
-def local_embedder(threads: int | None = None) -> LocalMiniLM:
-    """The local all-MiniLM-L6-v2, whatever search uses: what works offline always (intents, memory)."""
+def local_embedder(*, threads: int | None = None) -> LocalMiniLM:
+    """The process's local all-MiniLM-L6-v2 (with ``threads`` ONNX Runtime threads; None: one per core),
+    whatever ``SOPHIA_EMBEDDING_PROVIDER`` says: for text that must not leave the machine (the agents'
+    memories). The same instance as ``make_embedder`` gives for the same ``threads`` when the provider is local."""
     return _shared_local_model(threads)
 
 

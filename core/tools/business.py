@@ -210,7 +210,7 @@ def call_analysis(ctx: ToolContext, args: CallArgs) -> ToolResult:
             if args.account:
                 acct = find_account(session, args.account)
                 found, what = [f for f in found if f.account_id == acct.id], f"{what} ({acct.name})"
-            return findings_result(ctx, session, found, what=what, limit=40)
+            return findings_result(ctx, session, found, what=what)
         if args.view == "coaching":
             found = find_now(session=session, now=ctx.day, types=["coaching_talk_ratio"])["coaching_talk_ratio"]
             if args.rep:

@@ -111,7 +111,7 @@ def finding_citations(session: Session, findings: Iterable[Finding], *, evidence
 
 
 def findings_result(
-    ctx: ToolContext, session: Session, findings: list[Finding], *, what: str, limit: int = 25
+    ctx: ToolContext, session: Session, findings: list[Finding], *, what: str, limit: int = 50
 ) -> ToolResult:
     """Findings as a tool result: one line each (its title and first reason), most severe and strongest first;
     the ones the caller's role may not see are left out."""

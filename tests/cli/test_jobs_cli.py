@@ -18,6 +18,8 @@ from core.scheduling import JOBS, take_scheduler_lease
 from tests.cli.test_cli import sophia
 from tests.conftest import TEST_SECRET
 
+NO_MEMORIES = {"memories_expired": 0, "memories_decayed": 0}  # retention also applies the memory policy
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -73,7 +75,7 @@ def test_run_without_a_scheduler_runs_it_here_and_records_it(env) -> None:
     assert json.loads(done.stdout) == {
         "job_id": "retention",
         "status": "succeeded",
-        "result": {"job_runs_deleted": 0, "insights_deleted": 0, "deliveries_deleted": 0},
+        "result": {"job_runs_deleted": 0, "insights_deleted": 0, "deliveries_deleted": 0, **NO_MEMORIES},
     }
     with product(env).session() as s:
         (run,) = s.scalars(select(JobRun))

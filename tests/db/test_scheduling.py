@@ -39,6 +39,7 @@ from tests.insights.test_engine import add_deal
 
 NOW = datetime(2026, 10, 15, 9, 30, tzinfo=UTC)
 HOST = f"{os.getpid()}@{socket.gethostname()}"
+NO_MEMORIES = {"memories_expired": 0, "memories_decayed": 0}  # retention also applies the memory policy
 
 
 @pytest.fixture
@@ -71,7 +72,9 @@ def test_every_run_is_recorded_with_its_result_or_error(rt) -> None:
     (run,) = runs(rt)
     assert (run.job_id, run.status, run.trigger, run.host) == ("retention", "succeeded", "schedule", HOST)
     assert run.started_at == run.finished_at == NOW  # the runtime's clock
-    assert run.result == counts == {"job_runs_deleted": 0, "insights_deleted": 0, "deliveries_deleted": 0}
+    assert (
+        run.result == counts == {"job_runs_deleted": 0, "insights_deleted": 0, "deliveries_deleted": 0, **NO_MEMORIES}
+    )
 
     @definitions.job
     def exploding() -> None:
@@ -140,6 +143,7 @@ def test_job_statuses_show_schedule_next_run_and_last_run(rt) -> None:
         "job_runs_deleted": 0,
         "insights_deleted": 0,
         "deliveries_deleted": 0,
+        **NO_MEMORIES,
     }
     assert statuses["heartbeat"].interval_s == rt.settings.heartbeat_interval_s
     assert statuses["housekeeping"].paused and not statuses["retention"].paused
@@ -219,7 +223,7 @@ def test_retention_deletes_old_runs_and_long_resolved_insights_and_audits_it(rt)
         s.add(JobRun(job_id="heartbeat", started_at=NOW - timedelta(days=31), status="succeeded"))
         s.add(JobRun(job_id="heartbeat", started_at=NOW - timedelta(days=29), status="succeeded"))
     counts = apply_retention(runtime=rt)
-    assert counts == {"job_runs_deleted": 1, "insights_deleted": 1, "deliveries_deleted": 0}
+    assert counts == {"job_runs_deleted": 1, "insights_deleted": 1, "deliveries_deleted": 0, **NO_MEMORIES}
     with rt.session() as s:
         assert sorted(s.scalars(select(Insight.subject_external_id))) == ["d-open", "d-recent"]
         assert len(list(s.scalars(select(JobRun)))) == 2  # the detection run and the recent one
@@ -227,7 +231,12 @@ def test_retention_deletes_old_runs_and_long_resolved_insights_and_audits_it(rt)
     assert (
         entry.actor == "system" and entry.details["insights_deleted"] == 1 and entry.details["job_runs_keep_days"] == 30
     )
-    assert apply_retention(runtime=rt) == {"job_runs_deleted": 0, "insights_deleted": 0, "deliveries_deleted": 0}
+    assert apply_retention(runtime=rt) == {
+        "job_runs_deleted": 0,
+        "insights_deleted": 0,
+        "deliveries_deleted": 0,
+        **NO_MEMORIES,
+    }
 
 
 def test_each_tick_starts_requested_runs_and_detection_for_records_announced_outside_a_sync(rt) -> None:

@@ -29,19 +29,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from connectors.demo import load_demo
 from core.auth import Identity
 from core.db.models import Account, Document
 from core.errors import InvalidInput, NotFound
-from core.runtime import Runtime, open_runtime, prepare
+from core.runtime import Runtime
 from core.search.backends.embedded import EmbeddedBackend
 from core.search.embeddings import make_embedder
-from core.search.indexing import index_records
 from core.search.query import parse_query
 from core.search.service import SearchFilters, more_like_this, search
 from core.search.snippets import _stem
-from core.search.sync import sync_backend
-from tests.conftest import make_settings
 
 TEMPLATED = (0.80, 0.62)  # measured 0.833 / 0.665 (plain fusion: 0.667 / 0.578)
 DISJOINT = (0.0, 0.0)  # measured 0 / 0 in every mode but vector alone (0.083): not yet answered
@@ -60,18 +56,10 @@ FUSED_KINDS = ("paraphrase", "exact_token")
 
 
 @pytest.fixture(scope="module")
-def indexed(tmp_path_factory) -> tuple[Runtime, EmbeddedBackend]:
-    settings = make_settings(tmp_path_factory.mktemp("search-quality"))
-    rt = open_runtime(settings)
-    prepare(rt)
-    load_demo(runtime=rt, size="small", seed=42, as_of=AS_OF)
-    index_records(runtime=rt, embedder=make_embedder(settings))
-    backend = EmbeddedBackend.from_settings(settings)
-    report = sync_backend(runtime=rt, backend=backend)
-    assert report.ok, report.error
-    yield rt, backend
-    backend.close()
-    rt.engine.dispose()
+def indexed(indexed_demo) -> tuple[Runtime, EmbeddedBackend]:
+    """The session's indexed small demo (tests/conftest.py): seed 42, as of AS_OF."""
+    assert indexed_demo.as_of == AS_OF
+    return indexed_demo.runtime, indexed_demo.backend
 
 
 def _run(

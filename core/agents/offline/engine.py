@@ -10,6 +10,7 @@ best search results, never an invented answer."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -83,10 +84,11 @@ def _section(result: ToolResult | None, empty: str = "") -> str:
 
 
 def _findings_answer(a: Answering, agent: str, tool: str, args: dict[str, Any], lead: str) -> Iterator[str]:
+    """The heading streams at once; the tool's findings follow when it has run."""
+    yield f"{lead}\n\n"
     result = a.call(agent, tool, args)
-    if result is None:
-        return
-    yield f"{lead}\n\n{result.text}"
+    if result is not None:
+        yield result.text
 
 
 def risk_list(a: Answering) -> Iterator[str]:
@@ -252,6 +254,69 @@ def prospects(a: Answering) -> Iterator[str]:
     yield from _findings_answer(a, "research", "research", args, "**Prospects:**")
 
 
+def create_task(a: Answering) -> Iterator[str]:
+    acct = a.first("account")
+    if acct is None:
+        yield 'On which account? Name it, e.g. "create a task for Harbor Point to send the renewal quote".'
+        return
+    subject = _task_subject(a.turn.question, acct)
+    result = a.call("client_health", "crm_task", {"account": acct.key, "subject": subject, "due_in_days": 7})
+    if result is not None:
+        yield f"I propose a task on **{acct.name}**: {subject!r}, due in 7 days. It is created when you approve it."
+
+
+def _task_subject(question: str, acct: Entity) -> str:
+    text = re.sub(
+        r"(?i)^(please\s+)?(create|add|open|make)\s+(a\s+)?(follow[- ]up\s+|crm\s+)?task\s*(for|on|to)?\s*",
+        "",
+        question,
+    )
+    for name in (acct.name, acct.span):  # "for <account> to": the account is the task's subject already
+        if name:
+            pattern = r"^\s*(?:(?:for|on|with|about)\s+)?" + re.escape(name) + r"(?:'s)?\s*(?:to\b|that\b|:)?\s*"
+            text = re.sub(pattern, "", text, flags=re.IGNORECASE)
+    text = re.sub(r"(?i)^remind me to\s+", "", text).strip(" .?!:;,")
+    return (text or f"Follow up with {acct.name}")[:300]
+
+
+def post_slack(a: Answering) -> Iterator[str]:
+    channel = re.search(r"#[a-z0-9][a-z0-9_-]{0,79}", a.turn.question.lower())
+    if channel is None:
+        yield 'Which channel? Say it with its #, e.g. "post that to #revenue-ops".'
+        return
+    previous = next((text for role, text in reversed(a.turn.history) if role == "assistant"), "")
+    text = previous.replace(NOTE, "").strip() or a.turn.question
+    result = a.call("research", "slack_post", {"channel": channel.group(0), "text": text[:3000]})
+    if result is not None:
+        yield f"I propose posting {'my last answer' if previous else 'this'} to {channel.group(0)}. It is posted when you approve it."
+
+
+def acknowledge(a: Answering) -> Iterator[str]:
+    number = re.search(r"\b(\d{1,12})\b", a.turn.question)
+    if number is None:
+        yield 'Which insight? Give its number, e.g. "acknowledge insight 42".'
+        return
+    result = a.call("client_health", "insight_acknowledge", {"insight_id": int(number.group(1))})
+    if result is not None:
+        yield f"I propose acknowledging insight #{number.group(1)}. It is done when you approve it."
+
+
+HELP = """I answer questions about PayReady's business from your data, for example:
+- **Risk:** "which accounts are at risk this month and why?", "is Harbor Point at risk?" (several specialists vote)
+- **Accounts:** "tell me about Harbor Point", "which accounts are disengaging?", "which champions left?"
+- **Payments:** "whose rent volume dropped?", "who pays late?", "which accounts are stuck in onboarding?"
+- **Deals:** "which deals are stalled?", "which deals are slipping?", "what's our pipeline?"
+- **Calls:** "coach me on Amy's last calls", "who mentioned Zego?" (analysts and admins)
+- **What was said:** "what did we decide about the Lakeside renewal?" (your notes and the records)
+- **Memory and actions:** "remember that …", "create a task for Harbor Point to send the quote", "post that to #revenue"
+"""
+
+
+def help_answer(a: Answering) -> Iterator[str]:
+    a.turn.as_agent("strategy")
+    yield HELP
+
+
 HANDLERS: dict[str, tuple[str, Handler]] = {
     "risk_list": ("client_health", risk_list),
     "account_brief": ("client_health", account_brief),
@@ -275,14 +340,19 @@ HANDLERS: dict[str, tuple[str, Handler]] = {
     "remember": ("research", remember),
     "job_changes": ("research", job_changes),
     "prospects": ("research", prospects),
+    "create_task": ("client_health", create_task),
+    "post_slack": ("research", post_slack),
+    "acknowledge": ("client_health", acknowledge),
+    "help": ("strategy", help_answer),
 }
 #: a specialist asked with --agent answers these kinds; others it refers
 AGENT_KINDS = {
     "sales_coach": {"coaching_rep", "coaching_team", "competitors", "stalled", "slipping", "pipeline", "recall"},
-    "client_health": {"risk_list", "account_brief", "engagement", "insights", "decision_risk", "recall"},
+    "client_health": {"risk_list", "account_brief", "engagement", "insights", "decision_risk", "recall"}
+    | {"create_task", "acknowledge"},
     "finance": {"volume_drop", "failure_rate", "late_payers", "stuck_onboarding", "account_brief", "recall"},
     "people": {"people", "recall"},
-    "research": {"recall", "remember", "champions", "job_changes", "prospects", "competitors"},
+    "research": {"recall", "remember", "champions", "job_changes", "prospects", "competitors", "post_slack"},
 }
 
 
@@ -291,6 +361,9 @@ def refine(intent: IntentMatch, entities: list[Entity]) -> IntentMatch:
     call question is that rep's coaching; a named competitor is a competitor question."""
     kinds = {e.kind for e in entities}
     kind = intent.kind
+    needs = {"account_brief": "account", "decision_risk": "account", "people": "employee"}
+    if kind in needs and needs[kind] not in kinds and intent.runner_up and intent.runner_up not in needs:
+        kind = intent.runner_up  # a brief or a verdict needs its subject: without one, the next-nearest kind
     if kind == "coaching_team" and "employee" in kinds:
         kind = "coaching_rep"
     if kind == "risk_list" and "account" in kinds:
@@ -309,9 +382,18 @@ class OfflineEngine:
         index = entity_index(runtime)
         assert turn.ctx.now is not None
         entities, masked = index.read(turn.question, today=turn.ctx.day.date())
-        intent = refine(model.classify(masked), entities)
-        if not entities and intent.answerable and _is_follow_up(intent.kind):
-            entities = _from_state(turn)
+        raw = model.classify(masked)
+        if not entities and raw.answerable and _is_follow_up(raw.kind):
+            entities = _from_state(turn)  # "and is it at risk?": the subjects of the conversation so far
+        intent = refine(raw, entities)
+        ambiguous = _ambiguous(entities)
+        if ambiguous:
+            yield AskEvent("agent", {"agent": "research"})
+            turn.as_agent("research")
+            text = ambiguous + "\n\n" + NOTE
+            yield from _deltas(text)
+            turn.answer = text
+            return
         _remember_subjects(turn, entities)
         turn.state["last_kind"] = intent.kind
         answering = Answering(turn, intent, entities)
@@ -354,8 +436,32 @@ class OfflineEngine:
         turn.answer = "".join(parts).strip()
 
 
+def _ambiguous(entities: list[Entity]) -> str:
+    """A question whose one name fits several accounts (or people) is asked back, not guessed."""
+    by_span: dict[tuple[str, str], list[Entity]] = {}
+    for e in entities:
+        if e.kind in ("account", "employee"):
+            by_span.setdefault((e.kind, e.span), []).append(e)
+    for (kind, span), found in by_span.items():
+        if len(found) > 1:
+            what = "accounts" if kind == "account" else "people"
+            names = "; ".join(e.name for e in found[:8])
+            return (
+                f'Which one do you mean? "{span}" matches {len(found)} {what}: {names}. Ask again with the full name.'
+            )
+    return ""
+
+
 def _is_follow_up(kind: str) -> bool:
-    return kind in ("account_brief", "decision_risk", "decision_escalate", "coaching_rep", "people", "recall")
+    return kind in (
+        "create_task",
+        "account_brief",
+        "decision_risk",
+        "decision_escalate",
+        "coaching_rep",
+        "people",
+        "recall",
+    )
 
 
 def _deltas(text: str) -> Iterator[AskEvent]:

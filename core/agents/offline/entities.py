@@ -65,7 +65,7 @@ class Entity:
         return {"kind": self.kind, "key": self.key, "name": self.name}
 
 
-_TOKEN = re.compile(r"[a-z0-9]+")
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)*")
 
 
 def tokens(text: str) -> list[str]:
@@ -141,7 +141,7 @@ def _masked(words: list[str], found: list[tuple[int, Entity]]) -> str:
             out.append(words[i])
             i += 1
             continue
-        out.append(PLACEHOLDER[hit.kind])
+        out.append(hit.span if hit.kind == "month" else PLACEHOLDER[hit.kind])  # a month reads as itself
         i += max(1, len(hit.span.split()))
     return " ".join(out)
 

@@ -43,6 +43,7 @@ from core.db.models.insights import (
     JobRun,
     NotifyRoute,
 )
+from core.db.models.memory import MemoryRow, MemoryVersion
 from core.db.models.pipelines import ConfiguredConnector, QuarantinedRecord
 from core.db.models.platform import (
     ApiKey,
