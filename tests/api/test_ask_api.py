@@ -12,11 +12,8 @@ from sqlalchemy import select
 
 from api.main import create_app
 from connectors.demo import get_truth, load_demo
-from core.agents.actions import store_proposals
-from core.auth import Identity
 from core.db.models import Conversation, ProposedAction
 from core.runtime import Runtime, open_runtime, prepare
-from core.tools.base import Proposal
 from tests.api.conftest import api_key, bearer
 from tests.conftest import make_settings
 
@@ -136,26 +133,22 @@ def test_the_agents_list(client: TestClient, admin) -> None:
 
 
 def test_a_proposed_write_is_approved_or_rejected_by_the_one_who_asked(
-    demo: Runtime, client: TestClient, admin
+    demo: Runtime, client: TestClient, admin, truth
 ) -> None:
-    cid = client.post(URL, json={"question": "which deals are stalled?"}, headers=admin).json()["conversation_id"]
-    me = Identity(username="admin", role="admin", via="password")
-    with demo.session() as s:
-        rows = store_proposals(
-            session=s,
-            identity=me,
-            conversation_id=cid,
-            proposals=[Proposal("research", "slack_post", {"channel": "#ops", "text": "hi"}, "post to #ops: hi")] * 2,
-            now=datetime.now(UTC),
-        )
-        first, second = rows[0].id, rows[1].id
+    account = truth["stalled_deals"][0]["account"]
+    body = client.post(URL, json={"question": f"create a task for {account} to call their CFO"}, headers=admin).json()
+    (task,) = body["proposed_actions"]
+    assert task["tool"] == "crm_task" and task["status"] == "proposed"
+    post = client.post(
+        URL, json={"question": "post that to #revenue-ops", "conversation_id": body["conversation_id"]}, headers=admin
+    ).json()["proposed_actions"][0]
     _, analyst = api_key(demo, "analyst")
-    assert client.post(f"/api/v1/actions/{first}/approve", headers=analyst).status_code == 404  # not theirs
-    failed = client.post(f"/api/v1/actions/{first}/approve", headers=admin)
-    assert failed.status_code == 200
-    assert failed.json()["status"] == "failed" and "Slack is not configured" in failed.json()["result"]["error"]
-    assert client.post(f"/api/v1/actions/{first}/reject", headers=admin).status_code == 409  # decided
-    rejected = client.post(f"/api/v1/actions/{second}/reject", headers=admin).json()
-    assert set(rejected) == {"id", "tool", "args", "status", "summary", "result"} and rejected["status"] == "rejected"
+    assert client.post(f"/api/v1/actions/{task['id']}/approve", headers=analyst).status_code == 404  # not theirs
+    done = client.post(f"/api/v1/actions/{task['id']}/approve", headers=admin)
+    assert done.status_code == 200, done.text
+    assert set(done.json()) == {"id", "tool", "args", "status", "summary", "result"}
+    assert done.json()["status"] == "executed" and done.json()["result"]["text"].startswith("Created task")
+    assert client.post(f"/api/v1/actions/{task['id']}/reject", headers=admin).status_code == 409  # decided
+    assert client.post(f"/api/v1/actions/{post['id']}/reject", headers=admin).json()["status"] == "rejected"
     with demo.session() as s:
-        assert s.scalar(select(ProposedAction.status).where(ProposedAction.id == second)) == "rejected"
+        assert s.scalar(select(ProposedAction.status).where(ProposedAction.id == post["id"])) == "rejected"

@@ -1,7 +1,7 @@
 """The Chat page through AppTest on the small demo: a question answered (the answer, the agents and tool calls,
 the sources that open their records, token use), feedback stored for review, the conversation listed and
 reopened for a follow-up, a viewer's chat kept to a viewer's tools and conversations, a proposed write approved
-and one rejected, and the memories panel."""
+and one rejected (both proposed by the engine), and the memories panel."""
 
 from __future__ import annotations
 
@@ -12,11 +12,8 @@ import pytest
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from core.agents.actions import store_proposals
-from core.auth import Identity
 from core.db.models import Activity, AuditLog, ChatFeedback, ChatMessage, Conversation, ProposedAction
 from core.runtime import Runtime
-from core.tools.base import Proposal
 from tests.app.test_insights_page import open_page, signed_in, user
 from tests.conftest import ADMIN_PASSWORD
 
@@ -136,47 +133,29 @@ def test_a_viewer_chats_with_a_viewers_tools_and_sees_only_their_conversations(d
     assert [c.username for c in conversations(demo, "vera")] == ["vera"]
 
 
-def _propose(rt: Runtime, cid: str, account: str) -> tuple[str, str]:
-    me = Identity(username="admin", role="admin", via="password")
-    with rt.session() as s:
-        rows = store_proposals(
-            session=s,
-            identity=me,
-            conversation_id=cid,
-            proposals=[
-                Proposal("client_health", "crm_task", {"account": account, "subject": "Call the CFO"}, "create task"),
-                Proposal("research", "slack_post", {"channel": "#ops", "text": "heads up"}, "post to #ops: heads up"),
-            ],
-            now=datetime.now(UTC),
-        )
-        ids = (rows[0].id, rows[1].id)
-        # the answer names them, as an answer that proposed them would
-        answer = s.scalars(
-            select(ChatMessage).where(ChatMessage.conversation_id == cid, ChatMessage.role == "assistant")
-        ).one()
-        answer.payload = {**answer.payload, "proposed_actions": [{"id": i} for i in ids]}
-    return ids
-
-
 def test_proposed_writes_run_only_when_approved(demo: Runtime) -> None:
-    at = ask(open_page(signed_in("admin", ADMIN_PASSWORD), CHAT), STALLED)
-    (convo,) = conversations(demo, "admin")
-    account = stalled_deals(demo)[0]["account_external_id"]
-    task, post = _propose(demo, convo.id, account)
-    at.run()
+    account = stalled_deals(demo)[0]["account"]
+    at = ask(open_page(signed_in("admin", ADMIN_PASSWORD), CHAT), f"create a task for {account} to call their CFO")
+    ask(at, "post that to #revenue-ops")
+    with demo.session() as s:
+        task, post = s.scalars(select(ProposedAction).order_by(ProposedAction.created_at)).all()
+        assert (task.tool, post.tool) == ("crm_task", "slack_post") and {task.status, post.status} == {"proposed"}
+        assert s.scalar(select(Activity.id).where(Activity.source == "sophia")) is None  # nothing ran yet
     assert "nothing runs until you approve it" in text(at)
-    at.button(key=f"approve_{task}").click().run()
+    at.button(key=f"approve_{task.id}").click().run()
     assert not at.exception, at.exception
     assert [s.value for s in at.success] == ["Approved and done."]
-    assert any(c.value.startswith("Created task 'Call the CFO' on ") for c in at.caption)  # what it did, kept
-    at.button(key=f"reject_{post}").click().run()
+    assert any(c.value.startswith("Created task 'call their CFO' on ") for c in at.caption)  # what it did, kept
+    at.button(key=f"reject_{post.id}").click().run()
+    assert [i.value for i in at.info] == [f"Rejected: {post.summary}"]
     with demo.session() as s:
-        assert s.get(ProposedAction, task).status == "executed"
-        assert s.get(ProposedAction, post).status == "rejected"
-        assert s.scalar(select(Activity.subject).where(Activity.source == "sophia")) == "Call the CFO"
+        assert s.get(ProposedAction, task.id).status == "executed"
+        assert s.get(ProposedAction, post.id).status == "rejected"
+        assert s.scalar(select(Activity.subject).where(Activity.source == "sophia")) == "call their CFO"
         actions = set(s.scalars(select(AuditLog.action).where(AuditLog.actor == "admin")))
     assert {"agent.action.approve", "agent.action.executed", "agent.action.reject"} <= actions
-    assert f"approve_{task}" not in [b.key for b in at.button]  # decided: no buttons any more
+    buttons = [b.key for b in at.button]
+    assert f"approve_{task.id}" not in buttons and f"approve_{post.id}" not in buttons  # decided: no buttons
 
 
 def test_the_memories_panel(demo: Runtime) -> None:

@@ -21,7 +21,7 @@ from app.cli.main import main
 from connectors.demo import get_truth, load_demo
 from core import auth
 from core.config import get_settings
-from core.db.models import AuditLog, Conversation
+from core.db.models import Activity, AuditLog, Conversation
 from core.runtime import Runtime, open_runtime, prepare
 from tests.cli.test_cli import sophia
 from tests.conftest import ADMIN_PASSWORD, TEST_SECRET, make_settings
@@ -107,6 +107,18 @@ def test_ask_streams_the_answer_then_its_sources(env) -> None:
     assert lines and all(" http://localhost:8501/record?table=" in line for line in lines if "table=deals" in line)
     assert 'sales_coach → deal_pipeline(view="stalled")' in done.stderr  # the tool call, on stderr
     assert "conversation " in done.stderr and "--conversation" in done.stderr
+
+
+def test_ask_approve_runs_the_proposed_write(demo: Runtime, env) -> None:
+    with demo.session() as s:
+        account = get_truth(session=s)["stalled_deals"][0]["account"]
+    done = sophia("ask", f"create a task for {account} to send the renewal quote", "--approve", "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    (action,) = json.loads(done.stdout)["proposed_actions"]
+    assert set(action) == {"id", "tool", "args", "status"}
+    assert (action["tool"], action["status"]) == ("crm_task", "executed")
+    with demo.session() as s:
+        assert s.scalar(select(Activity.subject).where(Activity.source == "sophia")) == "send the renewal quote"
 
 
 @pytest.mark.parametrize(
