@@ -1,9 +1,10 @@
 """Your memories: what Sophia remembers for the signed-in user (``core.memory``), each with a delete button, and
-"forget everything". Only the user's own memories are listed and deleted (core scopes every call by user)."""
+"forget everything". Only the user's own memories are listed and deleted (core scopes every call by user).
+``core.memory`` is imported when the panel is drawn: its import (mem0's assembly) is not paid by other pages."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import streamlit as st
 
@@ -11,58 +12,48 @@ from app import ui
 from core.auth import Identity
 from core.errors import SophiaError
 
+if TYPE_CHECKING:
+    from core.memory import MemoryItem
+
 FLASH = "memories"
-UNAVAILABLE = "Memory is not available"
-
-
-def _memory() -> Any | None:
-    try:
-        import core.memory as memory
-    except ImportError:
-        return None
-    return memory
 
 
 def _forget(memory_id: str, me: Identity) -> None:
-    memory = _memory()
-    if memory is None:
-        return
+    from core.memory import forget_memory
+
     try:
-        memory.forget_memory(runtime=ui.runtime(), memory_id=memory_id, user=me.username, actor=me.actor)
+        forget_memory(runtime=ui.runtime(), memory_id=memory_id, user=me.username, actor=me.actor)
         ui.flash(FLASH, "info", "Forgotten.")
     except SophiaError as exc:
         ui.flash(FLASH, "error", exc.message)
 
 
 def _forget_all(me: Identity) -> None:
-    memory = _memory()
-    if memory is None:
-        return
+    from core.memory import forget_all
+
     try:
-        n = memory.forget_all(runtime=ui.runtime(), user=me.username, actor=me.actor)
+        n = forget_all(runtime=ui.runtime(), user=me.username, actor=me.actor)
         ui.flash(FLASH, "info", f"Forgot {ui.plural(n, 'memory', 'memories')}.")
     except SophiaError as exc:
         ui.flash(FLASH, "error", exc.message)
 
 
-def _when(item: Any) -> str:
+def _when(item: MemoryItem) -> str:
     parts = [f"noted {ui.day_label(item.created_at.date())}"]
-    if getattr(item, "category", None):
-        parts.insert(0, str(item.category))
-    if getattr(item, "expires_on", None):
+    if item.category:
+        parts.insert(0, item.category)
+    if item.expires_on:
         parts.append(f"until {ui.day_label(item.expires_on)}")
     return " · ".join(parts)
 
 
 def memories_panel(me: Identity) -> None:
+    from core.memory import list_memories
+
     with st.expander("Your memories", icon=":material/neurology:"):
-        memory = _memory()
-        if memory is None:
-            st.info(UNAVAILABLE, icon=":material/info:")
-            return
         ui.show_flash(FLASH)
         try:
-            items = memory.list_memories(runtime=ui.runtime(), user=me.username)
+            items = list_memories(runtime=ui.runtime(), user=me.username)
         except SophiaError as exc:
             st.error(exc.message)
             return

@@ -5,7 +5,6 @@ and one rejected (both proposed by the engine), and the memories panel."""
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import UTC, datetime
 
 import pytest
@@ -158,18 +157,18 @@ def test_proposed_writes_run_only_when_approved(demo: Runtime) -> None:
     assert f"approve_{task.id}" not in buttons and f"approve_{post.id}" not in buttons  # decided: no buttons
 
 
-def test_the_memories_panel(demo: Runtime) -> None:
-    at = open_page(signed_in("admin", ADMIN_PASSWORD), CHAT)
-    panel = next(e for e in at.expander if e.label == "Your memories")
-    if importlib.util.find_spec("core.memory") is None:  # the memory module is not merged in yet
-        assert [i.value for i in panel.info] == ["Memory is not available"]
-        return
+def test_your_memories_lists_what_you_asked_sophia_to_remember_and_forgets_it(demo: Runtime) -> None:
     from core.memory import add_memory, list_memories
 
-    add_memory(runtime=demo, user="admin", text="Harbor Point renews in March", actor="admin")
-    at.run()
+    user(demo, "vera", "viewer")
+    add_memory(runtime=demo, user="vera", text="Vera's own note", actor="test")  # another user's: never listed
+    at = ask(open_page(signed_in("admin", ADMIN_PASSWORD), CHAT), "please remember that Trailhead prefers email")
+    assert "I'll remember: Trailhead prefers email" in text(at)
     panel = next(e for e in at.expander if e.label == "Your memories")
-    assert "Harbor Point renews in March" in "\n".join(m.value for m in panel.markdown)
+    shown = "\n".join(m.value for m in panel.markdown)
+    assert "Trailhead prefers email" in shown and "Vera" not in shown
     (item,) = list_memories(runtime=demo, user="admin")
     at.button(key=f"forget_{item.id}").click().run()
+    assert not at.exception, at.exception
     assert list_memories(runtime=demo, user="admin") == []
+    assert len(list_memories(runtime=demo, user="vera")) == 1
