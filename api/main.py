@@ -14,7 +14,7 @@ from fastapi import FastAPI
 
 from api.errors import install_error_handlers
 from api.middleware import RequestContextMiddleware
-from api.routes import accounts, auth, estuary, health, insights, jobs, me, users
+from api.routes import accounts, agents, ask, auth, estuary, health, insights, jobs, me, users
 from core.config import get_settings
 from core.observability.logging import configure_logging, get_logger
 from core.runtime import Runtime, get_runtime
@@ -62,7 +62,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.cache = app.state.throttle = None
     install_error_handlers(app)
     app.add_middleware(RequestContextMiddleware)
-    for module in (health, auth, me, accounts, users, estuary, insights, jobs):
+    for module in (health, auth, me, accounts, users, estuary, insights, jobs, ask, agents):
         app.include_router(module.router)
     return app
 

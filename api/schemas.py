@@ -11,6 +11,8 @@ from core.auth.views import ApiKeyPublic, UserPublic, UsersPublic
 
 __all__ = [  # the user and API-key views live in core (the Admin page shows the same ones)
     "AccountPublic",
+    "ActionPublic",
+    "AskPublic",
     "AccountsPublic",
     "ApiKeyPublic",
     "Health",
@@ -117,3 +119,63 @@ class SchedulerPublic(BaseModel):
 class JobsPublic(BaseModel):
     items: list[JobPublic]
     scheduler: SchedulerPublic
+
+
+# ---- Ask Sophia: exactly ``core.agents.ask.AskResult.as_json`` (what `sophia ask --json` prints) ------------
+
+
+class AskCitation(BaseModel):
+    doc_id: str | None  # the search document, when the record has one
+    table: str
+    external_id: str
+    title: str
+    url: str  # the record's page in Sophia
+
+
+class AskToolCall(BaseModel):
+    agent: str
+    tool: str
+    args: dict[str, Any]
+    ms: float
+
+
+class AskDissent(BaseModel):
+    agent: str
+    reason: str
+
+
+class AskConsensus(BaseModel):
+    verdict: str
+    agree: int
+    of: int
+    dissents: list[AskDissent]
+
+
+class AskAction(BaseModel):
+    id: str
+    tool: str
+    args: dict[str, Any]
+    status: Literal["proposed", "executing", "executed", "failed", "rejected"]
+
+
+class AskUsage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+class AskPublic(BaseModel):
+    answer: str
+    offline: bool  # answered by the offline engine (no language model)
+    conversation_id: str
+    citations: list[AskCitation]
+    agents: list[str]
+    tool_calls: list[AskToolCall]
+    consensus: AskConsensus | None
+    proposed_actions: list[AskAction]
+    usage: AskUsage
+
+
+class ActionPublic(AskAction):
+    summary: str
+    result: dict[str, Any]  # {"text", "data"} once executed, {"error"} when it failed

@@ -36,9 +36,11 @@ admin_menu = "visible" if identity is not None and identity.can("admin") else "h
 dashboard = st.Page(PAGES_DIR / "dashboard.py", title="Dashboard", icon=":material/monitoring:", default=True)
 admin = st.Page(PAGES_DIR / "admin.py", title="Admin", icon=":material/admin_panel_settings:", visibility=admin_menu)
 search = st.Page(PAGES_DIR / "search.py", title="Search", icon=":material/search:")
+chat = st.Page(PAGES_DIR / "chat.py", title="Chat", icon=":material/forum:", url_path="chat")
 insights = st.Page(
     PAGES_DIR / "insights.py", title="Insights", icon=":material/notifications_active:", url_path="insights"
 )
+agents = st.Page(PAGES_DIR / "agents.py", title="Agents", icon=":material/smart_toy:", visibility=admin_menu)
 connectors = st.Page(PAGES_DIR / "connectors.py", title="Connectors", icon=":material/cable:", visibility=admin_menu)
 monitoring = st.Page(
     PAGES_DIR / "monitoring.py", title="Monitoring", icon=":material/vital_signs:", visibility=admin_menu
@@ -51,7 +53,7 @@ record = st.Page(
 account = st.Page(
     PAGES_DIR / "account.py", title="Account", icon=":material/domain:", url_path="account", visibility="hidden"
 )
-pages = [dashboard, insights, search, admin, connectors, monitoring, record, account]
+pages = [dashboard, chat, insights, search, admin, agents, connectors, monitoring, record, account]
 
 if identity is None:
     # Signed out, the form is drawn above. The pages stay registered (a deep link keeps its URL for

@@ -41,3 +41,13 @@ def test_types_of_core() -> None:
     """mypy over core/ (pyproject.toml: every function typed, bodies checked, no stale ignores)."""
     res = run(tool("mypy"))
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_page_modules_stay_short() -> None:
+    """A page lays out; what grows goes to its parts package or to app/ (ARCHITECTURE: none over 300 lines)."""
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in (ROOT / "pages").rglob("*.py")
+        if (n := len(p.read_text().splitlines())) > 300
+    }
+    assert long == {}, f"page modules over 300 lines: {long}"

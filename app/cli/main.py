@@ -26,6 +26,13 @@ COMMANDS: dict[str, Lazy] = {
         "app.cli.search:reindex",
         "Make the records changed since the last run searchable now (documents, chunks, vectors).",
     ),
+    "ask": Lazy(
+        "app.cli.ask:ask", "Ask Sophia a question about the business; the answer cites the records it rests on."
+    ),
+    "agents": Lazy(
+        "app.cli.agents:agents_app", "The agents that answer questions: list, show, edit, versions, revert."
+    ),
+    "actions": Lazy("app.cli.ask:actions_app", "Writes the agents proposed: approve (run it) or reject."),
     "insights": Lazy(
         "app.cli.insights:insights_app",
         "What Sophia found that needs attention: detect, list, acknowledge, resolve.",

@@ -1,0 +1,1 @@
+"""The Agents page's parts: the edit form and the version history."""
