@@ -183,6 +183,8 @@ def up(
     if demo:
         _load_demo_if_empty(rt, demo_size)
     env = rt.settings.child_env()
+    if "public_url" not in rt.settings.model_fields_set:  # links in answers and Slack open this app, on its port
+        env["SOPHIA_PUBLIC_URL"] = f"http://{'localhost' if host in ('127.0.0.1', '0.0.0.0') else host}:{app_port}"
     rt.engine.dispose()  # the children open their own connections
 
     kids = _children(host=host, app_port=app_port, api_port=api_port, app=not no_app, api=not no_api, jobs=not no_jobs)

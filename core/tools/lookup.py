@@ -120,13 +120,32 @@ def findings_result(
     shown = visible[:limit]
     if not shown:
         return ToolResult(text=f"No {what} found.", data={"items": [], "total": 0})
-    lines = [f"{len(visible)} {what}" + (f" (the first {limit} shown)" if len(visible) > limit else "") + ":"]
-    lines += [f"- {f.title}. {f.reasons[0] if f.reasons else ''}".rstrip() for f in shown]
+    head = what[:1].upper() + what[1:]
+    lines = [f"{head} ({len(visible)}" + (f", the first {limit} shown" if len(visible) > limit else "") + "):"]
+    lines += [f"- {line_of(f)}" for f in shown]
     return ToolResult(
         text="\n".join(lines),
         data={"items": [finding_item(f) for f in shown], "total": len(visible)},
         citations=finding_citations(session, shown),
     )
+
+
+def line_of(f: Finding) -> str:
+    """A finding in one line: its title, then the first reason that adds to it (not a heading, not a repeat)."""
+    title = f.title.rstrip(".")
+    for reason in f.reasons:
+        text = reason.strip()
+        if not text or text.endswith(":") or _repeats(text, title):
+            continue
+        return f"{title}. {text}"
+    return f"{title}."
+
+
+def _repeats(reason: str, title: str) -> bool:
+    """Whether ``reason`` opens with what ``title`` already says ("In Discovery for 43 days" after "…has been in
+    Discovery for 43 days")."""
+    head = reason.split("(")[0].strip().rstrip(".,").lower()
+    return bool(head) and head in title.lower()
 
 
 def _rank(severity: str) -> int:

@@ -29,8 +29,9 @@ def _first_reason(result_data: dict[str, Any]) -> str:
     if not items:
         return ""
     item = items[0]
-    reasons = item.get("reasons") or []
-    return f"{item['title']}" + (f" ({reasons[0]})" if reasons else "")
+    extra = [r for r in item.get("reasons") or [] if not r.rstrip().endswith(":")]
+    detail = next((r for r in extra if r.split("(")[0].strip().rstrip(".,").lower() not in item["title"].lower()), "")
+    return f"{item['title']}" + (f" ({detail})" if detail else "")
 
 
 def _findings_vote(
@@ -116,19 +117,24 @@ def decide(a: Answering) -> Iterator[str]:
     if not judged:
         yield f"None of the specialists could assess {subject} with your role."
         return
-    positive = len(yes) >= len(no) and bool(yes)
+    positive, tie = len(yes) > len(no), len(yes) == len(no)
     if escalate:
-        verdict = "escalate" if positive else "do not escalate"
+        verdict = "escalate" if positive else ("split: consider escalating" if tie else "do not escalate")
     else:
-        verdict = "at risk" if positive else "not at risk"
-    majority, minority = (yes, no) if positive else (no, yes)
+        verdict = "at risk" if positive else ("split: watch closely" if tie else "not at risk")
+    majority, minority = (yes, no) if (positive or tie) else (no, yes)
     a.turn.consensus = {
         "verdict": verdict,
         "agree": len(majority),
         "of": len(judged),
         "dissents": [{"agent": v.agent, "reason": v.reason} for v in minority],
     }
-    yield f"**{subject}: {verdict}** — {len(majority)} of {len(judged)} specialists agree.\n"
+    agreed = (
+        f"{len(majority)} of {len(judged)} specialists agree"
+        if not tie
+        else f"the specialists split {len(yes)}–{len(no)}"
+    )
+    yield f"**{subject}: {verdict}** — {agreed}.\n"
     for v in judged:
         mark = "at risk" if v.yes else "fine"
         if escalate:

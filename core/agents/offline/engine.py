@@ -285,10 +285,13 @@ def post_slack(a: Answering) -> Iterator[str]:
         yield 'Which channel? Say it with its #, e.g. "post that to #revenue-ops".'
         return
     previous = next((text for role, text in reversed(a.turn.history) if role == "assistant"), "")
-    text = previous.replace(NOTE, "").strip() or a.turn.question
+    text = previous.replace(NOTE, "").strip()
+    if not text or text.startswith(("I can't answer", "Which ", "What should")):
+        yield 'Post what? Ask a question first; then "post that to #channel" proposes posting my answer.'
+        return
     result = a.call("research", "slack_post", {"channel": channel.group(0), "text": text[:3000]})
     if result is not None:
-        yield f"I propose posting {'my last answer' if previous else 'this'} to {channel.group(0)}. It is posted when you approve it."
+        yield f"I propose posting my last answer to {channel.group(0)}. It is posted when you approve it."
 
 
 def acknowledge(a: Answering) -> Iterator[str]:

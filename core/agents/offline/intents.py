@@ -172,6 +172,8 @@ EXAMPLES: dict[str, list[str]] = {
         "keep in mind that the customer wants a discount",
         "please remember this for later",
         "save this fact",
+        "remember that the customer's renewal was agreed at a discount",
+        "note that the customer prefers to be called in the morning",
     ],
     "job_changes": [
         "show recent job changes",
@@ -189,12 +191,16 @@ EXAMPLES: dict[str, list[str]] = {
         "remind me to call them next week",
         "add a task to check in with the account",
         "open a CRM task to send the renewal quote",
+        "create a task for the customer to call their CFO about the invoices",
+        "add a to-do to follow up on the late payment",
     ],
     "post_slack": [
         "post this to the revenue channel in Slack",
         "send that to #sales",
         "share the answer in slack",
         "let the team know in the channel",
+        "post that to #ops",
+        "share this in #general",
     ],
     "acknowledge": [
         "acknowledge insight 42",
