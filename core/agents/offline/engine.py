@@ -88,7 +88,13 @@ def _findings_answer(a: Answering, agent: str, tool: str, args: dict[str, Any], 
     yield f"{lead}\n\n"
     result = a.call(agent, tool, args)
     if result is not None:
-        yield result.text
+        text = result.text
+        total = result.data.get("total")
+        if total and "\n" in text:  # the tool's own heading repeats the lead: keep only its count
+            shown = len(result.data.get("items") or [])
+            count = f"{total} found" + (f", the first {shown} listed" if 0 < shown < total else "")
+            text = f"{count}:\n" + text.split("\n", 1)[1]
+        yield text
 
 
 def risk_list(a: Answering) -> Iterator[str]:
