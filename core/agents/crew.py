@@ -34,7 +34,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from core.agents.ask import AskEvent, Turn, chunks
-from core.agents.offline.consensus import Vote
+from core.agents.consensus import Vote, tally
 from core.agents.registry import AgentSpec
 from core.errors import ConfigError, SophiaError
 from core.observability.logging import get_logger
@@ -258,43 +258,6 @@ def parse_vote(agent: str, text: str) -> Vote:
     if len(reason) > 400:
         reason = reason[:400].rsplit(" ", 1)[0] + " …"
     return Vote(agent, found.group(1).lower() == "yes", reason)
-
-
-def consensus_answer(
-    votes: list[Vote], *, escalate: bool, subject: str | None, titles: dict[str, str]
-) -> tuple[str, dict[str, Any] | None]:
-    """The answer text and ``turn.consensus`` (verdict, agree, of, dissents), as the offline engine states it."""
-    judged = [v for v in votes if v.yes is not None]
-    yes = [v for v in judged if v.yes]
-    no = [v for v in judged if not v.yes]
-    about = subject or "The question"
-    abstained = [v for v in votes if v.yes is None]
-    tail = (
-        "\n\nNot assessed: " + ", ".join(f"{titles.get(v.agent, v.agent)} ({v.reason})" for v in abstained) + "."
-        if abstained
-        else ""
-    )
-    if not judged:
-        return f"None of the specialists could give a verdict on {subject or 'this'}.{tail}", None
-    positive = len(yes) >= len(no) and bool(yes)
-    if escalate:
-        verdict = "escalate" if positive else "do not escalate"
-    else:
-        verdict = "at risk" if positive else "not at risk"
-    majority, minority = (yes, no) if positive else (no, yes)
-    consensus = {
-        "verdict": verdict,
-        "agree": len(majority),
-        "of": len(judged),
-        "dissents": [{"agent": v.agent, "reason": v.reason} for v in minority],
-    }
-    lines = [f"**{about}: {verdict}** — {len(majority)} of {len(judged)} specialists agree.\n"]
-    for v in judged:
-        mark = ("escalate" if v.yes else "no need") if escalate else ("at risk" if v.yes else "fine")
-        lines.append(f"\n- {titles.get(v.agent, v.agent)}: {mark} — {v.reason}")
-    if minority:
-        lines.append("\n\n**Dissent:** " + "; ".join(f"{titles.get(v.agent, v.agent)} ({v.reason})" for v in minority))
-    return "".join(lines) + tail, consensus
 
 
 # ---- failures ----------------------------------------------------------------------------------------------------
@@ -607,4 +570,4 @@ class CrewEngine:
             turn.finish_reason, turn.answer = "error", failure_text(error, self.settings)
             return
         ordered = [votes[s.name] for s in specs if s.name in votes]
-        turn.answer, turn.consensus = consensus_answer(ordered, escalate=escalate, subject=subject, titles=titles)
+        turn.answer, turn.consensus = tally(ordered, escalate=escalate, subject=subject, titles=titles)

@@ -83,3 +83,26 @@ def test_questions_out_of_reach_get_the_honest_refusal(demo_rt, question) -> Non
     result = ask(runtime=demo_rt, identity=ADMIN, question=question)
     assert result.answer.startswith("I can't answer that yet")
     assert result.consensus is None and result.proposed_actions == []
+
+
+def test_a_decision_states_the_verdict_the_agreement_and_each_dissent(demo_rt, truth) -> None:
+    dropped = truth["payment_volume_drops"][0]  # the finance specialist must call this one at risk
+    result = ask(runtime=demo_rt, identity=ADMIN, question=f"is {dropped['name']} at risk?")
+    c = result.consensus
+    assert c is not None and set(c) == {"verdict", "agree", "of", "dissents"}
+    assert c["of"] == 4 and set(result.agents) >= {"client_health", "finance", "sales_coach", "research"}
+    assert "Finance & Payments: at risk" in result.answer
+    assert c["agree"] + len(c["dissents"]) == c["of"] or c["verdict"].startswith("split")
+    assert all(d["agent"] and d["reason"] for d in c["dissents"])
+    assert dropped["external_id"] in _cited(result)
+
+
+def test_an_escalation_names_the_deal_and_the_coach_sees_it_stalled(demo_rt, truth) -> None:
+    stalled = truth["stalled_deals"][0]
+    renewal = stalled["name"].split("—")[-1].strip()
+    result = ask(
+        runtime=demo_rt, identity=ADMIN, question=f"should the {stalled['account']} {renewal} deal be escalated?"
+    )
+    assert result.consensus is not None
+    assert result.answer.startswith(f"**{stalled['name']}:")
+    assert "Sales Coach: escalate" in result.answer

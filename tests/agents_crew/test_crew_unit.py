@@ -11,8 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from core.agents.ask import Turn, ask
-from core.agents.crew import CrewEngine, consensus_answer, context_text, model_name, parse_vote
-from core.agents.offline.consensus import Vote
+from core.agents.consensus import Vote
+from core.agents.consensus import tally as consensus_answer
+from core.agents.crew import CrewEngine, context_text, model_name, parse_vote
 from core.agents.registry import SEED_BY_NAME
 from core.db.models import Account, Activity, AuditLog
 from core.errors import ConfigError
@@ -224,7 +225,7 @@ def test_a_verdict_is_read_from_the_reply(reply: str, yes: bool | None, reason: 
     assert parse_vote("finance", reply) == Vote("finance", yes, reason)
 
 
-def test_an_escalation_names_abstentions_and_ties_lean_to_acting() -> None:
+def test_an_escalation_names_abstentions_and_a_tie_is_a_split() -> None:
     votes = [
         Vote("client_health", True, "usage fell"),
         Vote("finance", False, "invoices paid"),
@@ -233,12 +234,12 @@ def test_an_escalation_names_abstentions_and_ties_lean_to_acting() -> None:
     titles = {"client_health": "Client Health Analyst", "finance": "Finance", "research": "Research"}
     text, consensus = consensus_answer(votes, escalate=True, subject="Deal X", titles=titles)
     assert consensus == {
-        "verdict": "escalate",
+        "verdict": "split: consider escalating",
         "agree": 1,
         "of": 2,
         "dissents": [{"agent": "finance", "reason": "invoices paid"}],
     }
-    assert text.startswith("**Deal X: escalate** — 1 of 2 specialists agree.")
+    assert text.startswith("**Deal X: split: consider escalating** — the specialists split 1–1.")
     assert "Not assessed: Research (gave no clear verdict)." in text
     none_text, none = consensus_answer(votes[2:], escalate=False, subject=None, titles=titles)
     assert none is None and "None of the specialists" in none_text

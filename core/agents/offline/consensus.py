@@ -5,20 +5,13 @@ A specialist whose tools the caller's role does not allow abstains and is named 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from core.agents.consensus import Vote, tally
 from core.agents.offline.entities import Entity, tokens
 
 if TYPE_CHECKING:
     from core.agents.offline.engine import Answering
-
-
-@dataclass(frozen=True)
-class Vote:
-    agent: str
-    yes: bool | None  # None: could not judge
-    reason: str
 
 
 Rule = Callable[["Answering", Entity, Entity | None], Vote]
@@ -110,47 +103,17 @@ def decide(a: Answering) -> Iterator[str]:
         return
     deal = _deal_of(a, acct)
     votes = [rule(a, acct, deal) for _, rule in RULES]
-    judged = [v for v in votes if v.yes is not None]
-    yes = [v for v in judged if v.yes]
-    no = [v for v in judged if not v.yes]
     subject = deal.name if (escalate and deal) else acct.name
-    if not judged:
+    if not any(v.yes is not None for v in votes):
         yield f"None of the specialists could assess {subject} with your role."
         return
-    positive, tie = len(yes) > len(no), len(yes) == len(no)
-    if escalate:
-        verdict = "escalate" if positive else ("split: consider escalating" if tie else "do not escalate")
-    else:
-        verdict = "at risk" if positive else ("split: watch closely" if tie else "not at risk")
-    majority, minority = (yes, no) if (positive or tie) else (no, yes)
-    a.turn.consensus = {
-        "verdict": verdict,
-        "agree": len(majority),
-        "of": len(judged),
-        "dissents": [{"agent": v.agent, "reason": v.reason} for v in minority],
-    }
-    agreed = (
-        f"{len(majority)} of {len(judged)} specialists agree"
-        if not tie
-        else f"the specialists split {len(yes)}–{len(no)}"
-    )
-    yield f"**{subject}: {verdict}** — {agreed}.\n"
-    for v in judged:
-        mark = "at risk" if v.yes else "fine"
-        if escalate:
-            mark = "escalate" if v.yes else "no need"
-        yield f"\n- {_title(v.agent)}: {mark} — {v.reason}"
-    if minority:
-        yield "\n\n**Dissent:** " + "; ".join(f"{_title(v.agent)} ({v.reason})" for v in minority)
-    abstained = [v for v in votes if v.yes is None]
-    if abstained:
-        yield "\n\nNot assessed: " + ", ".join(f"{_title(v.agent)} ({v.reason})" for v in abstained) + "."
+    text, a.turn.consensus = tally(votes, escalate=escalate, subject=subject, titles=TITLES)
+    yield text
 
 
-def _title(agent: str) -> str:
-    return {
-        "client_health": "Client Health",
-        "finance": "Finance & Payments",
-        "sales_coach": "Sales Coach",
-        "research": "Research",
-    }.get(agent, agent)
+TITLES = {
+    "client_health": "Client Health",
+    "finance": "Finance & Payments",
+    "sales_coach": "Sales Coach",
+    "research": "Research",
+}

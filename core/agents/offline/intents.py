@@ -172,8 +172,8 @@ EXAMPLES: dict[str, list[str]] = {
         "keep in mind that the customer wants a discount",
         "please remember this for later",
         "save this fact",
-        "remember that the customer's renewal was agreed at a discount",
-        "note that the customer prefers to be called in the morning",
+        "remember that the customer prefers to be called in the morning",
+        "note that their budget is frozen until next quarter",
     ],
     "job_changes": [
         "show recent job changes",
