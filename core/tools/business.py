@@ -230,7 +230,7 @@ def call_analysis(ctx: ToolContext, args: CallArgs) -> ToolResult:
         talk.sort(key=lambda c: c.started_at, reverse=True)
         recent = talk[: args.limit]
         sentiment = dict(
-            session.execute(select(Call.id, Call.sentiment).where(Call.id.in_([c.id for c in recent] or [0]))).tuples()
+            session.execute(select(Call.id, Call.sentiment).where(Call.id.in_([c.id for c in recent] or [0]))).all()
         )
         docs = documents_of(session, "calls", [c.id for c in recent])
     if not recent:

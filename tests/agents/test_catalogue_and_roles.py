@@ -103,7 +103,7 @@ def test_a_viewer_told_why_part_of_an_answer_is_missing(demo_rt) -> None:
     with demo_rt.session() as s:
         rep = s.scalars(select(Employee.name).where(Employee.department == "Sales").limit(1)).first()
     result = ask(runtime=demo_rt, identity=VIEWER, question=f"coach me on {rep}'s last calls")
-    assert "higher role" in result.answer
+    assert "Not shown with your role (viewer)" in result.answer
 
 
 def test_coaching_insights_stay_hidden_from_viewers_in_listings(demo_rt) -> None:

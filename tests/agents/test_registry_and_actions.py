@@ -143,4 +143,4 @@ def test_a_rejected_action_never_runs_and_approve_runs_at_once(demo_rt) -> None:
 def test_a_viewer_cannot_even_propose_a_write(demo_rt) -> None:
     result = ask(runtime=demo_rt, identity=VIEWER, question=f"create a task for {_account(demo_rt)} to call them")
     assert result.proposed_actions == []
-    assert "higher role" in result.answer
+    assert "Not shown with your role (viewer)" in result.answer

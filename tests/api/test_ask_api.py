@@ -88,7 +88,7 @@ def test_a_viewer_asks_as_a_viewer_and_cannot_continue_anothers_conversation(
     theirs = client.post(URL, json={"question": "which deals are stalled?"}, headers=admin).json()["conversation_id"]
     resp = client.post(URL, json={"question": "which reps talk too much on calls?"}, headers=viewer)
     assert resp.status_code == 200, resp.text
-    assert "needs a higher role" in resp.json()["answer"]  # call analysis is for analysts and up
+    assert "call analysis needs the analyst role" in resp.json()["answer"]  # call analysis is for analysts and up
     assert resp.json()["tool_calls"] == []
     with demo.session() as s:
         assert s.get(Conversation, resp.json()["conversation_id"]).username == "viewer-user"

@@ -128,7 +128,7 @@ def test_a_viewer_chats_with_a_viewers_tools_and_sees_only_their_conversations(d
     at = open_page(signed_in("vera", user(demo, "vera", "viewer")), CHAT)
     assert f"chat_open_{admins.id}" not in [b.key for b in at.button]
     ask(at, "which reps talk too much on calls?")  # call analysis is for analysts and up
-    assert "needs a higher role" in text(at)
+    assert "Not shown with your role (viewer)" in text(at)
     assert [c.username for c in conversations(demo, "vera")] == ["vera"]
 
 

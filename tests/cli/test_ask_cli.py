@@ -94,7 +94,7 @@ def test_ask_as_a_viewer_answers_with_a_viewers_tools(demo: Runtime, env) -> Non
     done = sophia("ask", "which reps talk too much on calls?", "--user", "vera", "--json", env=env)
     assert done.returncode == 0, done.stderr
     body = json.loads(done.stdout)
-    assert "needs a higher role" in body["answer"] and body["tool_calls"] == []
+    assert "call analysis needs the analyst role" in body["answer"] and body["tool_calls"] == []
     assert conversation_owner(demo, body["conversation_id"]) == "vera"
 
 

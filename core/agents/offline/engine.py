@@ -48,7 +48,10 @@ class Answering:
         try:
             return ctx.call(tool, args)
         except Forbidden:
-            self.denied.append(f"{tool} (needs a higher role)")
+            from core.tools.catalogue import CATALOGUE
+
+            needed = CATALOGUE[tool].role if tool in CATALOGUE else "a higher"
+            self.denied.append(f"{tool.replace('_', ' ')} needs the {needed} role")
             return None
         except SophiaError as exc:
             self.errors.append(f"{tool}: {exc.message}")
@@ -432,7 +435,8 @@ class OfflineEngine:
                 parts.append(notes)
                 yield from _deltas(notes)
             if answering.denied:
-                note = "\n\nSome of this needs a higher role than yours: " + ", ".join(answering.denied) + "."
+                role = turn.ctx.identity.role
+                note = f"\n\nNot shown with your role ({role}): " + "; ".join(answering.denied) + "."
                 parts.append(note)
                 yield from _deltas(note)
             if answering.errors:

@@ -35,7 +35,7 @@ def detect(ctx: DetectContext) -> list[Finding]:
         .order_by(JobChange.detected_at)
     )
     latest: dict[int, tuple[JobChange, Contact, Account | None]] = {}
-    for move, contact, acct in ctx.session.execute(q).tuples():
+    for move, contact, acct in ctx.session.execute(q):
         company = acct.name if acct is not None else move.previous_company
         if not same_company(move.new_company, company):
             latest[contact.id] = (move, contact, acct)  # the latest move out wins
