@@ -64,7 +64,7 @@ class Settings(BaseSettings):
     # retention job (0: never); whether an LLM extracts the facts of what is remembered (needs an LLM configured);
     # the longest text one memory may hold
     memory_decay_days: int = Field(default=180, ge=0, le=36500)
-    memory_infer: bool = False
+    memory_infer: bool | None = None  # None: extract facts by LLM when an OpenAI-compatible model is configured
     memory_max_chars: int = Field(default=2000, ge=1, le=100_000)
 
     # search: vector backends kept in sync from the chunks table

@@ -91,26 +91,37 @@ def _no_spacy_download() -> None:
         spacy_models._load_failed_lemma = True
 
 
+def memory_infers(settings: Settings) -> bool:
+    """Whether what is remembered goes through an LLM that extracts its facts: ``SOPHIA_MEMORY_INFER`` when set,
+    else whenever the agents' model speaks the OpenAI API (a base URL, ``openai/<model>`` or a bare name)."""
+    if settings.memory_infer is not None:
+        return settings.memory_infer
+    model = settings.llm_model or ""
+    return bool(model) and (bool(settings.llm_base_url) or model.startswith("openai/") or "/" not in model)
+
+
 def _infer_llm_config(settings: Settings) -> dict[str, Any] | None:
-    """mem0's LLM config when facts are to be extracted by an LLM (``SOPHIA_MEMORY_INFER``), else None.
+    """mem0's LLM config when facts are to be extracted by an LLM (``memory_infers``), else None.
 
     The LLM's settings (``SOPHIA_LLM_MODEL``, ``SOPHIA_LLM_BASE_URL``, ``SOPHIA_LLM_API_KEY``) belong to the
-    agents; mem0 is given an OpenAI-compatible one (``openai/<model>`` or a bare model name)."""
-    if not settings.memory_infer:
+    agents; mem0 is given an OpenAI-compatible one: with a base URL any model name the server knows (an
+    ``openai/`` prefix dropped), else ``openai/<model>`` or a bare model name."""
+    if not memory_infers(settings):
         return None
-    model = getattr(settings, "llm_model", None)
+    model = settings.llm_model
     if not model:
         raise ConfigError("SOPHIA_MEMORY_INFER: extracting facts needs an LLM; set SOPHIA_LLM_MODEL or turn it off")
     provider, _, name = str(model).rpartition("/")
+    if settings.llm_base_url:
+        provider, name = "openai", str(model).removeprefix("openai/")
     if provider not in ("", "openai"):
         raise ConfigError(
             f"SOPHIA_MEMORY_INFER: memory extraction speaks the OpenAI API only (openai/<model>, with "
             f"SOPHIA_LLM_BASE_URL for a compatible server), not {provider}/"
         )
-    config: dict[str, Any] = {"model": name, "api_key": getattr(settings, "llm_api_key", None) or "not-needed"}
-    base_url = getattr(settings, "llm_base_url", None)
-    if base_url:
-        config["openai_base_url"] = base_url
+    config: dict[str, Any] = {"model": name, "api_key": settings.llm_api_key or "not-needed"}
+    if settings.llm_base_url:
+        config["openai_base_url"] = settings.llm_base_url
     return {"provider": "openai", "config": config}
 
 

@@ -80,7 +80,7 @@ def add_memory(
     if category:
         extra["category"] = category  # mem0 keeps metadata in the payload; the store puts this in its column
 
-    from core.memory.mem0_bridge import mem0_for
+    from core.memory.mem0_bridge import mem0_for, memory_infers
 
     memory = mem0_for(runtime)  # sets mem0's environment, then imports it
     from mem0.exceptions import LLMError
@@ -94,7 +94,7 @@ def add_memory(
             run_id=conversation,
             metadata=extra or None,
             expiration_date=expires_on,
-            infer=settings.memory_infer,
+            infer=memory_infers(settings),
         )
     except (ValueError, Mem0ValidationError) as exc:
         raise InvalidInput(f"memory not stored: {exc}") from None
