@@ -7,6 +7,7 @@ the record is missing or not the caller's to see."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -16,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from core.auth import ROLE_RANK, Identity
 from core.db import models as m
+from core.db.batches import in_batches
 from core.db.models.base import SourceRecord
 from core.errors import InvalidInput, NotFound
 
-__all__ = ["RECORD_TABLES", "RecordTable", "RecordView", "get_record", "record_label"]
+__all__ = ["RECORD_TABLES", "RecordTable", "RecordView", "documents_of", "get_record", "record_label"]
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,17 @@ def get_record(
         account_name=account.name if account else None,
         doc_id=doc.id if doc is not None else None,
     )
+
+
+def documents_of(session: Session, table: str, ids: Iterable[int]) -> dict[int, int]:
+    """record id -> its search document's id, for the records of ``table`` that have one."""
+    found: dict[int, int] = {}
+    for part in in_batches(sorted(set(ids))):
+        q = select(m.Document.record_id, m.Document.id).where(
+            m.Document.record_table == table, m.Document.record_id.in_(part)
+        )
+        found.update((r, d) for r, d in session.execute(q) if r is not None)
+    return found
 
 
 def record_label(table: str) -> str:

@@ -24,7 +24,7 @@ from core.auth import Identity
 from core.db.models import LlmUsage
 from core.errors import InvalidInput, NotFound
 from core.observability.logging import get_logger
-from core.tools.base import Citation, ToolCall, ToolContext, ToolResult
+from core.tools.base import ToolCall, ToolContext, ToolResult
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -151,7 +151,7 @@ def _check_question(runtime: Runtime, question: str) -> str:
     return question
 
 
-def _recall(runtime: Runtime, identity: Identity, question: str, agent: str | None) -> list[Any]:
+def _recall(runtime: Runtime, identity: Identity, question: str) -> list[Any]:
     try:
         from core.memory import search_memories
 
@@ -189,6 +189,65 @@ def ask_stream(
     question = _check_question(runtime, question)
     now = now or runtime.clock.now()
     engine = engine or make_engine(runtime)
+    opened = _open(runtime, identity, question, agent, conversation_id, now, offline=engine.offline)
+    yield AskEvent("start", {"conversation_id": opened.cid, "offline": engine.offline})
+
+    events: queue.SimpleQueue[AskEvent] = queue.SimpleQueue()
+
+    def on_call(call: ToolCall, result: ToolResult | None) -> None:
+        events.put(AskEvent("tool", call.as_json()))
+
+    ctx = ToolContext(runtime=runtime, identity=identity, conversation_id=opened.cid, now=now, on_call=on_call)
+    turn = Turn(
+        question=question,
+        ctx=ctx,
+        agents=opened.agents,
+        agent=agent.strip().lower() if agent else None,
+        memories=_recall(runtime, identity, question),
+        state=opened.state,
+        history=opened.history,
+    )
+    try:
+        refusal = _budget_refusal(runtime, spent=opened.spent) if not engine.offline else None
+        if refusal:
+            turn.finish_reason, turn.answer = "budget", refusal
+            yield from (AskEvent("delta", {"text": piece}) for piece in chunks(refusal))
+        else:
+            for event in engine.run(turn):
+                yield from _drain(events)
+                if event.type != "tick":
+                    yield event
+    finally:
+        ctx.close()
+    yield from _drain(events)
+    result = _finish(runtime, identity, turn, opened.cid, engine.offline, approve)
+    for c in result.citations:
+        yield AskEvent("citation", c)
+    for a in result.proposed_actions:
+        yield AskEvent("action", a.as_json() | {"summary": a.summary})
+    yield AskEvent("end", {"finish_reason": turn.finish_reason, "usage": result.usage, "result": result})
+
+
+@dataclass(frozen=True)
+class _Opened:
+    agents: list[AgentSpec]
+    cid: str
+    state: dict[str, Any]
+    history: list[tuple[str, str]]
+    spent: float  # the user's cost this month (0 offline: not read)
+
+
+def _open(
+    runtime: Runtime,
+    identity: Identity,
+    question: str,
+    agent: str | None,
+    conversation_id: str | None,
+    now: datetime,
+    *,
+    offline: bool,
+) -> _Opened:
+    """The enabled agents (``agent`` checked among them), the caller's conversation with the question added."""
     with runtime.session() as session:
         agents = list_agents(session=session, enabled_only=True)
         if agent is not None and not any(a.name == agent.strip().lower() and not a.manager for a in agents):
@@ -197,62 +256,41 @@ def ask_stream(
         convo = open_conversation(
             session=session, identity=identity, conversation_id=conversation_id, question=question, now=now
         )
-        cid, state = convo.id, dict(convo.state or {})
-        history = recent_turns(session, cid)
-        spent = month_cost(session, identity.username, now) if not engine.offline else 0.0
+        opened = _Opened(
+            agents=agents,
+            cid=convo.id,
+            state=dict(convo.state or {}),
+            history=recent_turns(session, convo.id),
+            spent=0.0 if offline else month_cost(session, identity.username, now),
+        )
         add_message(session=session, conversation=convo, role="user", text=question, payload={}, now=now)
         session.commit()
-    yield AskEvent("start", {"conversation_id": cid, "offline": engine.offline})
+    return opened
 
-    events: queue.SimpleQueue[AskEvent] = queue.SimpleQueue()
 
-    def on_call(call: ToolCall, result: ToolResult | None) -> None:
-        events.put(AskEvent("tool", call.as_json()))
-
-    ctx = ToolContext(runtime=runtime, identity=identity, conversation_id=cid, now=now, on_call=on_call)
-    turn = Turn(
-        question=question,
-        ctx=ctx,
-        agents=agents,
-        agent=agent.strip().lower() if agent else None,
-        memories=_recall(runtime, identity, question, agent),
-        state=state,
-        history=history,
-    )
+def _budget_refusal(runtime: Runtime, *, spent: float) -> str | None:
+    """The polite refusal once the user's month of model answers has cost the budget; None while it has not."""
     budget = runtime.settings.llm_monthly_budget_usd
-    try:
-        if not engine.offline and budget and spent >= budget:
-            turn.finish_reason = "budget"
-            turn.answer = (
-                f"You have used this month's budget for answers by the language model (${spent:,.2f} of "
-                f"${budget:,.2f}), so I won't run it again until next month. An admin can raise "
-                "SOPHIA_LLM_MONTHLY_BUDGET_USD."
-            )
-            for piece in chunks(turn.answer):
-                yield AskEvent("delta", {"text": piece})
-        else:
-            for event in engine.run(turn):
-                while not events.empty():
-                    yield events.get()
-                if event.type != "tick":
-                    yield event
-    finally:
-        ctx.close()
+    if not budget or spent < budget:
+        return None
+    return (
+        f"You have used this month's budget for answers by the language model (${spent:,.2f} of "
+        f"${budget:,.2f}), so I won't run it again until next month. An admin can raise "
+        "SOPHIA_LLM_MONTHLY_BUDGET_USD."
+    )
+
+
+def _drain(events: queue.SimpleQueue[AskEvent]) -> Iterator[AskEvent]:
     while not events.empty():
         yield events.get()
-    result = _finish(runtime, identity, turn, cid, engine.offline, approve)
-    for c in result.citations:
-        yield AskEvent("citation", c)
-    for a in result.proposed_actions:
-        yield AskEvent("action", a.as_json() | {"summary": a.summary})
-    yield AskEvent("end", {"finish_reason": turn.finish_reason, "usage": result.usage, "result": result})
 
 
 def _finish(runtime: Runtime, identity: Identity, turn: Turn, cid: str, offline: bool, approve: bool) -> AskResult:
     ctx, now = turn.ctx, runtime.clock.now()
     public = runtime.settings.public_url
-    citations = [c.as_json(public) for c in _cited(turn.answer, ctx.citations)]
-    turn.usage.cost_usd = sum(_cost(runtime, p, c) for p, c in turn.usage.by_agent.values())
+    citations = [c.as_json(public) for c in ctx.citations]  # every record the tools read, already role-checked
+    costs = {name: _cost(runtime, p, c) for name, (p, c) in turn.usage.by_agent.items()}
+    turn.usage.cost_usd = sum(costs.values())
     with runtime.session() as session:
         from core.db.models import Conversation
 
@@ -283,7 +321,7 @@ def _finish(runtime: Runtime, identity: Identity, turn: Turn, cid: str, offline:
                     model=runtime.settings.llm_model or "offline",
                     prompt_tokens=p,
                     completion_tokens=c,
-                    cost_usd=_cost(runtime, p, c),
+                    cost_usd=costs[agent_name],
                     created_at=now,
                 )
             )
@@ -308,11 +346,6 @@ def _finish(runtime: Runtime, identity: Identity, turn: Turn, cid: str, offline:
 def _cost(runtime: Runtime, prompt: int, completion: int) -> float:
     s = runtime.settings
     return (prompt * s.llm_price_prompt_per_m + completion * s.llm_price_completion_per_m) / 1_000_000
-
-
-def _cited(answer: str, citations: list[Citation]) -> list[Citation]:
-    """The records the answer rests on: every citation the tools produced (already role-checked)."""
-    return citations
 
 
 def ask(

@@ -24,13 +24,14 @@ from sqlalchemy.orm import Session
 
 from core.audit import audit
 from core.db.batches import in_batches
-from core.db.models import Document, Insight
+from core.db.models import Insight
 from core.db.types import json_ready
 from core.errors import InvalidInput, SophiaError
 from core.insights.config import effective_params
 from core.insights.detectors import Detector, all_detectors
 from core.insights.findings import SEVERITY_RANK, DetectContext, Finding
 from core.observability.logging import get_logger
+from core.records import documents_of
 
 if TYPE_CHECKING:
     from core.runtime import Runtime
@@ -177,13 +178,7 @@ def _attach_documents(session: Session, findings: Iterable[Finding]) -> None:
         for e in f.evidence:
             if e.doc_id is None and e.id is not None:
                 wanted[e.table].add(e.id)
-    docs: dict[tuple[str, int], int] = {}
-    for table, ids in wanted.items():
-        for part in in_batches(sorted(ids)):
-            q = select(Document.record_table, Document.record_id, Document.id).where(
-                Document.record_table == table, Document.record_id.in_(part)
-            )
-            docs.update(((t, r), d) for t, r, d in session.execute(q) if t is not None and r is not None)
+    docs = {(table, r): d for table, ids in wanted.items() for r, d in documents_of(session, table, ids).items()}
     for f in findings:
         f.evidence = [
             replace(e, doc_id=docs.get((e.table, e.id))) if e.doc_id is None and e.id is not None else e

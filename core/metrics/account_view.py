@@ -17,7 +17,6 @@ from core.db.models import (
     Call,
     Contact,
     Deal,
-    Document,
     Employee,
     Invoice,
     JobChange,
@@ -28,6 +27,7 @@ from core.insights.service import InsightFilters
 from core.insights.views import FeedItem, insight_feed
 from core.metrics.filters import add_months, last_complete_month, money, months_ending
 from core.metrics.stages import OPEN_STAGES, label, probability
+from core.records import documents_of
 
 __all__ = ["AccountView", "account_view"]
 
@@ -190,14 +190,6 @@ def account_view(*, session: Session, identity: Identity, external_id: str, as_o
     )
 
 
-def _docs(session: Session, table: str, ids: list[int]) -> dict[int, int]:
-    """record id -> its search document's id."""
-    if not ids:
-        return {}
-    q = select(Document.record_id, Document.id).where(Document.record_table == table, Document.record_id.in_(ids))
-    return {r: d for r, d in session.execute(q) if r is not None}
-
-
 def _rent(session: Session, account_id: int, as_of: date) -> pd.DataFrame:
     months = months_ending(last_complete_month(as_of), RENT_MONTHS)
     totals = {mo: [0, 0, 0.0] for mo in months}
@@ -243,7 +235,7 @@ def _invoices(session: Session, acct: Account, as_of: date) -> pd.DataFrame:
         .limit(RECENT_INVOICES)
     )
     rows = list(session.scalars(q))
-    docs = _docs(session, "invoices", [i.id for i in rows])
+    docs = documents_of(session, "invoices", [i.id for i in rows])
     out = []
     for inv in rows:
         state, days = _invoice_state(inv, as_of)
@@ -273,7 +265,7 @@ def _deals(session: Session, account_id: int, now: datetime) -> pd.DataFrame:
         .order_by(Deal.close_date.is_(None), Deal.close_date, Deal.id)
     )
     rows = list(session.scalars(q))
-    docs = _docs(session, "deals", [d.id for d in rows])
+    docs = documents_of(session, "deals", [d.id for d in rows])
     out = [
         {
             "external_id": d.external_id,
@@ -295,7 +287,7 @@ def _deals(session: Session, account_id: int, now: datetime) -> pd.DataFrame:
 def _calls(session: Session, account_id: int) -> list[CallItem]:
     q = select(Call).where(Call.account_id == account_id).order_by(Call.started_at.desc(), Call.id.desc())
     rows = list(session.scalars(q.limit(RECENT_CALLS)))
-    docs = _docs(session, "calls", [c.id for c in rows])
+    docs = documents_of(session, "calls", [c.id for c in rows])
     return [
         CallItem(c.external_id, c.title, c.started_at, c.owner, c.sentiment, c.duration_s, docs.get(c.id)) for c in rows
     ]
@@ -327,7 +319,7 @@ def _threads(session: Session, account_id: int) -> list[ThreadItem]:
         if msgs:
             parent = next((x for x in msgs if x.ts == ts), msgs[0])
             parents.append((parent, len(msgs) - 1))
-    docs = _docs(session, "slack_messages", [p.id for p, _ in parents])
+    docs = documents_of(session, "slack_messages", [p.id for p, _ in parents])
     for parent, replies in parents:
         found.append(
             ThreadItem(parent.external_id, parent.channel, parent.text, parent.posted_at, replies, docs.get(parent.id))

@@ -17,8 +17,9 @@ from core.insights.findings import DetectContext
 from core.metrics.account_view import account_view
 from core.metrics.filters import DashboardFilters
 from core.metrics.pipeline import pipeline_by_stage, weighted_forecast
+from core.records import documents_of
 from core.tools.base import Citation, Tool, ToolArgs, ToolContext, ToolResult
-from core.tools.lookup import documents_of, find_account, find_employee, findings_result
+from core.tools.lookup import find_account, find_employee, findings_result
 
 # ---- account overview ------------------------------------------------------------------------------------------
 

@@ -9,17 +9,13 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from core.db.batches import in_batches
-from core.db.models import Account, Document, Employee
+from core.db.models import Account, Employee
 from core.errors import InvalidInput, NotFound
-from core.insights.findings import Finding
+from core.insights.findings import SEVERITY_RANK, Finding
+from core.records import documents_of
 from core.tools.base import Citation, ToolContext, ToolResult
 
 MAX_CANDIDATES = 5
-
-
-def _like(text: str) -> str:
-    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def find_account(session: Session, text: str) -> Account:
@@ -36,7 +32,7 @@ def find_account(session: Session, text: str) -> Account:
     if exact is not None:
         return exact
     found = session.scalars(
-        select(Account).where(Account.name.ilike(_like(text), escape="\\")).order_by(Account.name).limit(10)
+        select(Account).where(Account.name.icontains(text, autoescape=True)).order_by(Account.name).limit(10)
     ).all()
     if len(found) == 1:
         return found[0]
@@ -59,7 +55,7 @@ def find_employee(session: Session, text: str) -> Employee:
     if exact is not None:
         return exact
     found = session.scalars(
-        select(Employee).where(Employee.name.ilike(_like(text), escape="\\")).order_by(Employee.name).limit(10)
+        select(Employee).where(Employee.name.icontains(text, autoescape=True)).order_by(Employee.name).limit(10)
     ).all()
     if len(found) == 1:
         return found[0]
@@ -67,15 +63,6 @@ def find_employee(session: Session, text: str) -> Employee:
         raise NotFound(f"nobody at PayReady named like {text!r}")
     names = ", ".join(e.name for e in found[:MAX_CANDIDATES])
     raise InvalidInput(f"{len(found)} people match {text!r}: {names}; name one exactly")
-
-
-def documents_of(session: Session, table: str, ids: Iterable[int]) -> dict[int, int]:
-    """record id -> its search document's id, for the records that have one."""
-    found: dict[int, int] = {}
-    for part in in_batches(sorted(set(ids))):
-        q = select(Document.record_id, Document.id).where(Document.record_table == table, Document.record_id.in_(part))
-        found.update((r, d) for r, d in session.execute(q) if r is not None)
-    return found
 
 
 def finding_item(f: Finding) -> dict[str, Any]:
@@ -116,7 +103,7 @@ def findings_result(
     """Findings as a tool result: one line each (its title and first reason), most severe and strongest first;
     the ones the caller's role may not see are left out."""
     visible = [f for f in findings if ctx.identity.can(f.min_role)]
-    visible.sort(key=lambda f: (-_rank(f.severity), -f.score, f.subject.name))
+    visible.sort(key=lambda f: (SEVERITY_RANK[f.severity], -f.score, f.subject.name))
     shown = visible[:limit]
     if not shown:
         return ToolResult(text=f"No {what} found.", data={"items": [], "total": 0})
@@ -131,14 +118,19 @@ def findings_result(
 
 
 def line_of(f: Finding) -> str:
-    """A finding in one line: its title, then the first reason that adds to it (not a heading, not a repeat)."""
+    """A finding in one line: its title, then the first reason that adds to it."""
     title = f.title.rstrip(".")
-    for reason in f.reasons:
+    reason = adding_reason(title, f.reasons)
+    return f"{title}. {reason}" if reason else f"{title}."
+
+
+def adding_reason(title: str, reasons: Iterable[str]) -> str:
+    """The first reason that adds to ``title``: not a heading (ends with ":"), not a repeat of the title; or ""."""
+    for reason in reasons:
         text = reason.strip()
-        if not text or text.endswith(":") or _repeats(text, title):
-            continue
-        return f"{title}. {text}"
-    return f"{title}."
+        if text and not text.endswith(":") and not _repeats(text, title):
+            return text
+    return ""
 
 
 def _repeats(reason: str, title: str) -> bool:
@@ -146,7 +138,3 @@ def _repeats(reason: str, title: str) -> bool:
     Discovery for 43 days")."""
     head = reason.split("(")[0].strip().rstrip(".,").lower()
     return bool(head) and head in title.lower()
-
-
-def _rank(severity: str) -> int:
-    return {"critical": 4, "high": 3, "medium": 2, "low": 1}.get(severity, 0)

@@ -16,19 +16,10 @@ from core.db.models import Conversation, ProposedAction
 from core.runtime import Runtime, open_runtime, prepare
 from tests.api.conftest import api_key, bearer
 from tests.conftest import make_settings
+from tests.utils.ask import ASK_JSON_KEYS
 
 URL = "/api/v1/ask"
-KEYS = {
-    "answer",
-    "offline",
-    "conversation_id",
-    "citations",
-    "agents",
-    "tool_calls",
-    "consensus",
-    "proposed_actions",
-    "usage",
-}
+KEYS = ASK_JSON_KEYS
 
 
 @pytest.fixture(scope="module")

@@ -25,19 +25,10 @@ from core.db.models import Activity, AuditLog, Conversation
 from core.runtime import Runtime, open_runtime, prepare
 from tests.cli.test_cli import sophia
 from tests.conftest import ADMIN_PASSWORD, TEST_SECRET, make_settings
+from tests.utils.ask import ASK_JSON_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = {
-    "answer",
-    "offline",
-    "conversation_id",
-    "citations",
-    "agents",
-    "tool_calls",
-    "consensus",
-    "proposed_actions",
-    "usage",
-}
+KEYS = ASK_JSON_KEYS
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.agents.consensus import Vote, tally
 from core.agents.offline.entities import Entity, tokens
+from core.tools.lookup import adding_reason
 
 if TYPE_CHECKING:
     from core.agents.offline.engine import Answering
@@ -22,8 +23,7 @@ def _first_reason(result_data: dict[str, Any]) -> str:
     if not items:
         return ""
     item = items[0]
-    extra = [r for r in item.get("reasons") or [] if not r.rstrip().endswith(":")]
-    detail = next((r for r in extra if r.split("(")[0].strip().rstrip(".,").lower() not in item["title"].lower()), "")
+    detail = adding_reason(item["title"], item.get("reasons") or [])
     return f"{item['title']}" + (f" ({detail})" if detail else "")
 
 

@@ -34,6 +34,8 @@ class Answering:
         self.turn = turn
         self.intent = intent
         self.entities = entities
+        self.denied: list[str] = []  # tools the role may not call, as the answer says it
+        self.errors: list[str] = []  # tools that failed, and why
 
     def first(self, kind: str) -> Entity | None:
         return next((e for e in self.entities if e.kind == kind), None)
@@ -57,9 +59,6 @@ class Answering:
             self.errors.append(f"{tool}: {exc.message}")
             return None
 
-    denied: list[str]
-    errors: list[str]
-
 
 def _remember_subjects(turn: Turn, entities: list[Entity]) -> None:
     subjects = dict(turn.state.get("subjects") or {})
@@ -75,12 +74,6 @@ def _from_state(turn: Turn) -> list[Entity]:
         for v in (turn.state.get("subjects") or {}).values()
         if isinstance(v, dict) and {"kind", "key", "name"} <= v.keys()
     ]
-
-
-def _section(result: ToolResult | None, empty: str = "") -> str:
-    if result is None:
-        return empty
-    return result.text
 
 
 # ---- the handlers: one per kind of question ----------------------------------------------------------------------
@@ -389,68 +382,70 @@ class OfflineEngine:
     offline = True
 
     def run(self, turn: Turn) -> Iterator[AskEvent]:
-        runtime = turn.ctx.runtime
-        model = intent_model(runtime.settings.data_dir / "cache")
-        index = entity_index(runtime)
-        assert turn.ctx.now is not None
-        entities, masked = index.read(turn.question, today=turn.ctx.day.date())
-        raw = model.classify(masked)
-        if not entities and raw.answerable and _is_follow_up(raw.kind):
-            entities = _from_state(turn)  # "and is it at risk?": the subjects of the conversation so far
-        intent = refine(raw, entities)
+        intent, entities = _read(turn)
         ambiguous = _ambiguous(entities)
         if ambiguous:
-            yield AskEvent("agent", {"agent": "research"})
-            turn.as_agent("research")
-            text = ambiguous + "\n\n" + NOTE
-            yield from _deltas(text)
-            turn.answer = text
-            return
-        _remember_subjects(turn, entities)
-        turn.state["last_kind"] = intent.kind
-        answering = Answering(turn, intent, entities)
-        answering.denied, answering.errors = [], []
+            agent, pieces = "research", iter([ambiguous])
+            turn.as_agent(agent)
+        else:
+            _remember_subjects(turn, entities)
+            turn.state["last_kind"] = intent.kind
+            agent, pieces = _route(Answering(turn, intent, entities))
+        yield AskEvent("agent", {"agent": agent})
         parts: list[str] = []
-        if not intent.answerable:
-            handler_agent, handler = "research", None
-        else:
-            handler_agent, handler = HANDLERS[intent.kind]
-            if turn.agent and intent.kind not in AGENT_KINDS.get(turn.agent, set()):
-                handler = None
-        if handler is None:
-            yield AskEvent("agent", {"agent": "research"})
-            parts = list(_cannot(answering, refer=turn.agent is not None and intent.answerable))
-            for p in parts:
-                yield from _deltas(p)
-        else:
-            agent = turn.agent or handler_agent
-            yield AskEvent("agent", {"agent": agent})
-            if agent != "strategy":
-                turn.as_agent(agent)
-            for part in handler(answering):
-                parts.append(part)
-                yield from _deltas(part)
-            notes = _notes(answering) if intent.kind not in ("recall", "remember", "help") else ""
-            if notes:
-                parts.append(notes)
-                yield from _deltas(notes)
-            if answering.denied:
-                role = turn.ctx.identity.role
-                note = f"\n\nNot shown with your role ({role}): " + "; ".join(answering.denied) + "."
-                parts.append(note)
-                yield from _deltas(note)
-            if answering.errors:
-                note = "\n\nI couldn't get: " + "; ".join(answering.errors) + "."
-                parts.append(note)
-                yield from _deltas(note)
-            if not "".join(parts).strip():
-                parts = list(_cannot(answering, refer=False))
-                for p in parts:
-                    yield from _deltas(p)
-        tail = "\n\n" + NOTE
-        parts.append(tail)
-        yield from _deltas(tail)
+        for piece in _with_note(pieces):
+            parts.append(piece)
+            yield from _deltas(piece)
         turn.answer = "".join(parts).strip()
+
+
+def _read(turn: Turn) -> tuple[IntentMatch, list[Entity]]:
+    """The question's names (or, for a follow-up without any, the conversation's subjects) and its kind."""
+    runtime = turn.ctx.runtime
+    entities, masked = entity_index(runtime).read(turn.question, today=turn.ctx.day.date())
+    raw = intent_model(runtime.settings.data_dir / "cache").classify(masked)
+    if not entities and raw.answerable and _is_follow_up(raw.kind):
+        entities = _from_state(turn)  # "and is it at risk?": the subjects of the conversation so far
+    return refine(raw, entities), entities
+
+
+def _route(a: Answering) -> tuple[str, Iterator[str]]:
+    """Who answers and the answer's pieces: the kind's specialist (or the one asked with --agent) and its
+    handler, with the notes, what the role did not show and what failed; else the honest refusal."""
+    kind, asked = a.intent.kind, a.turn.agent
+    if not a.intent.answerable or (asked and kind not in AGENT_KINDS.get(asked, set())):
+        return "research", _cannot(a, refer=asked is not None and a.intent.answerable)
+    agent, handler = HANDLERS[kind]
+    agent = asked or agent
+    if agent != "strategy":
+        a.turn.as_agent(agent)
+    return agent, _answered(a, handler)
+
+
+def _answered(a: Answering, handler: Handler) -> Iterator[str]:
+    said = False
+    for part in _parts(a, handler):
+        said = said or bool(part.strip())
+        yield part
+    if not said:
+        yield from _cannot(a, refer=False)
+
+
+def _parts(a: Answering, handler: Handler) -> Iterator[str]:
+    """The handler's answer, then the user's notes that bear on it, what the role did not show, what failed."""
+    yield from handler(a)
+    notes = _notes(a) if a.intent.kind not in ("recall", "remember", "help") else ""
+    if notes:
+        yield notes
+    if a.denied:
+        yield f"\n\nNot shown with your role ({a.turn.ctx.identity.role}): " + "; ".join(a.denied) + "."
+    if a.errors:
+        yield "\n\nI couldn't get: " + "; ".join(a.errors) + "."
+
+
+def _with_note(pieces: Iterator[str]) -> Iterator[str]:
+    yield from pieces
+    yield "\n\n" + NOTE
 
 
 def _notes(a: Answering) -> str:

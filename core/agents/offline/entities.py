@@ -15,6 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from core.db.models import Account, Contact, Deal, Employee
 from core.insights.detectors.competitor_mentioned import DEFAULTS as COMPETITOR_DEFAULTS
@@ -62,7 +63,6 @@ class Entity:
     key: str  # external id, email, competitor name or ISO month
     name: str  # as people call it
     span: str = ""  # the words of the question that named it
-    exact: bool = True
 
     def as_json(self) -> dict[str, str]:
         return {"kind": self.kind, "key": self.key, "name": self.name}
@@ -125,7 +125,7 @@ class EntityIndex:
                 continue
             close = difflib.get_close_matches(word, self.singles, n=1, cutoff=FUZZY_CUTOFF)
             if close:
-                found += [(i, Entity(e.kind, e.key, e.name, word, exact=False)) for e in self.aliases[(close[0],)]]
+                found += [(i, Entity(e.kind, e.key, e.name, word)) for e in self.aliases[(close[0],)]]
         found.sort(key=lambda pair: pair[0])
         return _dedupe([e for _, e in found]), _masked(question, spans, found)
 
@@ -208,19 +208,12 @@ def _account_aliases(name: str) -> list[tuple[str, ...]]:
     return out
 
 
-def _person_aliases(first: str | None, last: str | None, full: str) -> list[tuple[str, ...]]:
-    out = [tuple(tokens(full))]
-    if first:
-        out.append(tuple(tokens(first)))
-    return out
-
-
 def build_index(runtime: Runtime) -> EntityIndex:
     aliases: dict[tuple[str, ...], list[Entity]] = defaultdict(list)
     deals: dict[str, list[Entity]] = defaultdict(list)
     firsts: dict[tuple[str, ...], list[Entity]] = defaultdict(list)
     with runtime.session() as session:
-        signature = _signature(runtime)
+        signature = _signature(session)
         for ext, name in session.execute(select(Account.external_id, Account.name)):
             e = Entity("account", ext, name)
             for alias in _account_aliases(name):
@@ -267,11 +260,16 @@ def _vocabulary() -> dict[str, int]:
     return local_embedder(threads=1).vocabulary()
 
 
-def _signature(runtime: Runtime) -> tuple[int, ...]:
+def _signature(session: Session) -> tuple[int, ...]:
+    """How many records of each kind the index names: a change in any number means rebuild."""
+    return tuple(
+        int(session.scalar(select(func.count()).select_from(t)) or 0) for t in (Account, Employee, Contact, Deal)
+    )
+
+
+def _same_records(runtime: Runtime, index: EntityIndex) -> bool:
     with runtime.session() as session:
-        return tuple(
-            int(session.scalar(select(func.count()).select_from(t)) or 0) for t in (Account, Employee, Contact, Deal)
-        )
+        return _signature(session) == index.signature
 
 
 _cache: dict[str, EntityIndex] = {}
@@ -286,7 +284,7 @@ def entity_index(runtime: Runtime) -> EntityIndex:
         current = _cache.get(key)
         if current is not None and time.monotonic() - current.built_at < REFRESH_S:
             return current
-        if current is not None and _signature(runtime) == current.signature:
+        if current is not None and _same_records(runtime, current):
             current.built_at = time.monotonic()
             return current
         _cache[key] = build_index(runtime)

@@ -287,11 +287,6 @@ class IntentModel:
         ranked = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
         return IntentMatch(ranked[0][0], round(ranked[0][1], 4), ranked[1][0] if len(ranked) > 1 else None)
 
-    def scores(self, question: str) -> dict[str, float]:
-        q = self._embedder.embed_query(question).astype(np.float32)
-        sims = self._vectors @ q
-        return {kind: float(np.max(sims[self._kinds_arr == kind])) for kind in EXAMPLES}
-
 
 _models: dict[str, IntentModel] = {}
 _lock = threading.Lock()
