@@ -1,6 +1,6 @@
 """Long-term memory of the agents (``core.memory``): one row per remembered fact, with its vector.
 
-mem0 reaches this table through ``core.memory.mem0_bridge.SqlVectorStore``; every read is scoped by ``username``
+mem0 reaches this table through ``core.memory.mem0_parts.SqlVectorStore``; every read is scoped by ``username``
 in SQL, so no query can return another user's memory, and forgetting is a DELETE.
 """
 
