@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from core.db.models import SEVERITIES
+from core.db.models import SEVERITIES, Account
 
 SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
 
@@ -60,6 +60,12 @@ class Finding:
         """The same finding always has the same fingerprint: type, subject and key."""
         raw = "|".join((self.type, self.subject.table, self.subject.external_id, self.key))
         return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def account_finding(type_: str, acct: Account, **fields: Any) -> Finding:
+    """A finding about a customer account: the account is its subject, and its owner the one who should act."""
+    subject = Subject("accounts", acct.external_id, acct.name, acct.id)
+    return Finding(type=type_, subject=subject, account_id=acct.id, owner=acct.owner, **fields)
 
 
 @dataclass(frozen=True)

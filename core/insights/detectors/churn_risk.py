@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 
 from core.db.models import Account
-from core.insights.findings import DetectContext, Evidence, Finding, Subject, severity_from
+from core.insights.findings import DetectContext, Evidence, Finding, account_finding, severity_from
 from core.observability.logging import get_logger
 
 TYPE = "churn_risk"
@@ -143,16 +143,14 @@ def _finding(
             seen.add((e.table, e.external_id))
             evidence.append(e)
     leading = ", ".join(c["why"].split(":")[0].lower() for c in contributions[:3])
-    return Finding(
-        type=TYPE,
-        subject=Subject("accounts", acct.external_id, acct.name, acct.id),
+    return account_finding(
+        TYPE,
+        acct,
         severity=severity_from(points, bands=((85, "critical"), (70, "high")), default="medium"),
         title=f"{acct.name} is at risk of churning ({points:.0f}/100: {leading})",
         score=min(1.0, points / 100),
         reasons=reasons,
         evidence=evidence,
-        account_id=acct.id,
-        owner=acct.owner,
         details={
             "points": points,
             "threshold": threshold,

@@ -20,7 +20,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.db.models import Account, Call, Deal, TranscriptSegment
-from core.insights.findings import DetectContext, Evidence, Finding, Subject, plural
+from core.insights.findings import DetectContext, Evidence, Finding, account_finding, plural
 from core.metrics.stages import OPEN_STAGES
 
 TYPE = "competitor_mentioned"
@@ -185,16 +185,14 @@ def _finding(ctx: DetectContext, acct: Account, g: Group, deals: list[Deal], day
         for m in calls[:MAX_CALLS]
     ]
     evidence.append(Evidence("accounts", acct.external_id, f"Account {acct.name}", acct.id))
-    return Finding(
-        type=TYPE,
-        subject=Subject("accounts", acct.external_id, acct.name, acct.id),
+    return account_finding(
+        TYPE,
+        acct,
         severity=severity,
         title=f"{g.vendor.name} came up on a call with {acct.name}",
         score=min(1.0, 0.4 * max(0.0, 1 - ago / max(days, 1)) + 0.2 * len(calls) + (0.2 if deals else 0.0)),
         reasons=reasons,
         evidence=evidence,
-        account_id=acct.id,
-        owner=acct.owner,
         details={
             "competitor": g.vendor.name,
             "pms": g.vendor.pms,

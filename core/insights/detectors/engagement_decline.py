@@ -10,7 +10,14 @@ from typing import Any
 from sqlalchemy import case, func, select
 
 from core.db.models import Account, Activity, Call
-from core.insights.findings import DetectContext, Evidence, Finding, Subject, account_line, severity_from
+from core.insights.findings import (
+    DetectContext,
+    Evidence,
+    Finding,
+    account_finding,
+    account_line,
+    severity_from,
+)
 
 TYPE = "engagement_decline"
 DESCRIPTION = (
@@ -145,9 +152,9 @@ def _finding(
             "points": [[r.started_at.date(), round(float(r.sentiment), 2)] for r in rows if r.sentiment is not None],
         },
     }
-    return Finding(
-        type=TYPE,
-        subject=Subject("accounts", acct.external_id, acct.name, acct.id),
+    return account_finding(
+        TYPE,
+        acct,
         severity=severity,
         title=f"{acct.name}: engagement fell, {t_before} → {t_recent} touches and sentiment "
         f"{s_before:+.2f} → {s_recent:+.2f}",
@@ -161,8 +168,6 @@ def _finding(
             account_line(acct.arr, acct.owner),
         ],
         evidence=evidence,
-        account_id=acct.id,
-        owner=acct.owner,
         details=details,
     )
 

@@ -20,7 +20,7 @@ from sqlalchemy import Row, select
 
 from core.db.models import Account, Invoice
 from core.insights.detectors._finance import accounts_by_id, month_label
-from core.insights.findings import DetectContext, Evidence, Finding, Subject
+from core.insights.findings import DetectContext, Evidence, Finding, account_finding
 
 TYPE = "late_payer"
 DESCRIPTION = "At least `late_min` of an account's last `last_n` subscription invoices paid late or overdue."
@@ -93,16 +93,14 @@ def _finding(ctx: DetectContext, acct: Account, last: list[InvoiceRow], late: li
     overdue = [i for i in late if i.paid_on is None]
     worst_overdue = max((days_late(i, today) or 0 for i in overdue), default=0)
     high = len(late) > late_min or worst_overdue >= int(ctx.params["overdue_days_high"])
-    return Finding(
-        type=TYPE,
-        subject=Subject("accounts", acct.external_id, acct.name, acct.id),
+    return account_finding(
+        TYPE,
+        acct,
         severity="high" if high else "medium",
         title=f"{acct.name} paid {len(late)} of its last {len(last)} invoices late",
         score=min(1.0, len(late) / len(last)),
         reasons=_reasons(ctx, last, late),
         evidence=[Evidence("invoices", i.external_id, label=_label(i, today), id=i.id) for i in late],
-        account_id=acct.id,
-        owner=acct.owner,
         details={
             "late": len(late),
             "invoices": len(last),

@@ -5,7 +5,14 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from core.db.models import Account
-from core.insights.findings import DetectContext, Evidence, Finding, Subject, account_line, severity_from
+from core.insights.findings import (
+    DetectContext,
+    Evidence,
+    Finding,
+    account_finding,
+    account_line,
+    severity_from,
+)
 
 TYPE = "onboarding_stuck"
 DESCRIPTION = "An account in lifecycle stage onboarding for more than `days` days."
@@ -24,9 +31,9 @@ def detect(ctx: DetectContext) -> list[Finding]:
         assert acct.stage_changed_at is not None  # the WHERE clause
         waited = (ctx.today - acct.stage_changed_at.date()).days  # calendar days, as the dashboard counts them
         findings.append(
-            Finding(
-                type=TYPE,
-                subject=Subject("accounts", acct.external_id, acct.name, acct.id),
+            account_finding(
+                TYPE,
+                acct,
                 severity=severity_from(waited / days, bands=((2.0, "high"), (1.0, "medium"))),
                 title=f"{acct.name} has been onboarding for {waited} days",
                 score=min(1.0, waited / (3 * days)),
@@ -35,8 +42,6 @@ def detect(ctx: DetectContext) -> list[Finding]:
                     account_line(acct.arr, acct.owner),
                 ],
                 evidence=[Evidence("accounts", acct.external_id, label=f"Account {acct.name}", id=acct.id)],
-                account_id=acct.id,
-                owner=acct.owner,
                 details={"days_in_onboarding": waited, "threshold_days": days, "since": acct.stage_changed_at},
                 key=f"{acct.stage_changed_at:%Y-%m-%d}",
             )

@@ -14,7 +14,7 @@ from datetime import date
 
 from core.db.models import Account
 from core.insights.detectors._finance import RentMonth, accounts_by_id, month_label, rent_evidence, rent_months
-from core.insights.findings import DetectContext, Finding, Subject, account_line, severity_from
+from core.insights.findings import DetectContext, Finding, account_finding, account_line, severity_from
 from core.metrics.filters import add_months, last_complete_month
 
 TYPE = "payment_failure_rate"
@@ -63,16 +63,14 @@ def _finding(ctx: DetectContext, acct: Account, months: dict[date, RentMonth], l
         (last, *reversed(earlier)),
         lambda m, t: f"Rent payments {month_label(m)}: {t.failed:,} failed of {t.payments:,}",
     )
-    return Finding(
-        type=TYPE,
-        subject=Subject("accounts", acct.external_id, acct.name, acct.id),
+    return account_finding(
+        TYPE,
+        acct,
         severity=severity_from(rate, bands=SEVERITY_BANDS, default="medium"),
         title=f"{acct.name}: {100 * rate:.1f} % of rent payments failed in {month_label(last)}",
         score=min(1.0, rate / 0.2),
         reasons=reasons,
         evidence=evidence,
-        account_id=acct.id,
-        owner=acct.owner,
         details={
             "month": last,
             "failed": now.failed,

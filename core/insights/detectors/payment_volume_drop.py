@@ -21,7 +21,7 @@ from core.insights.detectors._finance import (
     rent_months,
     signed_pct,
 )
-from core.insights.findings import DetectContext, Finding, Subject, account_line, severity_from
+from core.insights.findings import DetectContext, Finding, account_finding, account_line, severity_from
 from core.metrics.filters import add_months, last_complete_month
 
 TYPE = "payment_volume_drop"
@@ -73,16 +73,14 @@ def _finding(
         (last, *prior),
         lambda m, t: f"Rent volume {month_label(m)}: {t.volume:,.0f} USD, {t.payments:,} payments",
     )
-    return Finding(
-        type=TYPE,
-        subject=Subject("accounts", acct.external_id, acct.name, acct.id),
+    return account_finding(
+        TYPE,
+        acct,
         severity=severity_from(drop, bands=SEVERITY_BANDS, default="medium"),
         title=f"{acct.name}: rent volume down {round(100 * drop)} % in {month_label(last)}",
         score=min(1.0, drop / 0.5),
         reasons=reasons,
         evidence=evidence,
-        account_id=acct.id,
-        owner=acct.owner,
         details={
             "month": last,
             "volume": round(volume, 2),
